@@ -1,0 +1,99 @@
+//! One function per subcommand. Each loads what it needs, calls the stages in order, prints what
+//! the user asked for on stdout, and returns the exit code.
+//!
+//! Exit codes: 0 when everything worked, 1 on a fatal error (returned as `Err` and printed by the
+//! binary), 2 when some feeds failed but the others were archived.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use crate::clock::Clock;
+use crate::config::{Config, STARTER};
+use crate::feed::parse_feed;
+use crate::fetch::{FetchRequest, Fetched, Fetcher};
+use crate::run::{RunSummary, describe, run};
+
+/// Exit code of a run in which some feeds failed.
+pub const EXIT_SOME_FAILED: u8 = 2;
+
+/// `newsvault init [DIR]`.
+pub fn init(dir: Option<&Path>) -> Result<ExitCode> {
+    let dir = dir.unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("newsvault.toml");
+    if path.exists() {
+        bail!("{} already exists; not overwriting it", path.display());
+    }
+    std::fs::write(&path, STARTER).with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "wrote {}; edit its sources, then run `newsvault run`",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `newsvault run`.
+pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let clock = Clock::from_env()?;
+    let summary = run(&config, clock).await?;
+    print!("{}", describe(&summary, &config.archive));
+    Ok(exit_code(&summary))
+}
+
+/// 0 when every feed worked and every post was written, else 2.
+pub fn exit_code(summary: &RunSummary) -> ExitCode {
+    if summary.failed_feeds() > 0 || !summary.publish.failures.is_empty() {
+        ExitCode::from(EXIT_SOME_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `newsvault inspect <file-or-url>`.
+pub async fn inspect(target: &str) -> Result<ExitCode> {
+    let (bytes, content_type) = if target.starts_with("http://") || target.starts_with("https://") {
+        let fetcher = Fetcher::new(&Default::default());
+        let report = fetcher
+            .fetch(&FetchRequest {
+                url: target.to_string(),
+                validators: Default::default(),
+                timeout: None,
+                proxy: None,
+            })
+            .await;
+        match report
+            .outcome
+            .with_context(|| format!("fetching {target}"))?
+        {
+            Fetched::Body(body) => (body.bytes, body.content_type),
+            Fetched::NotModified { .. } => bail!("{target}: unexpected 304 Not Modified"),
+        }
+    } else {
+        let path = PathBuf::from(target);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        (bytes, None)
+    };
+    let feed =
+        parse_feed(&bytes, content_type.as_deref()).with_context(|| format!("parsing {target}"))?;
+    println!("{}", serde_json::to_string_pretty(&feed)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `newsvault demo [DIR]`.
+pub async fn demo(dir: Option<&Path>) -> Result<ExitCode> {
+    let dir = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::temp_dir().join(format!("newsvault-demo-{}", std::process::id())),
+    };
+    let summary = crate::demo::run_demo(&dir, Clock::from_env()?).await?;
+    print!("{}", describe(&summary, &dir));
+    println!(
+        "open {} to see the posts; the store is {}",
+        dir.join("_posts").display(),
+        dir.join(crate::config::DEFAULT_STORE).display()
+    );
+    Ok(exit_code(&summary))
+}

@@ -1,0 +1,360 @@
+//! The configuration file, `newsvault.toml`.
+//!
+//! A [`Config`] names the archive folder, the fetch limits and the sources. Relative paths are
+//! resolved against the folder holding the config file, so the archive lands in the same place
+//! whatever directory newsvault runs from. Unknown keys are errors that name the file, the line and
+//! the key: a misspelt option must never be silently ignored by an unattended archiver.
+//!
+//! Defaults live in the `DEFAULT_*` constants below; `newsvault.toml` at the repository root and
+//! [`STARTER`] (written by `newsvault init`) explain every key.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+use url::Url;
+
+/// Where the Jekyll tree goes when the config does not say.
+pub const DEFAULT_ARCHIVE: &str = "archive";
+/// The store's path inside the archive folder (a dot-folder, which Jekyll ignores).
+pub const DEFAULT_STORE: &str = ".newsvault/store.sqlite";
+/// Feeds fetched at the same time, over all hosts.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Feeds fetched at the same time from one host.
+pub const DEFAULT_PER_HOST: usize = 4;
+/// Seconds allowed to open a connection.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Seconds allowed for a whole request, body included.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// Attempts per feed and run (the first plus retries).
+pub const DEFAULT_ATTEMPTS: u32 = 4;
+/// First backoff between attempts, in milliseconds; it doubles each retry, with jitter.
+pub const DEFAULT_BACKOFF_MS: u64 = 500;
+/// Longest wait a `Retry-After` header may impose, in seconds.
+pub const DEFAULT_MAX_RETRY_AFTER_SECS: u64 = 60;
+/// Largest feed body accepted, after decompression.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 20 * 1024 * 1024;
+/// Redirects followed before giving up.
+pub const DEFAULT_MAX_REDIRECTS: usize = 10;
+/// Jekyll's default permalink style.
+pub const DEFAULT_PERMALINK: &str = "date";
+
+/// The commented config that `newsvault init` writes.
+pub const STARTER: &str = include_str!("../newsvault.toml");
+
+/// A config file that could not be used. Every variant names the file.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A syntax error, an unknown key or a value of the wrong type.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// The file parsed but says something impossible.
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Folder of the Jekyll tree (`_posts/`, `lists/`, `search.json`).
+    #[serde(default = "default_archive")]
+    pub archive: PathBuf,
+    /// SQLite store; inside the archive folder unless set.
+    pub store: Option<PathBuf>,
+    /// Jekyll's permalink pattern of the site, for the URLs in `search.json`.
+    #[serde(default = "default_permalink")]
+    pub permalink: String,
+    #[serde(default)]
+    pub fetch: FetchConfig,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+}
+
+/// `[fetch]`: how newsvault talks to the web.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchConfig {
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub connect_timeout_secs: u64,
+    pub timeout_secs: u64,
+    pub attempts: u32,
+    pub backoff_ms: u64,
+    pub max_retry_after_secs: u64,
+    pub max_body_bytes: u64,
+    pub max_redirects: usize,
+    /// `http://…`, `socks5://…` or `socks5h://…`; otherwise the usual proxy variables apply.
+    pub proxy: Option<String>,
+    /// Sent as `User-Agent`; names newsvault and its version when unset.
+    pub user_agent: Option<String>,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            concurrency: DEFAULT_CONCURRENCY,
+            per_host: DEFAULT_PER_HOST,
+            connect_timeout_secs: DEFAULT_CONNECT_TIMEOUT_SECS,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
+            attempts: DEFAULT_ATTEMPTS,
+            backoff_ms: DEFAULT_BACKOFF_MS,
+            max_retry_after_secs: DEFAULT_MAX_RETRY_AFTER_SECS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            proxy: None,
+            user_agent: None,
+        }
+    }
+}
+
+impl FetchConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs)
+    }
+}
+
+/// How a source's content reaches its posts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentMode {
+    /// The feed's HTML as it is, each line stripped and the lines joined (the original format).
+    #[default]
+    Verbatim,
+}
+
+/// One `[[source]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Shown in posts (`author:`), lists and search.
+    pub name: String,
+    /// What the store keys on; defaults to `name`, so set it before renaming a source.
+    pub id: Option<String>,
+    /// One or more feed URLs.
+    pub feeds: Vec<String>,
+    /// Front-matter `tags`; defaults to `[name]`.
+    pub tags: Option<Vec<String>>,
+    /// Front-matter `categories`; defaults to `[name]`.
+    pub categories: Option<Vec<String>>,
+    #[serde(default)]
+    pub content: ContentMode,
+    /// Take the article link from the guid (for feeds whose `<link>` is useless).
+    #[serde(default)]
+    pub link_from_guid: bool,
+    /// Per-source override of `[fetch] timeout_secs`.
+    pub timeout_secs: Option<u64>,
+    /// Per-source override of `[fetch] proxy`.
+    pub proxy: Option<String>,
+}
+
+impl SourceConfig {
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or(&self.name)
+    }
+    pub fn tags(&self) -> Vec<String> {
+        self.tags.clone().unwrap_or_else(|| vec![self.name.clone()])
+    }
+    pub fn categories(&self) -> Vec<String> {
+        self.categories
+            .clone()
+            .unwrap_or_else(|| vec![self.name.clone()])
+    }
+}
+
+fn default_archive() -> PathBuf {
+    PathBuf::from(DEFAULT_ARCHIVE)
+}
+
+fn default_permalink() -> String {
+    DEFAULT_PERMALINK.to_string()
+}
+
+impl Config {
+    /// Reads and checks a config file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, path, base)
+    }
+
+    /// Parses config text; `path` names it in errors, `base` anchors relative paths.
+    pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_and_column(text, span.start))
+                .unwrap_or((1, 1));
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        if config.archive.is_relative() {
+            config.archive = base.join(&config.archive);
+        }
+        if let Some(store) = &config.store
+            && store.is_relative()
+        {
+            config.store = Some(base.join(store));
+        }
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// The SQLite file: `store`, else inside the archive folder.
+    pub fn store_path(&self) -> PathBuf {
+        self.store
+            .clone()
+            .unwrap_or_else(|| self.archive.join(DEFAULT_STORE))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut ids = HashSet::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            let which = format!("source #{} ({:?})", i + 1, source.name);
+            if source.name.trim().is_empty() {
+                return Err(format!("source #{}: `name` is empty", i + 1));
+            }
+            if source.id().trim().is_empty() {
+                return Err(format!("{which}: `id` is empty"));
+            }
+            if !ids.insert(source.id()) {
+                return Err(format!(
+                    "{which}: id {:?} is used by an earlier source; give one of them its own `id`",
+                    source.id()
+                ));
+            }
+            if source.feeds.is_empty() {
+                return Err(format!("{which}: `feeds` lists no URL"));
+            }
+            for feed in &source.feeds {
+                check_feed_url(feed).map_err(|why| format!("{which}: feed {feed:?} {why}"))?;
+            }
+            if let Some(proxy) = &source.proxy {
+                check_proxy(proxy).map_err(|why| format!("{which}: proxy {proxy:?} {why}"))?;
+            }
+        }
+        if let Some(proxy) = &self.fetch.proxy {
+            check_proxy(proxy).map_err(|why| format!("[fetch] proxy {proxy:?} {why}"))?;
+        }
+        if self.fetch.concurrency == 0 || self.fetch.per_host == 0 {
+            return Err("[fetch] concurrency and per_host must be at least 1".into());
+        }
+        if self.fetch.attempts == 0 {
+            return Err("[fetch] attempts must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+fn check_feed_url(text: &str) -> Result<(), String> {
+    let url = Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" | "file" => Ok(()),
+        other => Err(format!(
+            "has scheme {other:?}; only http, https and file are fetched"
+        )),
+    }
+}
+
+fn check_proxy(text: &str) -> Result<(), String> {
+    let url = Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" | "socks5" | "socks5h" => Ok(()),
+        other => Err(format!(
+            "has scheme {other:?}; use http, https, socks5 or socks5h"
+        )),
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"), Path::new("/base"))
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse(
+            "archive = \"a\"\n[[source]]\nname = \"x\"\nfeeds = [\"https://e.com/f\"]\ntagz = []\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("test.toml:5:"), "{err}");
+        assert!(err.contains("tagz"), "{err}");
+    }
+
+    #[test]
+    fn defaults_follow_the_name() {
+        let config =
+            parse("[[source]]\nname = \"联合早报\"\nfeeds = [\"https://e.com/f\"]\n").unwrap();
+        let source = &config.sources[0];
+        assert_eq!(source.id(), "联合早报");
+        assert_eq!(source.tags(), vec!["联合早报"]);
+        assert_eq!(source.categories(), vec!["联合早报"]);
+        assert_eq!(config.archive, Path::new("/base/archive"));
+        assert_eq!(
+            config.store_path(),
+            Path::new("/base/archive/.newsvault/store.sqlite")
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = parse("[[source]]\nname = \"x\"\nfeeds = [\"not a url\"]\n").unwrap_err();
+        assert!(err.to_string().contains("not a url"), "{err}");
+        let err = parse("[[source]]\nname = \"x\"\nfeeds = []\n").unwrap_err();
+        assert!(err.to_string().contains("no URL"), "{err}");
+        let twice = "[[source]]\nname = \"x\"\nfeeds = [\"http://a/\"]\n[[source]]\nname = \"x\"\nfeeds = [\"http://b/\"]\n";
+        assert!(
+            parse(twice)
+                .unwrap_err()
+                .to_string()
+                .contains("used by an earlier")
+        );
+        let err = parse("[[source]]\nname = \"x\"\nfeeds = [\"http://a/\"]\ncontent = \"fancy\"\n")
+            .unwrap_err();
+        assert!(err.to_string().starts_with("test.toml:4:"), "{err}");
+    }
+
+    #[test]
+    fn starter_config_parses() {
+        let config = parse(STARTER).unwrap();
+        assert_eq!(config.sources.len(), 17);
+    }
+}

@@ -1,0 +1,236 @@
+//! Per-source rules: what an [`Entry`] of a feed becomes as an [`Article`].
+//!
+//! This is where an item gets its identity (the key the store dedupes on), its display link, a
+//! title fit for front matter and file names, and the body its posts show. The content modes are
+//! configuration, not code special to a site: `verbatim` keeps the feed's HTML as it is, each line
+//! stripped and the lines joined, exactly as the original archives did.
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::config::{ContentMode, SourceConfig};
+use crate::model::{Article, Entry, ParsedFeed};
+
+/// Query parameters that only track the reader; dropped when comparing links.
+const TRACKING_PARAMS: &[&str] = &[
+    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
+    "_hsenc", "_hsmi", "mkt_tok", "spm",
+];
+
+/// Turns one entry into an article under its source's rules.
+pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> Article {
+    let title = clean_title(entry.title.as_deref().unwrap_or(""));
+    let raw_content = entry
+        .content
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .or(entry.summary.as_deref())
+        .unwrap_or("")
+        .to_string();
+    let joined = join_lines(&raw_content);
+    let version_hash = version_hash(&title, &joined);
+    let body = match source.content {
+        ContentMode::Verbatim => joined,
+    };
+
+    let guid = entry.guid.clone();
+    let guid_url = guid.as_deref().filter(|g| is_web_url(g));
+    let item_link = if source.link_from_guid {
+        guid_url.or(entry.link.as_deref())
+    } else {
+        entry.link.as_deref()
+    };
+    let link = item_link
+        .or(guid_url)
+        .or(feed.link.as_deref())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+
+    let key = match (&guid, item_link) {
+        (Some(guid), _) if is_web_url(guid) => format!("guid:{}", canonical_link(guid)),
+        (Some(guid), _) => format!("guid:{guid}"),
+        (None, Some(link)) => format!("link:{}", canonical_link(link)),
+        (None, None) => format!("hash:{}", &version_hash[..32]),
+    };
+    Article {
+        key,
+        guid,
+        link,
+        title,
+        published: entry.published.or(entry.updated),
+        authors: entry.authors.clone(),
+        categories: entry.categories.clone(),
+        raw_content,
+        body,
+        version_hash,
+    }
+}
+
+/// The hash of what the source published: the title and the line-joined content.
+pub fn version_hash(title: &str, joined_content: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(title.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(joined_content.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// A title fit for one line: tabs and line breaks become spaces, other control characters go.
+pub fn clean_title(title: &str) -> String {
+    title
+        .chars()
+        .filter_map(|c| match c {
+            '\t' | '\n' | '\r' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// The original format's normalisation: each line stripped of surrounding white space (as
+/// JavaScript's `trim` does) and the lines joined with nothing between them.
+pub fn join_lines(content: &str) -> String {
+    let mut out = String::with_capacity(content.len());
+    for line in content.split('\n') {
+        out.push_str(line.trim_matches(is_js_whitespace));
+    }
+    out
+}
+
+/// White space as JavaScript's `String.prototype.trim` sees it (WhiteSpace and LineTerminator).
+fn is_js_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+fn is_web_url(text: &str) -> bool {
+    Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+/// A link in the form used to compare links: scheme and host lower-cased, default port and
+/// fragment dropped, tracking parameters (`utm_*` and the like) removed. Text that is not a URL
+/// comes back trimmed.
+pub fn canonical_link(link: &str) -> String {
+    let Ok(mut url) = Url::parse(link.trim()) else {
+        return link.trim().to_string();
+    };
+    url.set_fragment(None);
+    if url.query().is_some() {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| {
+                let k = k.to_ascii_lowercase();
+                !k.starts_with("utm_") && !TRACKING_PARAMS.contains(&k.as_str())
+            })
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(link_from_guid: bool) -> SourceConfig {
+        SourceConfig {
+            name: "s".into(),
+            id: None,
+            feeds: vec!["http://e/".into()],
+            tags: None,
+            categories: None,
+            content: ContentMode::Verbatim,
+            link_from_guid,
+            timeout_secs: None,
+            proxy: None,
+        }
+    }
+
+    #[test]
+    fn canonical_links_compare_equal() {
+        assert_eq!(
+            canonical_link("HTTPS://WWW.Example.com:443/a?utm_source=x&id=3&fbclid=y#top"),
+            "https://www.example.com/a?id=3"
+        );
+        assert_eq!(
+            canonical_link("http://example.com:80/a?utm_medium=rss"),
+            "http://example.com/a"
+        );
+    }
+
+    #[test]
+    fn identity_prefers_guid_then_link_then_hash() {
+        let feed = ParsedFeed {
+            link: Some("https://home/".into()),
+            ..Default::default()
+        };
+        let mut entry = Entry {
+            guid: Some("tag:x,1".into()),
+            link: Some("https://e.com/1?utm_source=rss".into()),
+            title: Some("t".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            make_article(&entry, &feed, &source(false)).key,
+            "guid:tag:x,1"
+        );
+        entry.guid = None;
+        let article = make_article(&entry, &feed, &source(false));
+        assert_eq!(article.key, "link:https://e.com/1");
+        assert_eq!(article.link, "https://e.com/1?utm_source=rss");
+        entry.link = None;
+        let article = make_article(&entry, &feed, &source(false));
+        assert!(article.key.starts_with("hash:"));
+        assert_eq!(
+            article.link, "https://home/",
+            "falls back to the feed's link"
+        );
+    }
+
+    #[test]
+    fn link_from_guid() {
+        let entry = Entry {
+            guid: Some("https://e.com/story/1".into()),
+            link: Some("https://e.com/".into()),
+            ..Default::default()
+        };
+        let feed = ParsedFeed::default();
+        assert_eq!(
+            make_article(&entry, &feed, &source(true)).link,
+            "https://e.com/story/1"
+        );
+        assert_eq!(
+            make_article(&entry, &feed, &source(false)).link,
+            "https://e.com/"
+        );
+    }
+
+    #[test]
+    fn lines_are_stripped_and_joined() {
+        assert_eq!(
+            join_lines("\n  <p>a</p>  \n\t<p>b</p>\u{3000}\r\n"),
+            "<p>a</p><p>b</p>"
+        );
+        assert_eq!(join_lines("<p>　　x</p>"), "<p>　　x</p>");
+    }
+
+    #[test]
+    fn titles_lose_control_characters() {
+        assert_eq!(clean_title("a\nb\u{0}c\u{7f}"), "a bc");
+    }
+}

@@ -1,0 +1,261 @@
+//! Feed bytes into entries: RSS 0.9x/1.0/2.0, Atom and JSON Feed, through `feed-rs`.
+//!
+//! Two things happen here: the bytes are brought to UTF-8 ([`to_utf8`]: BOM, HTTP charset, XML
+//! declaration, else detection), and the parsed feed is flattened into [`Entry`] values that
+//! keep what the feed said and nothing the parser made up (its generated ids are discarded: an
+//! identity must not depend on parser internals). What to do with an entry is `content`'s job.
+
+use std::borrow::Cow;
+
+use encoding_rs::{Encoding, UTF_8};
+use thiserror::Error;
+
+use crate::model::{Entry, ParsedFeed};
+
+/// Why bytes are not a feed. One line, without source or URL (the caller names them).
+#[derive(Debug, Error)]
+pub enum FeedError {
+    #[error("empty body")]
+    Empty,
+    #[error("an HTML page, not a feed")]
+    Html,
+    #[error("not a feed: {0}")]
+    Invalid(String),
+}
+
+/// Parses a feed. `content_type` is the HTTP `Content-Type`, for its charset.
+pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed, FeedError> {
+    let bytes = to_utf8(bytes, content_type.and_then(charset_of));
+    let start = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_ascii_lowercase();
+    let head = start.trim_start_matches('\u{feff}').trim_start();
+    if head.is_empty() {
+        return Err(FeedError::Empty);
+    }
+    if head.starts_with("<!doctype html") || head.starts_with("<html") {
+        return Err(FeedError::Html);
+    }
+    let parser = feed_rs::parser::Builder::new()
+        // An empty id marks "the feed gave none"; see `Entry::guid`.
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .build();
+    let feed = parser
+        .parse(bytes.as_ref())
+        .map_err(|e| FeedError::Invalid(describe(&e)))?;
+    Ok(flatten(feed))
+}
+
+fn describe(error: &feed_rs::parser::ParseFeedError) -> String {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    match error {
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => {
+            "no <rss>, <rdf:RDF>, <feed> or JSON Feed root".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn flatten(feed: feed_rs::model::Feed) -> ParsedFeed {
+    let link = preferred_link(&feed.links);
+    let entries = feed
+        .entries
+        .into_iter()
+        .map(|e| Entry {
+            guid: Some(e.id.trim().to_string()).filter(|id| !id.is_empty()),
+            link: preferred_link(&e.links),
+            title: e.title.map(|t| t.content),
+            published: e.published,
+            updated: e.updated,
+            authors: e.authors.into_iter().filter_map(|p| p.name).collect(),
+            categories: e
+                .categories
+                .into_iter()
+                .map(|c| c.label.unwrap_or(c.term))
+                .collect(),
+            summary: e.summary.map(|t| t.content),
+            content: e.content.and_then(|c| c.body),
+        })
+        .collect();
+    ParsedFeed {
+        title: feed.title.map(|t| t.content),
+        link,
+        entries,
+    }
+}
+
+/// The `alternate` link (or a link without `rel`), else the first.
+fn preferred_link(links: &[feed_rs::model::Link]) -> Option<String> {
+    links
+        .iter()
+        .find(|l| matches!(l.rel.as_deref(), None | Some("alternate")))
+        .or_else(|| links.first())
+        .map(|l| l.href.trim().to_string())
+        .filter(|href| !href.is_empty())
+}
+
+/// The `charset` parameter of a `Content-Type` header.
+pub fn charset_of(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// The `encoding` of an XML declaration at the start of `bytes`, if any.
+fn declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
+    let head = &bytes[..bytes.len().min(256)];
+    let text = std::str::from_utf8(head)
+        .unwrap_or_else(|e| std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""));
+    let decl = text.trim_start().strip_prefix("<?xml")?;
+    let decl = &decl[..decl.find("?>")?];
+    let at = decl.find("encoding")?;
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?;
+    let rest = rest.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &rest[1..][..rest[1..].find(quote)?];
+    Encoding::for_label(value.as_bytes())
+}
+
+/// Brings a feed's bytes to UTF-8, deciding the encoding from, in order: a byte-order mark, the
+/// HTTP charset, the XML declaration, and detection. A label that says UTF-8 for bytes that are
+/// not is not believed. When the result differs from what the XML declaration says, the
+/// declaration is rewritten to UTF-8, so the XML parser does not decode a second time.
+pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]> {
+    let (encoding, body) = match Encoding::for_bom(bytes) {
+        Some((encoding, bom_len)) => (encoding, &bytes[bom_len..]),
+        None => {
+            let declared = declared_encoding(bytes);
+            let labelled = http_charset
+                .and_then(|label| Encoding::for_label(label.as_bytes()))
+                .into_iter()
+                .chain(declared);
+            let valid_utf8 = std::str::from_utf8(bytes).is_ok();
+            let mut chosen = None;
+            for encoding in labelled {
+                // A UTF-8 label on bytes that are not UTF-8 is a lie seen in the wild.
+                if encoding == UTF_8 && !valid_utf8 {
+                    continue;
+                }
+                chosen = Some(encoding);
+                break;
+            }
+            let encoding = chosen.unwrap_or_else(|| {
+                if valid_utf8 {
+                    UTF_8
+                } else {
+                    let mut detector =
+                        chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+                    detector.feed(bytes, true);
+                    detector.guess(None, chardetng::Utf8Detection::Allow)
+                }
+            });
+            (encoding, bytes)
+        }
+    };
+    let text: Cow<'a, [u8]> = if encoding == UTF_8 {
+        Cow::Borrowed(body)
+    } else {
+        let (text, _) = encoding.decode_without_bom_handling(body);
+        Cow::Owned(text.into_owned().into_bytes())
+    };
+    match declared_encoding(&text) {
+        Some(declared) if declared != UTF_8 => Cow::Owned(declare_utf8(&text)),
+        _ => text,
+    }
+}
+
+/// Rewrites the `encoding="…"` of the XML declaration to UTF-8.
+fn declare_utf8(text: &[u8]) -> Vec<u8> {
+    let end = text.windows(2).position(|w| w == b"?>").unwrap_or(0);
+    let decl = String::from_utf8_lossy(&text[..end]);
+    let Some(at) = decl.find("encoding") else {
+        return text.to_vec();
+    };
+    let after = &decl[at..];
+    let open = after.find(['"', '\'']).unwrap_or(0);
+    let quote = after.as_bytes().get(open).copied().unwrap_or(b'"') as char;
+    let close = after[open + 1..]
+        .find(quote)
+        .map_or(after.len(), |c| open + 1 + c + 1);
+    let mut out = Vec::with_capacity(text.len());
+    out.extend_from_slice(decl[..at].as_bytes());
+    out.extend_from_slice(b"encoding=\"UTF-8\"");
+    out.extend_from_slice(&after.as_bytes()[close..]);
+    out.extend_from_slice(&text[end..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSS: &str = r#"<?xml version="1.0" encoding="ENC"?>
+<rss version="2.0"><channel><title>t</title><link>https://example.com/</link>
+<item><title>TITLE</title><link>https://example.com/1</link></item>
+<item><title>no guid, no link</title><description>d</description></item>
+</channel></rss>"#;
+
+    fn feed(encoding: &str, title: &str) -> String {
+        RSS.replace("ENC", encoding).replace("TITLE", title)
+    }
+
+    #[test]
+    fn gbk_by_declaration_and_by_header() {
+        let text = feed("GBK", "中韩外长会谈");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        let parsed = parse_feed(&gbk, None).unwrap();
+        assert_eq!(parsed.entries[0].title.as_deref(), Some("中韩外长会谈"));
+        // The header names GBK, the declaration lies (says UTF-8).
+        let text = feed("UTF-8", "中韩外长会谈");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        let parsed = parse_feed(&gbk, Some("text/xml; charset=gbk")).unwrap();
+        assert_eq!(parsed.entries[0].title.as_deref(), Some("中韩外长会谈"));
+    }
+
+    #[test]
+    fn big5_without_any_label_is_detected() {
+        let text = RSS.replace(" encoding=\"ENC\"", "").replace(
+            "TITLE",
+            "中央社報導：臺灣總統府今日舉行記者會，說明國防預算與經濟政策",
+        );
+        let (big5, _, _) = encoding_rs::BIG5.encode(&text);
+        let parsed = parse_feed(&big5, None).unwrap();
+        assert_eq!(
+            parsed.entries[0].title.as_deref(),
+            Some("中央社報導：臺灣總統府今日舉行記者會，說明國防預算與經濟政策")
+        );
+    }
+
+    #[test]
+    fn missing_guid_stays_missing() {
+        let parsed = parse_feed(feed("UTF-8", "x").as_bytes(), None).unwrap();
+        assert_eq!(parsed.entries[1].guid, None);
+        assert_eq!(parsed.entries[1].link, None);
+        assert_eq!(parsed.link.as_deref(), Some("https://example.com/"));
+    }
+
+    #[test]
+    fn junk_is_named() {
+        assert!(matches!(parse_feed(b"  \n", None), Err(FeedError::Empty)));
+        assert!(matches!(
+            parse_feed(b"<!DOCTYPE html><html><body>hi</body></html>", None),
+            Err(FeedError::Html)
+        ));
+        assert!(matches!(
+            parse_feed(b"\x00\x01\x02garbage\xff", None),
+            Err(FeedError::Invalid(_))
+        ));
+        let truncated = &feed("UTF-8", "x")[..120];
+        assert!(parse_feed(truncated.as_bytes(), None).is_err());
+    }
+
+    #[test]
+    fn charset_parameter() {
+        assert_eq!(charset_of("text/xml; charset=\"GB2312\""), Some("GB2312"));
+        assert_eq!(charset_of("application/rss+xml"), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! newsvault follows news feeds, keeps every article it has ever seen, and publishes the archive
+//! as Jekyll posts byte-compatible with the archives it replaces.
+//!
+//! # Layout
+//!
+//! The modules follow the way data flows through a run:
+//!
+//! ```text
+//! newsvault.toml ─► config ─► fetch ─► feed ─► content ─► store ─► publish::jekyll
+//!                  (sources)  (HTTP)  (parse)  (rules)   (SQLite)  (_posts/, lists/, search.json)
+//! ```
+//!
+//! - [`config`]: the TOML file: the archive folder, fetch limits and the sources.
+//! - [`fetch`]: HTTP with concurrency limits, timeouts, retries and conditional requests.
+//! - [`feed`]: RSS, Atom and JSON Feed bytes into [`model::Entry`] values.
+//! - [`content`]: per-source rules that turn an entry into an [`model::Article`].
+//! - [`store`]: SQLite, the system of record; every SQL statement lives there.
+//! - [`publish`]: outputs derived from the store (the Jekyll tree).
+//! - [`run`]: one pass over the sources, tying the stages together.
+//! - [`commands`]: one function per subcommand, called by the binary.
+//!
+//! [`clock`] gives "now", which `NEWSVAULT_NOW` can fix for reproducible output, and [`demo`]
+//! serves bundled feeds on a loopback port so the whole pipeline can be seen without a network.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod content;
+pub mod demo;
+pub mod feed;
+pub mod fetch;
+pub mod model;
+pub mod publish;
+pub mod run;
+pub mod store;

@@ -1,0 +1,57 @@
+//! The `newsvault` binary: parse the command line, start logging, call the library, map the
+//! outcome to an exit code (0 all good, 1 fatal, 2 some feeds failed).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use newsvault::cli::{Cli, Command};
+use newsvault::commands;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    start_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("newsvault: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match &cli.command {
+            Command::Init { dir } => commands::init(dir.as_deref()),
+            Command::Run => commands::run_once(&cli.config).await,
+            Command::Inspect { feed } => commands::inspect(feed).await,
+            Command::Demo { dir } => commands::demo(dir.as_deref()).await,
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("newsvault: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr through `tracing`; `-v`/`-q` pick the level, `RUST_LOG` overrides both.
+fn start_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("newsvault={level},warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

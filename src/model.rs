@@ -1,0 +1,65 @@
+//! The nouns passed between stages.
+//!
+//! [`Entry`] is one item of a feed as the parser saw it, before any per-source rule;
+//! [`Article`] is what the content rules make of it and what the store keeps. Both are plain data:
+//! the stages own the behaviour.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// One feed, parsed: its own title and link, and its items in feed order.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ParsedFeed {
+    /// `<channel><title>` (RSS), `<feed><title>` (Atom), `title` (JSON Feed).
+    pub title: Option<String>,
+    /// The feed's home page: `<channel><link>`, Atom `link rel=alternate`, JSON `home_page_url`.
+    /// Used as the display link of items that have neither a link nor a URL guid.
+    pub link: Option<String>,
+    pub entries: Vec<Entry>,
+}
+
+/// One item of a feed, as published.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Entry {
+    /// RSS `<guid>`, Atom `<id>`, JSON Feed `id`; `None` when the feed gives none (the parser's
+    /// generated ids are discarded, as they would not be stable).
+    pub guid: Option<String>,
+    /// The item's first link (RSS `<link>`, Atom `link`, JSON `url`).
+    pub link: Option<String>,
+    pub title: Option<String>,
+    /// RSS `pubDate`, Atom `published`, JSON `date_published`.
+    pub published: Option<DateTime<Utc>>,
+    /// Atom `updated`, JSON `date_modified`.
+    pub updated: Option<DateTime<Utc>>,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    /// RSS `<description>`, Atom `<summary>`, JSON `summary`.
+    pub summary: Option<String>,
+    /// RSS `<content:encoded>`, Atom `<content>`, JSON `content_html` / `content_text`.
+    pub content: Option<String>,
+}
+
+/// An entry after its source's rules: what the store keeps and the outputs show.
+#[derive(Debug, Clone)]
+pub struct Article {
+    /// Identity within the source: `guid:…`, else `link:…` (canonical link), else `hash:…` of
+    /// title and content. Never derived from anything that changes between runs.
+    pub key: String,
+    pub guid: Option<String>,
+    /// The link shown in posts: the item's link (or its guid with `link_from_guid`), else a URL
+    /// guid, else the feed's own link. For display only; identity uses `key`.
+    pub link: String,
+    /// The title with control characters dropped (tabs and line breaks become spaces).
+    pub title: String,
+    /// The date the feed gave, if any.
+    pub published: Option<DateTime<Utc>>,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    /// The content exactly as the feed delivered it.
+    pub raw_content: String,
+    /// The content as posts show it, after the source's content rules.
+    pub body: String,
+    /// Hash of what the source published (title and line-joined content): equal hashes are the
+    /// same version.
+    pub version_hash: String,
+}

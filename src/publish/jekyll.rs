@@ -1,0 +1,624 @@
+//! The Jekyll tree: `_posts/`, `lists/<source>.md` and `search.json`.
+//!
+//! The post format is the original archives' (see `tests/fixtures/golden/`), byte for byte:
+//!
+//! ```text
+//! ---
+//! layout: post
+//! title: "<title, YAML-escaped>"
+//! date: <min(published, first seen), ISO 8601 UTC with milliseconds>
+//! author: <source name>
+//! from: <link>
+//! tags: [ <tags> ]
+//! categories: [ <categories> ]
+//! ---
+//! <!--<the feed's date in ms>-->
+//! [<title>](<link>)
+//! ------
+//!
+//! <div>
+//! <content, one line>
+//! </div>
+//! ```
+//!
+//! What the original got wrong is put right without touching posts that did not hit it: values
+//! are YAML-escaped where they need it, file names stay under 255 bytes and inside `_posts/`,
+//! a taken name gets a short hash, and only posts whose text holds Liquid markers, or that were
+//! edited, carry extra keys (after the original ones).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use sha2::{Digest, Sha256};
+
+use super::write_atomically;
+use crate::store::{ListItem, NameChoice, PostRecord, SearchRow, Store, StoreError};
+
+/// Posts folder under the archive.
+pub const POSTS_DIR: &str = "_posts";
+/// Source pages folder under the archive.
+pub const LISTS_DIR: &str = "lists";
+/// Posts listed per source page.
+pub const LIST_LENGTH: usize = 300;
+/// Characters of the title that go into a file name.
+pub const NAME_TITLE_CHARS: usize = 50;
+/// Longest file name most file systems accept, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+/// Characters of an article's text in `search.json`'s `desc`.
+pub const DESC_CHARS: usize = 100;
+
+/// What one publish wrote.
+#[derive(Debug, Default, Clone)]
+pub struct PublishReport {
+    pub posts_written: usize,
+    pub lists_written: usize,
+    pub search_json_written: bool,
+    /// Posts that could not be written (they stay pending for the next run).
+    pub failures: Vec<String>,
+}
+
+/// The file names a new article may take: `<day>-<title>.md`, else with a short hash of its
+/// identity before `.md`.
+pub fn post_names(date_ms: i64, title: &str, identity: &str) -> NameChoice {
+    let day = utc(date_ms).format("%Y-%m-%d").to_string();
+    let title: String = title
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(NAME_TITLE_CHARS)
+        .collect();
+    let title = title.replace('/', "--");
+    let digest = hex::encode(Sha256::digest(identity.as_bytes()));
+    NameChoice {
+        plain: fit_name(&day, &title, ".md"),
+        hashed: [8, 16, 64]
+            .iter()
+            .map(|n| fit_name(&day, &title, &format!("-{}.md", &digest[..*n])))
+            .collect(),
+    }
+}
+
+/// `<day>-<title><suffix>`, the title cut at a character boundary to keep the name within
+/// [`MAX_NAME_BYTES`].
+fn fit_name(day: &str, title: &str, suffix: &str) -> String {
+    let room = MAX_NAME_BYTES - day.len() - 1 - suffix.len();
+    let mut cut = title.len().min(room);
+    while !title.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{day}-{}{suffix}", &title[..cut])
+}
+
+fn utc(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// `2021-04-04T08:45:53.966Z`.
+pub fn format_date(ms: i64) -> String {
+    utc(ms).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Renders one post.
+pub fn render_post(post: &PostRecord) -> String {
+    let mut out = String::with_capacity(post.body.len() + 512);
+    out.push_str("---\nlayout: post\n");
+    let _ = writeln!(out, "title: {}", yaml_quoted(&post.title));
+    let _ = writeln!(out, "date: {}", format_date(post.date_ms));
+    let _ = writeln!(out, "author: {}", yaml_scalar(&post.author, false));
+    let _ = writeln!(out, "from: {}", yaml_scalar(&post.link, false));
+    let _ = writeln!(out, "tags: {}", yaml_flow_list(&post.tags));
+    let _ = writeln!(out, "categories: {}", yaml_flow_list(&post.categories));
+    if post.versions > 1 {
+        if let Some(updated) = post.updated_ms {
+            let _ = writeln!(out, "updated: {}", format_date(updated));
+        }
+        let _ = writeln!(out, "versions: {}", post.versions);
+    }
+    if [&post.title, &post.link, &post.body]
+        .iter()
+        .any(|text| text.contains("{{") || text.contains("{%"))
+    {
+        out.push_str("render_with_liquid: false\n");
+    }
+    out.push_str("---\n");
+    let _ = writeln!(out, "<!--{}-->", post.published_ms.unwrap_or(post.date_ms));
+    let _ = writeln!(out, "[{}]({})", post.title, post.link);
+    out.push_str("------\n\n<div>\n");
+    out.push_str(&post.body);
+    out.push_str("\n</div>\n");
+    out
+}
+
+/// A double-quoted YAML scalar, escaped for YAML 1.1 (Jekyll's Psych) and 1.2 alike.
+pub fn yaml_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if !yaml_printable(c) || c == '\u{feff}' => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// YAML's printable set (section 5.1), less the line breaks handled above.
+fn yaml_printable(c: char) -> bool {
+    matches!(c, '\u{20}'..='\u{7e}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+        || (c as u32) >= 0x10000
+}
+
+/// A scalar written plain when YAML reads it back as the same string, else double-quoted.
+/// `flow`: inside `[ … ]`, where `,[]{}` end a plain scalar.
+pub fn yaml_scalar(text: &str, flow: bool) -> String {
+    if plain_is_safe(text, flow) {
+        text.to_string()
+    } else {
+        yaml_quoted(text)
+    }
+}
+
+fn plain_is_safe(text: &str, flow: bool) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) || first.is_whitespace() {
+        return false;
+    }
+    if text.ends_with(char::is_whitespace) || text.ends_with(':') {
+        return false;
+    }
+    if text.contains(": ") || text.contains(" #") || text.contains(":\t") {
+        return false;
+    }
+    if text.chars().any(|c| !yaml_printable(c) || c == '\u{feff}') {
+        return false;
+    }
+    if flow && text.contains([',', '[', ']', '{', '}']) {
+        return false;
+    }
+    // Words YAML 1.1 reads as booleans or null, and anything that might read as a number,
+    // a date or a time.
+    let lower = text.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "y" | "n" | "yes" | "no" | "true" | "false" | "on" | "off" | "null" | "~"
+    ) {
+        return false;
+    }
+    let numberish = (first.is_ascii_digit() || "+.".contains(first))
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:+- ".contains(c));
+    !numberish
+}
+
+/// `[ a, b ]`, as the original wrote lists.
+fn yaml_flow_list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "[ ]".to_string();
+    }
+    let items: Vec<String> = items.iter().map(|i| yaml_scalar(i, true)).collect();
+    format!("[ {} ]", items.join(", "))
+}
+
+/// A file name for a source's list page: control characters dropped, `/` as `--`, within
+/// [`MAX_NAME_BYTES`].
+pub fn list_file_name(source_name: &str) -> String {
+    let name: String = source_name
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .replace('/', "--");
+    let name = if name.is_empty() || name.starts_with('.') {
+        format!("_{name}")
+    } else {
+        name
+    };
+    fit_name("", &name, ".md")[1..].to_string()
+}
+
+/// Renders `lists/<source>.md`: the source's latest posts, newest first, `M-D [title](link)` with
+/// the day in UTC+8 (the original sites' time zone).
+pub fn render_list(source_name: &str, items: &[ListItem]) -> String {
+    let zone = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    let mut out = String::from("---\nlayout: page\n");
+    let _ = writeln!(out, "title: {}", yaml_scalar(source_name, false));
+    out.push_str("---\n");
+    let lines: Vec<String> = items
+        .iter()
+        .map(|item| {
+            let day = utc(item.date_ms).with_timezone(&zone).format("%-m-%-d");
+            format!("{day} [{}]({})", item.title, item.link)
+        })
+        .collect();
+    out.push_str(&lines.join("\n\n"));
+    if !lines.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+/// Characters a URL path keeps as they are (RFC 3986 pchar and `/`); the rest is
+/// percent-encoded, as Jekyll does.
+const PATH_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'/');
+
+/// Jekyll's `slugify` in `pretty` mode, case kept: runs of characters other than letters, marks,
+/// digits and `._~!$&'()+,;=@` become `-`, and `-` is trimmed from both ends.
+fn slugify_pretty(text: &str) -> String {
+    let keep = |c: char| c.is_alphanumeric() || "._~!$&'()+,;=@".contains(c) || is_mark(c);
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars() {
+        if keep(c) {
+            if gap {
+                out.push('-');
+                gap = false;
+            }
+            out.push(c);
+        } else {
+            gap = true;
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// Combining marks, roughly (the common blocks), for the slug rule above.
+fn is_mark(c: char) -> bool {
+    matches!(c, '\u{300}'..='\u{36f}' | '\u{1ab0}'..='\u{1aff}' | '\u{20d0}'..='\u{20ff}' | '\u{fe20}'..='\u{fe2f}')
+        || matches!(c, '\u{3099}'..='\u{309a}')
+}
+
+/// The URL Jekyll gives a post under `permalink` (a built-in style or a pattern).
+pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms: i64) -> String {
+    let pattern = match permalink {
+        "date" => "/:categories/:year/:month/:day/:title:output_ext",
+        "pretty" => "/:categories/:year/:month/:day/:title/",
+        "ordinal" => "/:categories/:year/:y_day/:title:output_ext",
+        "weekdate" => "/:categories/:year/W:week/:short_day/:title:output_ext",
+        "none" => "/:categories/:title:output_ext",
+        pattern => pattern,
+    };
+    let date = utc(date_ms);
+    let stem = post_name.strip_suffix(".md").unwrap_or(post_name);
+    let slug = stem.get(11..).unwrap_or(stem);
+    let mut seen = BTreeSet::new();
+    let categories: Vec<String> = categories
+        .iter()
+        .map(|c| c.to_lowercase())
+        .filter(|c| seen.insert(c.clone()))
+        .collect();
+    let mut out = String::new();
+    let mut rest = pattern;
+    while let Some(at) = rest.find(':') {
+        out.push_str(&rest[..at]);
+        let name_len = rest[at + 1..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len() - at - 1);
+        let name = &rest[at + 1..at + 1 + name_len];
+        let value = match name {
+            "year" => date.format("%Y").to_string(),
+            "month" => date.format("%m").to_string(),
+            "i_month" => date.format("%-m").to_string(),
+            "day" => date.format("%d").to_string(),
+            "i_day" => date.format("%-d").to_string(),
+            "short_year" => date.format("%y").to_string(),
+            "hour" => date.format("%H").to_string(),
+            "minute" => date.format("%M").to_string(),
+            "second" => date.format("%S").to_string(),
+            "y_day" => date.format("%j").to_string(),
+            "week" => date.format("%V").to_string(),
+            "short_day" => date.format("%a").to_string().to_uppercase(),
+            "title" => slugify_pretty(slug),
+            "slug" => slugify_pretty(slug).to_lowercase(),
+            "categories" => categories.join("/"),
+            "output_ext" => ".html".to_string(),
+            _ => format!(":{name}"),
+        };
+        out.push_str(&value);
+        rest = &rest[at + 1 + name_len..];
+    }
+    out.push_str(rest);
+    // Jekyll collapses the `//` an empty placeholder leaves.
+    let mut path = String::with_capacity(out.len());
+    for c in out.chars() {
+        if !(c == '/' && path.ends_with('/')) {
+            path.push(c);
+        }
+    }
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    utf8_percent_encode(&path, PATH_KEEP).to_string()
+}
+
+/// Writes every pending post, then the list pages of `sources` and `search.json` when a post
+/// changed (or when they are missing). A post that fails to write stays pending for the next run.
+pub fn publish(
+    store: &Store,
+    archive: &Path,
+    permalink: &str,
+    sources: &[String],
+) -> Result<PublishReport, PublishError> {
+    let posts_dir = archive.join(POSTS_DIR);
+    let lists_dir = archive.join(LISTS_DIR);
+    for dir in [&posts_dir, &lists_dir] {
+        std::fs::create_dir_all(dir).map_err(|e| PublishError::io(dir, e))?;
+    }
+    let mut report = PublishReport::default();
+    let mut touched_sources = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let batch = store.dirty_posts(after, 512)?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        let mut written = Vec::with_capacity(batch.len());
+        for post in &batch {
+            let path = posts_dir.join(&post.post_name);
+            match write_atomically(&path, render_post(post).as_bytes()) {
+                Ok(_) => {
+                    written.push(post.id);
+                    touched_sources.insert(post.author.clone());
+                }
+                Err(e) => report.failures.push(format!("{}: {e}", path.display())),
+            }
+        }
+        report.posts_written += written.len();
+        store.mark_posted(&written)?;
+    }
+    let changed = report.posts_written > 0;
+    for source_id in sources {
+        let Some(name) = store.source_name(source_id)? else {
+            continue;
+        };
+        let path = lists_dir.join(list_file_name(&name));
+        if changed || !path.exists() {
+            let items = store.recent_posts(source_id, LIST_LENGTH)?;
+            if write_atomically(&path, render_list(&name, &items).as_bytes())
+                .map_err(|e| PublishError::io(&path, e))?
+            {
+                report.lists_written += 1;
+            }
+        }
+    }
+    let search = archive.join("search.json");
+    if changed || !search.exists() {
+        write_search_json(store, &search, permalink)?;
+        report.search_json_written = true;
+    }
+    Ok(report)
+}
+
+/// `search.json`: `[{title, category, tags, url, date, desc}]` for every post, newest first,
+/// streamed to a temporary file and renamed into place.
+fn write_search_json(store: &Store, path: &Path, permalink: &str) -> Result<(), PublishError> {
+    #[derive(serde::Serialize)]
+    struct Item<'a> {
+        title: &'a str,
+        category: &'a str,
+        tags: String,
+        url: String,
+        date: String,
+        desc: &'a str,
+    }
+    let temp = path.with_file_name(format!(
+        "{}{}-search.json",
+        super::TEMP_PREFIX,
+        std::process::id()
+    ));
+    let file = std::fs::File::create(&temp).map_err(|e| PublishError::io(&temp, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut first = true;
+    let written = store.for_each_post(|row: SearchRow| {
+        out.write_all(if first { b"[\n" } else { b",\n" })?;
+        first = false;
+        let item = Item {
+            title: &row.title,
+            category: &row.source_name,
+            tags: row.tags.join(", "),
+            url: post_url(permalink, &row.categories, &row.post_name, row.date_ms),
+            date: utc(row.date_ms).format("%Y-%m-%d").to_string(),
+            desc: &row.summary,
+        };
+        serde_json::to_writer(&mut out, &item)?;
+        Ok(())
+    })?;
+    let finish = written
+        .and_then(|()| out.write_all(if first { b"[]\n" } else { b"\n]\n" }))
+        .and_then(|()| out.flush())
+        .and_then(|()| std::fs::rename(&temp, path));
+    if let Err(e) = finish {
+        let _ = std::fs::remove_file(&temp);
+        return Err(PublishError::io(path, e));
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PublishError {
+    fn io(path: &Path, source: std::io::Error) -> PublishError {
+        PublishError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Plain text of an HTML body, white space collapsed, cut to [`DESC_CHARS`] characters: the
+/// `desc` of `search.json`.
+pub fn summarize(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    let mut space = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                space = true;
+            }
+            _ if in_tag => {}
+            c if c.is_whitespace() => space = true,
+            c => {
+                if space && !text.is_empty() {
+                    text.push(' ');
+                }
+                space = false;
+                text.push(c);
+            }
+        }
+        if text.chars().count() >= DESC_CHARS * 2 {
+            break;
+        }
+    }
+    let text = decode_entities(&text);
+    text.chars().take(DESC_CHARS).collect()
+}
+
+/// The entities that matter in summaries.
+fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_string();
+    }
+    text.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_and_stay_in_the_folder() {
+        let long = "标".repeat(300);
+        let names = post_names(0, &long, "k");
+        assert_eq!(names.plain.chars().count(), 11 + NAME_TITLE_CHARS + 3);
+        let names = post_names(0, "a/b\0c", "k");
+        assert_eq!(names.plain, "1970-01-01-a--bc.md");
+        assert!(
+            names.hashed[0].starts_with("1970-01-01-a--bc-") && names.hashed[0].ends_with(".md")
+        );
+        let wide = "😀/".repeat(60);
+        for name in std::iter::once(&post_names(0, &wide, "k").plain)
+            .chain(&post_names(0, &wide, "k").hashed)
+        {
+            assert!(name.len() <= MAX_NAME_BYTES, "{name}");
+            assert!(!name.contains('/'));
+        }
+    }
+
+    #[test]
+    fn scalars_are_plain_only_when_safe() {
+        assert_eq!(yaml_scalar("联合早报", false), "联合早报");
+        assert_eq!(
+            yaml_scalar("https://e.com/a?b=1#c", false),
+            "https://e.com/a?b=1#c"
+        );
+        assert_eq!(yaml_scalar("(臺)中央社CNA", false), "(臺)中央社CNA");
+        for tricky in [
+            "[x", "&a", "*a", "#a", ":a", "a: b", "yes", "2021", "", " a", "a,b",
+        ] {
+            assert!(yaml_scalar(tricky, true).starts_with('"'), "{tricky}");
+        }
+        assert_eq!(yaml_quoted("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+    }
+
+    #[test]
+    fn jekyll_urls() {
+        let categories = vec!["联合早报".to_string()];
+        assert_eq!(
+            post_url(
+                "date",
+                &categories,
+                "2021-04-04-中韩外长会谈 韩国支持北京举办冬奥.md",
+                1617525953966
+            ),
+            "/%E8%81%94%E5%90%88%E6%97%A9%E6%8A%A5/2021/04/04/%E4%B8%AD%E9%9F%A9%E5%A4%96%E9%95%BF%E4%BC%9A%E8%B0%88-%E9%9F%A9%E5%9B%BD%E6%94%AF%E6%8C%81%E5%8C%97%E4%BA%AC%E4%B8%BE%E5%8A%9E%E5%86%AC%E5%A5%A5.html"
+        );
+        assert_eq!(
+            post_url(
+                "/:year/:title/",
+                &[],
+                "2021-04-04-Hello World.md",
+                1617525953966
+            ),
+            "/2021/Hello-World/"
+        );
+        assert_eq!(
+            post_url("none", &["News".into()], "2021-04-04-a.md", 0),
+            "/news/a.html"
+        );
+    }
+
+    #[test]
+    fn list_lines_use_utc_plus_8() {
+        let items = [ListItem {
+            title: "t".into(),
+            link: "https://e/1".into(),
+            date_ms: 1617552000000, // 2021-04-04T16:00Z = 4-5 in UTC+8
+        }];
+        assert_eq!(
+            render_list("联合早报", &items),
+            "---\nlayout: page\ntitle: 联合早报\n---\n4-5 [t](https://e/1)\n"
+        );
+    }
+
+    #[test]
+    fn summaries_are_plain_text() {
+        assert_eq!(summarize("<p>a &amp; b</p>\n<p>c</p>"), "a & b c");
+        assert_eq!(
+            summarize(&"<p>字</p>".repeat(300)).chars().count(),
+            DESC_CHARS
+        );
+    }
+}

@@ -1,0 +1,354 @@
+//! One pass over the sources: fetch what is due, parse, apply the rules, store, publish.
+//!
+//! The only concurrent part of the pipeline is the fan-out below: each feed is fetched and parsed
+//! on the runtime's workers (parsing on the blocking pool), at most `[fetch] concurrency` at once
+//! and at most `per_host` per host (inside `fetch`). The results come back to this one task, which
+//! owns the [`Store`] and ingests them in a single transaction; only after that commit are posts
+//! written. A feed that fails is recorded and reported, and never stops the others.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::config::{Config, SourceConfig};
+use crate::content::make_article;
+use crate::feed::parse_feed;
+use crate::fetch::{FetchRequest, Fetched, Fetcher, Validators};
+use crate::model::Article;
+use crate::publish::jekyll::{self, POSTS_DIR, PublishReport};
+use crate::publish::sweep_temporary_files;
+use crate::store::{FeedResult, Ingest, SourceMeta, Store};
+
+/// What happened to one source in a run.
+#[derive(Debug, Clone, Default)]
+pub struct SourceSummary {
+    pub name: String,
+    /// Articles seen for the first time.
+    pub new: usize,
+    /// Articles seen before with other content (a version added).
+    pub changed: usize,
+    /// Articles seen before, unchanged.
+    pub unchanged: usize,
+    /// Feeds answered by 304 or with the same body as last time.
+    pub not_modified: usize,
+    /// Requests beyond the first, over the source's feeds.
+    pub retries: u32,
+    /// Feeds that failed: (URL, reason).
+    pub failed: Vec<(String, String)>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub sources: Vec<SourceSummary>,
+    pub publish: PublishReport,
+    /// Bytes received over all feeds (after decompression).
+    pub bytes: u64,
+}
+
+impl RunSummary {
+    pub fn new_articles(&self) -> usize {
+        self.sources.iter().map(|s| s.new).sum()
+    }
+    pub fn failed_feeds(&self) -> usize {
+        self.sources.iter().map(|s| s.failed.len()).sum()
+    }
+    pub fn retries(&self) -> u32 {
+        self.sources.iter().map(|s| s.retries).sum()
+    }
+}
+
+/// One feed to fetch.
+struct FeedJob {
+    source: usize,
+    url: String,
+    validators: Validators,
+    body_hash: Option<String>,
+}
+
+/// What fetching and parsing one feed gave.
+struct FeedDone {
+    source: usize,
+    url: String,
+    attempts: u32,
+    bytes: u64,
+    outcome: FeedOutcome,
+}
+
+enum FeedOutcome {
+    /// Parsed: the articles and what to remember about the answer.
+    Parsed {
+        articles: Vec<(Article, String)>,
+        status: u16,
+        validators: Validators,
+        body_hash: String,
+        moved_to: Option<String>,
+    },
+    /// 304, or the very body ingested last time.
+    Unchanged {
+        validators: Validators,
+        body: Option<(u16, String)>,
+    },
+    Failed {
+        status: Option<u16>,
+        reason: String,
+    },
+}
+
+/// Runs every source of `config` once.
+pub async fn run(config: &Config, clock: Clock) -> Result<RunSummary> {
+    let store_path = config.store_path();
+    let store = Store::open(&store_path)
+        .with_context(|| format!("opening store {}", store_path.display()))?;
+    let posts_dir = config.archive.join(POSTS_DIR);
+    std::fs::create_dir_all(&posts_dir)
+        .with_context(|| format!("creating {}", posts_dir.display()))?;
+    sweep_temporary_files(&posts_dir)
+        .with_context(|| format!("sweeping temporary files in {}", posts_dir.display()))?;
+
+    let started = clock.now().timestamp_millis();
+    let mut jobs = Vec::new();
+    for (i, source) in config.sources.iter().enumerate() {
+        store.ensure_source(source.id(), &source.name, started)?;
+        for url in &source.feeds {
+            let state = store.feed_state(url)?;
+            jobs.push(FeedJob {
+                source: i,
+                url: url.clone(),
+                validators: state.validators,
+                body_hash: state.body_hash,
+            });
+        }
+    }
+
+    let fetcher = Arc::new(Fetcher::new(&config.fetch));
+    let sources: Arc<Vec<SourceConfig>> = Arc::new(config.sources.clone());
+    let mut summary = RunSummary {
+        sources: config
+            .sources
+            .iter()
+            .map(|s| SourceSummary {
+                name: s.name.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+
+    // The fan-out: feeds are fetched and parsed concurrently; results come back here in the order
+    // they finish.
+    let mut results = futures::stream::iter(jobs)
+        .map(|job| {
+            let fetcher = fetcher.clone();
+            let sources = sources.clone();
+            tokio::spawn(fetch_and_parse(fetcher, sources, job))
+        })
+        .buffer_unordered(config.fetch.concurrency);
+
+    store.begin()?;
+    let metas: Vec<SourceMeta> = config
+        .sources
+        .iter()
+        .map(|s| SourceMeta {
+            id: s.id().to_string(),
+            name: s.name.clone(),
+            tags: s.tags(),
+            categories: s.categories(),
+        })
+        .collect();
+    let taken_on_disk = |name: &str| posts_dir.join(name).symlink_metadata().is_ok();
+    while let Some(done) = results.next().await {
+        let done = done.context("a feed task panicked")?;
+        let now = clock.now().timestamp_millis();
+        let meta = &metas[done.source];
+        let source_summary = &mut summary.sources[done.source];
+        source_summary.retries += done.attempts.saturating_sub(1);
+        summary.bytes += done.bytes;
+        match done.outcome {
+            FeedOutcome::Parsed {
+                articles,
+                status,
+                validators,
+                body_hash,
+                moved_to,
+            } => {
+                for (article, summary_text) in &articles {
+                    let date_ms = article
+                        .published
+                        .map_or(now, |p| p.timestamp_millis().min(now));
+                    let identity = format!("{}\n{}", meta.id, article.key);
+                    let names = jekyll::post_names(date_ms, &article.title, &identity);
+                    match store.ingest(meta, article, summary_text, &names, &taken_on_disk, now)? {
+                        Ingest::New => source_summary.new += 1,
+                        Ingest::Changed => source_summary.changed += 1,
+                        Ingest::Unchanged => source_summary.unchanged += 1,
+                    }
+                }
+                let result = FeedResult::Fetched {
+                    status,
+                    validators: &validators,
+                    body_hash: &body_hash,
+                    moved_to: moved_to.as_deref(),
+                };
+                store.record_feed(&done.url, &meta.id, &result, now)?;
+            }
+            FeedOutcome::Unchanged { validators, body } => {
+                source_summary.not_modified += 1;
+                let result = match &body {
+                    Some((status, hash)) => FeedResult::Fetched {
+                        status: *status,
+                        validators: &validators,
+                        body_hash: hash,
+                        moved_to: None,
+                    },
+                    None => FeedResult::NotModified {
+                        validators: &validators,
+                    },
+                };
+                store.record_feed(&done.url, &meta.id, &result, now)?;
+            }
+            FeedOutcome::Failed { status, reason } => {
+                tracing::debug!(source = %meta.name, feed = %done.url, "{reason}");
+                let result = FeedResult::Failed {
+                    status,
+                    error: &reason,
+                };
+                store.record_feed(&done.url, &meta.id, &result, now)?;
+                source_summary.failed.push((done.url, reason));
+            }
+        }
+    }
+    store.commit().context("committing the run")?;
+
+    let ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
+    summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
+        .context("publishing the Jekyll tree")?;
+    Ok(summary)
+}
+
+#[tracing::instrument(skip_all, fields(feed = %job.url))]
+async fn fetch_and_parse(
+    fetcher: Arc<Fetcher>,
+    sources: Arc<Vec<SourceConfig>>,
+    job: FeedJob,
+) -> FeedDone {
+    let source = &sources[job.source];
+    let request = FetchRequest {
+        url: job.url.clone(),
+        validators: job.validators.clone(),
+        timeout: source.timeout_secs.map(Duration::from_secs),
+        proxy: source.proxy.clone(),
+    };
+    let report = fetcher.fetch(&request).await;
+    let outcome = match report.outcome {
+        Err(e) => FeedOutcome::Failed {
+            status: e.status(),
+            reason: e.to_string(),
+        },
+        Ok(Fetched::NotModified { validators }) => FeedOutcome::Unchanged {
+            validators,
+            body: None,
+        },
+        Ok(Fetched::Body(body)) => {
+            let sources = sources.clone();
+            let index = job.source;
+            let previous = job.body_hash.clone();
+            let moved_to = report.moved_to.clone();
+            tokio::task::spawn_blocking(move || {
+                parse_body(&sources[index], body, previous, moved_to)
+            })
+            .await
+            .unwrap_or_else(|e| FeedOutcome::Failed {
+                status: None,
+                reason: format!("parser crashed: {e}"),
+            })
+        }
+    };
+    FeedDone {
+        source: job.source,
+        url: job.url,
+        attempts: report.attempts,
+        bytes: report.bytes,
+        outcome,
+    }
+}
+
+/// Parses a body into articles, unless it is the body ingested last time.
+fn parse_body(
+    source: &SourceConfig,
+    body: crate::fetch::Body,
+    previous_hash: Option<String>,
+    moved_to: Option<String>,
+) -> FeedOutcome {
+    let body_hash = hex::encode(Sha256::digest(&body.bytes));
+    if previous_hash.as_deref() == Some(body_hash.as_str()) {
+        return FeedOutcome::Unchanged {
+            validators: body.validators,
+            body: Some((body.status, body_hash)),
+        };
+    }
+    match parse_feed(&body.bytes, body.content_type.as_deref()) {
+        Ok(feed) => {
+            let articles = feed
+                .entries
+                .iter()
+                .map(|entry| {
+                    let article = make_article(entry, &feed, source);
+                    let summary = jekyll::summarize(&article.body);
+                    (article, summary)
+                })
+                .collect();
+            FeedOutcome::Parsed {
+                articles,
+                status: body.status,
+                validators: body.validators,
+                body_hash,
+                moved_to,
+            }
+        }
+        Err(e) => FeedOutcome::Failed {
+            status: Some(body.status),
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// The lines a run prints: per source, what was new, and every failed feed with its reason.
+pub fn describe(summary: &RunSummary, archive: &Path) -> String {
+    let mut out = String::new();
+    for source in &summary.sources {
+        out.push_str(&format!(
+            "{}: {} new, {} changed, {} already archived",
+            source.name, source.new, source.changed, source.unchanged
+        ));
+        if source.not_modified > 0 {
+            out.push_str(&format!(", {} feed(s) unchanged", source.not_modified));
+        }
+        if source.retries > 0 {
+            out.push_str(&format!(", {} retries", source.retries));
+        }
+        out.push('\n');
+        for (url, reason) in &source.failed {
+            out.push_str(&format!("{}: {url}: {reason}\n", source.name));
+        }
+    }
+    let publish = &summary.publish;
+    out.push_str(&format!(
+        "{} post(s) written to {}",
+        publish.posts_written,
+        archive.join(POSTS_DIR).display()
+    ));
+    if summary.failed_feeds() > 0 {
+        out.push_str(&format!("; {} feed(s) failed", summary.failed_feeds()));
+    }
+    out.push('\n');
+    for failure in &publish.failures {
+        out.push_str(&format!("could not write {failure} (retried next run)\n"));
+    }
+    out
+}

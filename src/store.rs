@@ -1,0 +1,560 @@
+//! SQLite, the system of record. Every SQL statement of newsvault lives in this file.
+//!
+//! The store keeps sources and their feeds' fetch state, articles with a stable identity
+//! (source + key), every distinct version of each article, and events. Outputs (the Jekyll tree)
+//! are derived from it and can always be rebuilt from it.
+//!
+//! One [`Store`] owns one `rusqlite::Connection`; SQLite is synchronous, so the run hands parsed
+//! articles to the one task that holds the store instead of sharing the connection. A run wraps
+//! its ingest in one transaction ([`Store::begin`] / [`Store::commit`]), so an article is committed
+//! before its post is written, and a crash leaves either the old or the new state.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use thiserror::Error;
+
+use crate::fetch::Validators;
+use crate::model::Article;
+
+/// The schema this build writes; older stores are migrated forward on open.
+pub const SCHEMA_VERSION: i64 = 1;
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open store {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot create the store's folder {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "store {path} has schema version {found}, newer than this newsvault knows ({SCHEMA_VERSION}); upgrade newsvault"
+    )]
+    TooNew { path: PathBuf, found: i64 },
+    #[error("store: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The store of one archive.
+pub struct Store {
+    conn: Connection,
+}
+
+/// What ingesting one article did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingest {
+    /// Never seen before: stored, its post to be written.
+    New,
+    /// Seen before, same version.
+    Unchanged,
+    /// Seen before with other content: a version added, its post to be rewritten in place.
+    Changed,
+}
+
+/// Who a source is, for the articles ingested under it.
+#[derive(Debug, Clone)]
+pub struct SourceMeta {
+    pub id: String,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub categories: Vec<String>,
+}
+
+/// File names a new article may take, in order of preference.
+#[derive(Debug, Clone)]
+pub struct NameChoice {
+    /// `<day>-<title>.md`.
+    pub plain: String,
+    /// The same with a short hash of the article's identity, for when `plain` is taken.
+    pub hashed: Vec<String>,
+}
+
+/// A post to write, with everything its file shows.
+#[derive(Debug, Clone)]
+pub struct PostRecord {
+    pub id: i64,
+    pub post_name: String,
+    pub title: String,
+    pub link: String,
+    pub published_ms: Option<i64>,
+    pub date_ms: i64,
+    pub author: String,
+    pub tags: Vec<String>,
+    pub categories: Vec<String>,
+    pub body: String,
+    pub versions: i64,
+    pub updated_ms: Option<i64>,
+}
+
+/// One line of a source's list page.
+#[derive(Debug, Clone)]
+pub struct ListItem {
+    pub title: String,
+    pub link: String,
+    pub date_ms: i64,
+}
+
+/// One entry of search.json.
+#[derive(Debug, Clone)]
+pub struct SearchRow {
+    pub title: String,
+    pub source_name: String,
+    pub tags: Vec<String>,
+    pub categories: Vec<String>,
+    pub post_name: String,
+    pub date_ms: i64,
+    pub summary: String,
+}
+
+/// A feed's remembered state, for the next request.
+#[derive(Debug, Clone, Default)]
+pub struct FeedState {
+    pub validators: Validators,
+    pub body_hash: Option<String>,
+}
+
+/// The result of one feed fetch, as recorded.
+#[derive(Debug, Clone)]
+pub enum FeedResult<'a> {
+    /// A body was fetched and ingested (or was the same as last time).
+    Fetched {
+        status: u16,
+        validators: &'a Validators,
+        body_hash: &'a str,
+        moved_to: Option<&'a str>,
+    },
+    /// 304.
+    NotModified {
+        validators: &'a Validators,
+    },
+    Failed {
+        status: Option<u16>,
+        error: &'a str,
+    },
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and migrates it to [`SCHEMA_VERSION`].
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+                path: folder.to_path_buf(),
+                source,
+            })?;
+        }
+        let open = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 10000;",
+        )
+        .map_err(open)?;
+        let store = Store { conn };
+        store.migrate(path)?;
+        Ok(store)
+    }
+
+    fn migrate(&self, path: &Path) -> Result<()> {
+        let found: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Starts the run's transaction.
+    pub fn begin(&self) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    pub fn commit(&self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    /// Records a source (and its current name).
+    pub fn ensure_source(&self, id: &str, name: &str, now_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO source (id, name, first_seen_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE name <> excluded.name",
+            )?
+            .execute(params![id, name, now_ms])?;
+        Ok(())
+    }
+
+    pub fn feed_state(&self, url: &str) -> Result<FeedState> {
+        let state = self
+            .conn
+            .prepare_cached("SELECT etag, last_modified, body_hash FROM feed WHERE url = ?1")?
+            .query_row([url], |r| {
+                Ok(FeedState {
+                    validators: Validators {
+                        etag: r.get(0)?,
+                        last_modified: r.get(1)?,
+                    },
+                    body_hash: r.get(2)?,
+                })
+            })
+            .optional()?;
+        Ok(state.unwrap_or_default())
+    }
+
+    /// Records what fetching a feed gave.
+    pub fn record_feed(
+        &self,
+        url: &str,
+        source_id: &str,
+        result: &FeedResult<'_>,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO feed (url, source_id, last_attempt_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (url) DO UPDATE SET source_id = excluded.source_id,
+                     last_attempt_ms = excluded.last_attempt_ms",
+            )?
+            .execute(params![url, source_id, now_ms])?;
+        match result {
+            FeedResult::Fetched {
+                status,
+                validators,
+                body_hash,
+                moved_to,
+            } => {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE feed SET etag = ?2, last_modified = ?3, body_hash = ?4,
+                             last_success_ms = ?5, last_status = ?6, failures = 0,
+                             last_error = NULL, moved_to = ?7
+                         WHERE url = ?1",
+                    )?
+                    .execute(params![
+                        url,
+                        validators.etag,
+                        validators.last_modified,
+                        body_hash,
+                        now_ms,
+                        status,
+                        moved_to
+                    ])?;
+            }
+            FeedResult::NotModified { validators } => {
+                // A 304 may carry a fresh validator; keep the old one for what it omits.
+                self.conn
+                    .prepare_cached(
+                        "UPDATE feed SET etag = coalesce(?2, etag),
+                             last_modified = coalesce(?3, last_modified),
+                             last_success_ms = ?4, last_status = 304, failures = 0,
+                             last_error = NULL
+                         WHERE url = ?1",
+                    )?
+                    .execute(params![
+                        url,
+                        validators.etag,
+                        validators.last_modified,
+                        now_ms
+                    ])?;
+            }
+            FeedResult::Failed { status, error } => {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE feed SET last_status = ?2, failures = failures + 1, last_error = ?3
+                         WHERE url = ?1",
+                    )?
+                    .execute(params![url, status, error])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores an article: new, unchanged or a new version of one already archived.
+    ///
+    /// A new article takes the first name of `names` that no other article holds and that
+    /// `taken_on_disk` does not report as an existing file (a file the store does not own is
+    /// never overwritten).
+    pub fn ingest(
+        &self,
+        source: &SourceMeta,
+        article: &Article,
+        summary: &str,
+        names: &NameChoice,
+        taken_on_disk: &dyn Fn(&str) -> bool,
+        now_ms: i64,
+    ) -> Result<Ingest> {
+        let existing: Option<(i64, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, version_hash FROM article WHERE source_id = ?1 AND key = ?2",
+            )?
+            .query_row(params![source.id, article.key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        match existing {
+            None => {
+                self.insert_article(source, article, summary, names, taken_on_disk, now_ms)?;
+                Ok(Ingest::New)
+            }
+            Some((_, hash)) if hash == article.version_hash => Ok(Ingest::Unchanged),
+            Some((id, _)) => self.add_version(id, article, summary, now_ms),
+        }
+    }
+
+    fn insert_article(
+        &self,
+        source: &SourceMeta,
+        article: &Article,
+        summary: &str,
+        names: &NameChoice,
+        taken_on_disk: &dyn Fn(&str) -> bool,
+        now_ms: i64,
+    ) -> Result<()> {
+        let published_ms = article.published.map(|d| d.timestamp_millis());
+        let date_ms = published_ms.map_or(now_ms, |p| p.min(now_ms));
+        let mut name = None;
+        for candidate in std::iter::once(&names.plain).chain(&names.hashed) {
+            let key = candidate.to_lowercase();
+            let held: bool = self
+                .conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM article WHERE post_key = ?1)")?
+                .query_row([&key], |r| r.get(0))?;
+            if !held && !taken_on_disk(candidate) {
+                name = Some((candidate.clone(), key));
+                break;
+            }
+        }
+        // Every candidate taken is as likely as a hash collision; the article is still stored,
+        // and its post waits for a name (never for an overwrite).
+        let (post_name, post_key) = name.unzip();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO article (source_id, key, guid, link, title, published_ms,
+                     first_seen_ms, last_seen_ms, date_ms, author, tags, categories, body, summary,
+                     version_hash, post_name, post_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?
+            .execute(params![
+                source.id,
+                article.key,
+                article.guid,
+                article.link,
+                article.title,
+                published_ms,
+                now_ms,
+                date_ms,
+                source.name,
+                json_list(&source.tags),
+                json_list(&source.categories),
+                article.body,
+                summary,
+                article.version_hash,
+                post_name,
+                post_key,
+            ])?;
+        let id = self.conn.last_insert_rowid();
+        self.insert_version(id, article, now_ms)?;
+        self.add_event(id, "first_seen", now_ms, None)?;
+        Ok(())
+    }
+
+    fn insert_version(&self, article_id: i64, article: &Article, now_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO version (article_id, hash, title, content, first_seen_ms, last_seen_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (article_id, hash) DO UPDATE SET last_seen_ms = excluded.last_seen_ms",
+            )?
+            .execute(params![
+                article_id,
+                article.version_hash,
+                article.title,
+                article.raw_content,
+                now_ms
+            ])?;
+        Ok(())
+    }
+
+    fn add_version(
+        &self,
+        id: i64,
+        article: &Article,
+        summary: &str,
+        now_ms: i64,
+    ) -> Result<Ingest> {
+        self.insert_version(id, article, now_ms)?;
+        let versions: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM version WHERE article_id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        self.conn
+            .prepare_cached(
+                "UPDATE article SET title = ?2, body = ?3, summary = ?4, version_hash = ?5,
+                     versions = ?6, updated_ms = ?7, last_seen_ms = ?7, post_dirty = 1
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                article.title,
+                article.body,
+                summary,
+                article.version_hash,
+                versions,
+                now_ms
+            ])?;
+        self.add_event(id, "changed", now_ms, Some(&article.version_hash))?;
+        Ok(Ingest::Changed)
+    }
+
+    fn add_event(
+        &self,
+        article_id: i64,
+        kind: &str,
+        at_ms: i64,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO event (article_id, kind, at_ms, detail) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![article_id, kind, at_ms, detail])?;
+        Ok(())
+    }
+
+    /// Posts waiting to be written, in batches: ids above `after`, at most `limit`.
+    pub fn dirty_posts(&self, after: i64, limit: usize) -> Result<Vec<PostRecord>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, post_name, title, link, published_ms, date_ms, author, tags, categories,
+                    body, versions, updated_ms
+             FROM article WHERE post_dirty = 1 AND post_name IS NOT NULL AND id > ?1
+             ORDER BY id LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![after, limit as i64], |r| {
+            Ok(PostRecord {
+                id: r.get(0)?,
+                post_name: r.get(1)?,
+                title: r.get(2)?,
+                link: r.get(3)?,
+                published_ms: r.get(4)?,
+                date_ms: r.get(5)?,
+                author: r.get(6)?,
+                tags: parse_list(&r.get::<_, String>(7)?),
+                categories: parse_list(&r.get::<_, String>(8)?),
+                body: r.get(9)?,
+                versions: r.get(10)?,
+                updated_ms: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Marks posts as written.
+    pub fn mark_posted(&self, ids: &[i64]) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        {
+            let mut statement =
+                tx.prepare_cached("UPDATE article SET post_dirty = 0 WHERE id = ?1")?;
+            for id in ids {
+                statement.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The name a source is shown under.
+    pub fn source_name(&self, source_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT name FROM source WHERE id = ?1")?
+            .query_row([source_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// A source's latest posts, newest first.
+    pub fn recent_posts(&self, source_id: &str, limit: usize) -> Result<Vec<ListItem>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT title, link, date_ms FROM article
+             WHERE source_id = ?1 AND post_name IS NOT NULL
+             ORDER BY date_ms DESC, id DESC LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![source_id, limit as i64], |r| {
+            Ok(ListItem {
+                title: r.get(0)?,
+                link: r.get(1)?,
+                date_ms: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Calls `each` for every post, newest first, without holding them all in memory.
+    pub fn for_each_post(
+        &self,
+        mut each: impl FnMut(SearchRow) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT a.title, s.name, a.tags, a.categories, a.post_name, a.date_ms, a.summary
+             FROM article a JOIN source s ON s.id = a.source_id
+             WHERE a.post_name IS NOT NULL ORDER BY a.date_ms DESC, a.id DESC",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(r) = rows.next()? {
+            let row = SearchRow {
+                title: r.get(0)?,
+                source_name: r.get(1)?,
+                tags: parse_list(&r.get::<_, String>(2)?),
+                categories: parse_list(&r.get::<_, String>(3)?),
+                post_name: r.get(4)?,
+                date_ms: r.get(5)?,
+                summary: r.get(6)?,
+            };
+            if let Err(e) = each(row) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Number of articles in the store.
+    pub fn article_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM article", [], |r| r.get(0))?)
+    }
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).expect("a list of strings serialises")
+}
+
+fn parse_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
