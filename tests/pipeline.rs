@@ -1,0 +1,333 @@
+//! End to end: `run` against feeds served on a loopback port, asserting on the files written.
+
+mod common;
+
+use std::path::Path;
+
+use common::{FeedServer, Reply, TempArchive, fixture, rss};
+use newsvault::clock::Clock;
+use newsvault::config::Config;
+use newsvault::run::run;
+
+const GOLDEN_NAME: &str = "2021-04-04-中韩外长会谈 韩国支持北京举办冬奥.md";
+const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
+
+fn clock(at: &str) -> Clock {
+    Clock::Fixed(chrono::DateTime::parse_from_rfc3339(at).unwrap().to_utc())
+}
+
+fn load(archive: &TempArchive) -> Config {
+    Config::load(&archive.config).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn golden_post_is_reproduced_byte_for_byte() {
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
+    let summary = run(&load(&archive), clock(GOLDEN_NOW)).await.unwrap();
+    assert_eq!(summary.new_articles(), 1);
+    assert_eq!(archive.post_names(), vec![GOLDEN_NAME.to_string()]);
+    let written = std::fs::read(archive.posts().join(GOLDEN_NAME)).unwrap();
+    assert_eq!(
+        String::from_utf8(written).unwrap(),
+        String::from_utf8(fixture(&format!("golden/{GOLDEN_NAME}"))).unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn second_run_writes_nothing_and_new_items_get_exactly_their_posts() {
+    let server = FeedServer::start().await;
+    let items = vec![
+        ("https://e.com/1", "第一条", "<p>一</p>"),
+        ("https://e.com/2", "第二条", "<p>二</p>"),
+    ];
+    server.set("/a", rss(&items));
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    let config = load(&archive);
+    let first = run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    assert_eq!(first.new_articles(), 2);
+    assert!(archive.archive().join("search.json").exists());
+    assert!(archive.archive().join("lists/A.md").exists());
+    let before = archive.snapshot();
+
+    // Same feed again, later: nothing written, not even rewritten with the same bytes.
+    let second = run(&config, clock("2024-06-01T01:00:00Z")).await.unwrap();
+    assert_eq!(second.new_articles(), 0);
+    assert_eq!(second.publish.posts_written, 0);
+    assert_eq!(archive.snapshot(), before);
+
+    // The feed adds two items (and keeps the old ones): exactly two new posts.
+    let mut more = items.clone();
+    more.push(("https://e.com/3", "第三条", "<p>三</p>"));
+    more.push(("https://e.com/4", "第四条", "<p>四</p>"));
+    server.set("/a", rss(&more));
+    let third = run(&config, clock("2024-06-01T02:00:00Z")).await.unwrap();
+    assert_eq!(third.new_articles(), 2);
+    assert_eq!(third.publish.posts_written, 2);
+    assert_eq!(archive.post_names().len(), 4);
+    let list = std::fs::read_to_string(archive.archive().join("lists/A.md")).unwrap();
+    assert_eq!(list.matches("](https://e.com/").count(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_article_in_two_feeds_or_with_tracking_parameters_is_one_post() {
+    let server = FeedServer::start().await;
+    let item = |link: &'static str| rss(&[(link, "同一篇", "<p>x</p>")]);
+    server.set("/one", item("https://e.com/story/1"));
+    server.set("/two", item("https://E.com:443/story/1?utm_source=rss#top"));
+    let archive = TempArchive::new(&[("S", vec![server.url("/one"), server.url("/two")])], "");
+    let summary = run(&load(&archive), clock("2024-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(summary.new_articles(), 1);
+    assert_eq!(archive.post_names().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_source_does_not_stop_the_others() {
+    let server = FeedServer::start().await;
+    server.set("/good", rss(&[("https://e.com/1", "好", "<p>ok</p>")]));
+    server.set(
+        "/html",
+        "<!DOCTYPE html><html><body>not a feed</body></html>",
+    );
+    server.set("/empty", "");
+    server.set("/truncated", &rss(&[("https://e.com/9", "t", "c")])[..150]);
+    server.set("/junk", vec![0u8, 159, 146, 150, 255, 1, 2, 3]);
+    server.route("/missing", |_, _| Reply::status(404));
+    let archive = TempArchive::new(
+        &[
+            ("Good", vec![server.url("/good"), server.url("/missing")]),
+            ("Html", vec![server.url("/html")]),
+            ("Empty", vec![server.url("/empty")]),
+            ("Truncated", vec![server.url("/truncated")]),
+            ("Junk", vec![server.url("/junk")]),
+            ("Nowhere", vec!["http://127.0.0.1:9/feed".to_string()]),
+        ],
+        "[fetch]\nattempts = 1\n",
+    );
+    let (code, stdout, _) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 2, "{stdout}");
+    assert_eq!(archive.post_names().len(), 1);
+    assert!(stdout.contains("Good: 1 new"), "{stdout}");
+    for (source, path, reason) in [
+        ("Good", "/missing", "HTTP 404"),
+        ("Html", "/html", "an HTML page, not a feed"),
+        ("Empty", "/empty", "empty body"),
+        ("Truncated", "/truncated", "not a feed"),
+        ("Junk", "/junk", "not a feed"),
+    ] {
+        let line = format!("{source}: {}: {reason}", server.url(path));
+        assert!(stdout.contains(&line), "missing {line:?} in\n{stdout}");
+    }
+    assert!(
+        stdout.contains("Nowhere: http://127.0.0.1:9/feed: "),
+        "{stdout}"
+    );
+
+    // Nothing stored earlier is touched when the good feed breaks later.
+    let before = archive.snapshot();
+    server.set("/good", "garbage");
+    let (code, _, _) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 2);
+    assert_eq!(archive.snapshot(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn odd_items_still_archive() {
+    let server = FeedServer::start().await;
+    let feed = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://home.example/</link>
+<item><title>No date, no link, no guid</title><description>body one</description></item>
+<item><title>Future "quoted" \ title</title><link>https://e.com/f</link><pubDate>Sat, 01 Jan 2050 00:00:00 GMT</pubDate><description>{{ liquid }}</description></item>
+<item><guid isPermaLink="false">not-a-url-123</guid><title>Only a guid</title><description>x</description></item>
+</channel></rss>"#;
+    server.set("/odd", feed);
+    let archive = TempArchive::new(&[("Odd", vec![server.url("/odd")])], "");
+    let (code, stdout, stderr) = archive.cli(&["run"], Some("2024-06-01T12:00:00Z"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let names = archive.post_names();
+    assert_eq!(names.len(), 3, "{names:?}");
+    let read = |prefix: &str| {
+        let name = names.iter().find(|n| n.starts_with(prefix)).unwrap();
+        std::fs::read_to_string(archive.posts().join(name)).unwrap()
+    };
+    let undated = read("2024-06-01-No date");
+    assert!(
+        undated.contains("date: 2024-06-01T12:00:00.000Z\n"),
+        "{undated}"
+    );
+    assert!(
+        undated.contains("from: https://home.example/\n"),
+        "{undated}"
+    );
+    let future = read("2024-06-01-Future");
+    assert!(
+        future.contains("title: \"Future \\\"quoted\\\" \\\\ title\"\n"),
+        "{future}"
+    );
+    assert!(
+        future.contains("date: 2024-06-01T12:00:00.000Z\n"),
+        "clamped: {future}"
+    );
+    assert!(future.contains("<!--2524608000000-->\n"), "{future}");
+    assert!(
+        future.contains("render_with_liquid: false\n---\n"),
+        "{future}"
+    );
+    assert!(
+        !undated.contains("render_with_liquid"),
+        "only posts with Liquid markers"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_day_and_title_get_a_hash_only_for_the_second() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a",
+        rss(&[
+            ("https://e.com/1", "同名", "<p>1</p>"),
+            ("https://e.com/2", "同名", "<p>2</p>"),
+        ]),
+    );
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    run(&load(&archive), clock("2024-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let names = archive.post_names();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names.contains(&"2021-04-03-同名.md".to_string()),
+        "{names:?}"
+    );
+    let hashed = names.iter().find(|n| *n != "2021-04-03-同名.md").unwrap();
+    assert!(
+        hashed.starts_with("2021-04-03-同名-") && hashed.len() == "2021-04-03-同名-".len() + 8 + 3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_taken_name_is_never_overwritten_and_a_failed_write_is_retried() {
+    let server = FeedServer::start().await;
+    server.set("/a", rss(&[("https://e.com/1", "一", "<p>1</p>")]));
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    let config = load(&archive);
+    // A file the store does not own holds the name the article would take.
+    std::fs::create_dir_all(archive.posts()).unwrap();
+    let foreign = archive.posts().join("2021-04-03-一.md");
+    std::fs::write(&foreign, "hand-written").unwrap();
+    let first = run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    assert_eq!(first.publish.posts_written, 1);
+    assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "hand-written");
+    let names = archive.post_names();
+    let ours = names
+        .iter()
+        .find(|n| n.starts_with("2021-04-03-一-"))
+        .unwrap()
+        .clone();
+
+    // The article is edited, but its post cannot be written (a folder stands in its place):
+    // the run reports it and the next run writes it.
+    server.set("/a", rss(&[("https://e.com/1", "一", "<p>1, edited</p>")]));
+    let path = archive.posts().join(&ours);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    let second = run(&config, clock("2024-06-01T01:00:00Z")).await.unwrap();
+    assert_eq!(second.sources[0].changed, 1);
+    assert_eq!(second.publish.posts_written, 0);
+    assert_eq!(second.publish.failures.len(), 1, "{:?}", second.publish);
+    std::fs::remove_dir(&path).unwrap();
+    let third = run(&config, clock("2024-06-01T02:00:00Z")).await.unwrap();
+    assert_eq!(third.new_articles() + third.sources[0].changed, 0);
+    assert_eq!(
+        third.publish.posts_written, 1,
+        "the pending post is written next run"
+    );
+    let post = std::fs::read_to_string(&path).unwrap();
+    assert!(post.contains("<p>1, edited</p>"), "{post}");
+}
+
+#[test]
+fn config_mistakes_fail_before_anything_is_fetched() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("newsvault.toml");
+    std::fs::write(&config, "archive = \"a\"\n[[source]]\nname = \"x\"\nfeeds = [\"http://127.0.0.1:9/\"]\nlinks_from_guid = true\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("newsvault.toml:5:"), "{stderr}");
+    assert!(stderr.contains("links_from_guid"), "{stderr}");
+    assert!(
+        !Path::new(&dir.path().join("a")).exists(),
+        "nothing created"
+    );
+}
+
+#[test]
+fn init_writes_a_config_that_loads_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_newsvault");
+    let status = std::process::Command::new(bin)
+        .arg("init")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let config = Config::load(&dir.path().join("newsvault.toml")).unwrap();
+    assert_eq!(config.sources.len(), 17);
+    let again = std::process::Command::new(bin)
+        .arg("init")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+}
+
+#[test]
+fn inspect_prints_entries_as_json() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden/zaobao-realtime-china.xml");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .arg("inspect")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entry = &json["entries"][0];
+    assert_eq!(entry["title"], "中韩外长会谈 韩国支持北京举办冬奥");
+    assert_eq!(
+        entry["link"],
+        "https://www.zaobao.com/realtime/china/story20210404-1136538"
+    );
+    assert_eq!(entry["published"], "2021-04-04T21:37:00Z");
+}
+
+#[test]
+fn demo_archives_the_bundled_feeds_without_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .arg("demo")
+        .arg(dir.path())
+        .env("NEWSVAULT_NOW", GOLDEN_NOW)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let golden = std::fs::read(dir.path().join("_posts").join(GOLDEN_NAME)).unwrap();
+    assert_eq!(golden, fixture(&format!("golden/{GOLDEN_NAME}")));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("_posts"))
+            .unwrap()
+            .count(),
+        5
+    );
+}
