@@ -17,6 +17,7 @@
 //! - [`store`]: SQLite, the system of record; every SQL statement lives there.
 //! - [`publish`]: outputs derived from the store (the Jekyll tree).
 //! - [`run`]: one pass over the sources, tying the stages together.
+//! - [`lock`]: one writer per archive folder; a second `run` is refused, naming the holder.
 //! - [`commands`]: one function per subcommand, called by the binary.
 //!
 //! [`clock`] gives "now", which `NEWSVAULT_NOW` can fix for reproducible output, and [`demo`]
@@ -30,6 +31,7 @@ pub mod content;
 pub mod demo;
 pub mod feed;
 pub mod fetch;
+pub mod lock;
 pub mod model;
 pub mod publish;
 pub mod run;

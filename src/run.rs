@@ -19,6 +19,7 @@ use crate::config::{Config, SourceConfig};
 use crate::content::make_article;
 use crate::feed::parse_feed;
 use crate::fetch::{FetchRequest, Fetched, Fetcher, Validators};
+use crate::lock::ArchiveLock;
 use crate::model::Article;
 use crate::publish::jekyll::{self, POSTS_DIR, PublishReport};
 use crate::publish::sweep_temporary_files;
@@ -100,8 +101,14 @@ enum FeedOutcome {
     },
 }
 
-/// Runs every source of `config` once.
+/// Runs every source of `config` once, holding the archive's lock (see [`crate::lock`]).
 pub async fn run(config: &Config, clock: Clock) -> Result<RunSummary> {
+    let lock = ArchiveLock::acquire(&config.archive)?;
+    run_locked(config, clock, &lock).await
+}
+
+/// [`run`] for a caller that already holds the archive's lock (`watch` holds it across runs).
+pub async fn run_locked(config: &Config, clock: Clock, _lock: &ArchiveLock) -> Result<RunSummary> {
     let store_path = config.store_path();
     let store = Store::open(&store_path)
         .with_context(|| format!("opening store {}", store_path.display()))?;
