@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::config::{Config, STARTER};
 use crate::feed::parse_feed;
 use crate::fetch::{FetchRequest, Fetched, Fetcher};
-use crate::run::{RunSummary, describe, run};
+use crate::run::{RunSummary, describe, run_until};
 
 /// Exit code of a run in which some feeds failed.
 pub const EXIT_SOME_FAILED: u8 = 2;
@@ -38,7 +38,8 @@ pub fn init(dir: Option<&Path>) -> Result<ExitCode> {
 pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let clock = Clock::from_env()?;
-    let summary = run(&config, clock).await?;
+    let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
+    let summary = run_until(&config, clock, shutdown).await?;
     print!("{}", describe(&summary, &config.archive));
     Ok(exit_code(&summary))
 }

@@ -18,6 +18,7 @@
 //! - [`publish`]: outputs derived from the store (the Jekyll tree).
 //! - [`run`]: one pass over the sources, tying the stages together.
 //! - [`lock`]: one writer per archive folder; a second `run` is refused, naming the holder.
+//! - [`shutdown`]: SIGINT / SIGTERM end a run early, after committing what it ingested.
 //! - [`commands`]: one function per subcommand, called by the binary.
 //!
 //! [`clock`] gives "now", which `NEWSVAULT_NOW` can fix for reproducible output, and [`demo`]
@@ -35,4 +36,5 @@ pub mod lock;
 pub mod model;
 pub mod publish;
 pub mod run;
+pub mod shutdown;
 pub mod store;

@@ -50,6 +50,9 @@ pub struct RunSummary {
     pub publish: PublishReport,
     /// Bytes received over all feeds (after decompression).
     pub bytes: u64,
+    /// A shutdown (signal) stopped the run before every feed was in: what was ingested is
+    /// committed and published, the rest is fetched next run.
+    pub interrupted: bool,
 }
 
 impl RunSummary {
@@ -103,12 +106,29 @@ enum FeedOutcome {
 
 /// Runs every source of `config` once, holding the archive's lock (see [`crate::lock`]).
 pub async fn run(config: &Config, clock: Clock) -> Result<RunSummary> {
-    let lock = ArchiveLock::acquire(&config.archive)?;
-    run_locked(config, clock, &lock).await
+    run_until(config, clock, std::future::pending()).await
 }
 
-/// [`run`] for a caller that already holds the archive's lock (`watch` holds it across runs).
-pub async fn run_locked(config: &Config, clock: Clock, _lock: &ArchiveLock) -> Result<RunSummary> {
+/// [`run`], stopped early when `shutdown` completes (the binary passes a signal listener, see
+/// [`crate::shutdown`]): feeds still in flight are dropped, what was ingested is committed and
+/// published, and the summary says `interrupted`.
+pub async fn run_until(
+    config: &Config,
+    clock: Clock,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunSummary> {
+    let lock = ArchiveLock::acquire(&config.archive)?;
+    run_locked(config, clock, &lock, shutdown).await
+}
+
+/// [`run_until`] for a caller that already holds the archive's lock (`watch` holds it across
+/// runs).
+pub async fn run_locked(
+    config: &Config,
+    clock: Clock,
+    _lock: &ArchiveLock,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunSummary> {
     let store_path = config.store_path();
     let store = Store::open(&store_path)
         .with_context(|| format!("opening store {}", store_path.display()))?;
@@ -153,7 +173,7 @@ pub async fn run_locked(config: &Config, clock: Clock, _lock: &ArchiveLock) -> R
         .map(|job| {
             let fetcher = fetcher.clone();
             let sources = sources.clone();
-            tokio::spawn(fetch_and_parse(fetcher, sources, job))
+            AbortOnDrop(tokio::spawn(fetch_and_parse(fetcher, sources, job)))
         })
         .buffer_unordered(config.fetch.concurrency);
 
@@ -169,7 +189,21 @@ pub async fn run_locked(config: &Config, clock: Clock, _lock: &ArchiveLock) -> R
         })
         .collect();
     let taken_on_disk = |name: &str| posts_dir.join(name).symlink_metadata().is_ok();
-    while let Some(done) = results.next().await {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // A shutdown stops the run between two feeds, never inside an ingest: the feeds in
+        // flight are dropped (and aborted with the stream), what is ingested is committed below.
+        let done = tokio::select! {
+            biased;
+            () = &mut shutdown => {
+                summary.interrupted = true;
+                break;
+            }
+            done = results.next() => match done {
+                Some(done) => done,
+                None => break,
+            },
+        };
         let done = done.context("a feed task panicked")?;
         let now = clock.now().timestamp_millis();
         let meta = &metas[done.source];
@@ -230,12 +264,33 @@ pub async fn run_locked(config: &Config, clock: Clock, _lock: &ArchiveLock) -> R
             }
         }
     }
+    drop(results);
     store.commit().context("committing the run")?;
 
     let ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
     summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
         .context("publishing the Jekyll tree")?;
     Ok(summary)
+}
+
+/// A spawned feed task that is aborted when the run stops waiting for it (a shutdown, an error),
+/// so no fetch outlives its run.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = std::result::Result<T, tokio::task::JoinError>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[tracing::instrument(skip_all, fields(feed = %job.url))]
@@ -352,6 +407,9 @@ pub fn describe(summary: &RunSummary, archive: &Path) -> String {
     ));
     if summary.failed_feeds() > 0 {
         out.push_str(&format!("; {} feed(s) failed", summary.failed_feeds()));
+    }
+    if summary.interrupted {
+        out.push_str("; interrupted, the remaining feeds are fetched next run");
     }
     out.push('\n');
     for failure in &publish.failures {

@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -112,4 +113,115 @@ async fn a_stale_lock_naming_a_dead_process_is_taken_over() {
     let (code, _, stderr) = archive.cli(&["run"], Some(NOW));
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("taking over"), "{stderr}");
+}
+/// Waits for `child` to exit, at most `limit`; returns its exit code (`None`: killed by a
+/// signal) and stderr.
+async fn wait_exit(mut child: Child, limit: Duration) -> (Option<i32>, String) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            return (status.code(), stderr);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("newsvault did not exit within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn send_signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// No file under `dir` is a temporary file of an interrupted write.
+fn assert_no_temp_files(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.starts_with(newsvault::publish::TEMP_PREFIX),
+            "left behind: {}",
+            entry.path().display()
+        );
+        if entry.file_type().unwrap().is_dir() {
+            assert_no_temp_files(&entry.path());
+        }
+    }
+}
+
+fn integrity(store: &Path) -> String {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A signal in the middle of a run: the binary commits what it ingested, publishes it, leaves no
+/// temporary file, and exits 0 promptly; the next run carries on without duplicates.
+async fn stops_cleanly_on(signal: &str) {
+    let server = FeedServer::start().await;
+    let first = [
+        ("https://e.com/1", "一", "<p>1</p>"),
+        ("https://e.com/2", "二", "<p>2</p>"),
+    ];
+    server.set("/a.xml", rss(&first));
+    let later = rss(&[("https://e.com/3", "三", "<p>3</p>")]);
+    slow_feed(&server, "/slow.xml", later.clone(), Duration::from_secs(60));
+    // One feed at a time: the slow feed is asked for only after /a.xml has been ingested.
+    let archive = TempArchive::new(
+        &[
+            ("甲", vec![server.url("/a.xml")]),
+            ("慢", vec![server.url("/slow.xml")]),
+        ],
+        "[fetch]\nconcurrency = 1\n",
+    );
+
+    let child = spawn_run(&archive);
+    wait_for_hit(&server, "/slow.xml").await;
+    let sent = Instant::now();
+    send_signal(&child, signal);
+    let (code, stderr) = wait_exit(child, Duration::from_secs(20)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "took {:?} to stop",
+        sent.elapsed()
+    );
+    assert_eq!(
+        integrity(&archive.archive().join(".newsvault/store.sqlite")),
+        "ok"
+    );
+    assert_no_temp_files(&archive.archive());
+    assert_eq!(archive.post_names().len(), first.len(), "{stderr}");
+    assert!(archive.archive().join("search.json").exists());
+
+    server.set("/slow.xml", later);
+    let (code, stdout, stderr) = archive.cli(&["run"], Some(NOW));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("甲: 0 new"), "{stdout}");
+    assert!(stdout.contains("慢: 1 new"), "{stdout}");
+    assert_eq!(archive.post_names().len(), first.len() + 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_run_commits_what_it_has_and_exits_0() {
+    stops_cleanly_on("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_during_a_run_commits_what_it_has_and_exits_0() {
+    stops_cleanly_on("INT").await;
 }
