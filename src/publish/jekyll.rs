@@ -494,6 +494,7 @@ impl PublishError {
 /// `desc` of `search.json`.
 pub fn summarize(html: &str) -> String {
     let mut text = String::new();
+    let mut chars = 0;
     let mut in_tag = false;
     let mut space = false;
     for c in html.chars() {
@@ -508,12 +509,15 @@ pub fn summarize(html: &str) -> String {
             c => {
                 if space && !text.is_empty() {
                     text.push(' ');
+                    chars += 1;
                 }
                 space = false;
                 text.push(c);
+                chars += 1;
             }
         }
-        if text.chars().count() >= DESC_CHARS * 2 {
+        // Entities shrink when decoded; twice the room is plenty.
+        if chars >= DESC_CHARS * 2 {
             break;
         }
     }
