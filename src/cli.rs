@@ -39,6 +39,13 @@ pub enum Command {
     Init { dir: Option<PathBuf> },
     /// Fetch every source once, store new articles and versions, write their posts.
     Run,
+    /// Show every source's feeds: last success, consecutive failures, last HTTP status, last
+    /// error, permanent redirects, back-off. Exits 2 when some feed's last try failed.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Parse one feed (a file or a URL) and print its entries as JSON.
     Inspect {
         /// A path or an http(s) URL.

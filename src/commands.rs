@@ -98,3 +98,35 @@ pub async fn demo(dir: Option<&Path>) -> Result<ExitCode> {
     );
     Ok(exit_code(&summary))
 }
+
+/// `newsvault status [--json]`: 0 when no feed is failing, else 2. It only reads: with no store
+/// yet, every feed shows as never tried and nothing is created.
+pub fn status(config_path: &Path, json: bool) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let now = Clock::from_env()?.now().timestamp_millis();
+    let store_path = config.store_path();
+    let store = if store_path.exists() {
+        Some(
+            crate::store::Store::open(&store_path)
+                .with_context(|| format!("opening store {}", store_path.display()))?,
+        )
+    } else {
+        None
+    };
+    let sources = crate::status::collect_status(&config, store.as_ref(), now)
+        .with_context(|| format!("reading feed health from {}", store_path.display()))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::status::render_status_json(&sources))?
+        );
+    } else {
+        print!("{}", crate::status::render_status_table(&sources));
+    }
+    let failing = sources.iter().flat_map(|s| &s.feeds).any(|f| f.failing());
+    Ok(if failing {
+        ExitCode::from(EXIT_SOME_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

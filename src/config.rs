@@ -38,6 +38,10 @@ pub const DEFAULT_MAX_RETRY_AFTER_SECS: u64 = 60;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 20 * 1024 * 1024;
 /// Redirects followed before giving up.
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
+/// Consecutive failed runs after which a feed is tried less often (0: always try).
+pub const DEFAULT_FAILURE_BACKOFF_AFTER: u32 = 3;
+/// Longest pause, in hours, between tries of a feed that keeps failing.
+pub const DEFAULT_FAILURE_BACKOFF_MAX_HOURS: u64 = 24;
 /// Jekyll's default permalink style.
 pub const DEFAULT_PERMALINK: &str = "date";
 
@@ -101,6 +105,11 @@ pub struct FetchConfig {
     pub proxy: Option<String>,
     /// Sent as `User-Agent`; names newsvault and its version when unset.
     pub user_agent: Option<String>,
+    /// After this many consecutive failed runs a feed is tried less often: it waits an hour
+    /// after its last attempt, then 2, 4, … hours, up to `failure_backoff_max_hours`. A feed
+    /// dead for a week should not cost every hourly run its retries and timeouts. 0: always try.
+    pub failure_backoff_after: u32,
+    pub failure_backoff_max_hours: u64,
 }
 
 impl Default for FetchConfig {
@@ -117,6 +126,8 @@ impl Default for FetchConfig {
             max_redirects: DEFAULT_MAX_REDIRECTS,
             proxy: None,
             user_agent: None,
+            failure_backoff_after: DEFAULT_FAILURE_BACKOFF_AFTER,
+            failure_backoff_max_hours: DEFAULT_FAILURE_BACKOFF_MAX_HOURS,
         }
     }
 }
@@ -127,6 +138,20 @@ impl FetchConfig {
     }
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs)
+    }
+
+    /// Until when (ms since 1970) a feed that has failed `failures` consecutive runs, the last
+    /// attempt at `last_attempt_ms`, is left alone; `None` when it is due as usual. The pause is
+    /// 2^(failures - failure_backoff_after) hours, at most `failure_backoff_max_hours`.
+    pub fn backing_off_until(&self, failures: u32, last_attempt_ms: Option<i64>) -> Option<i64> {
+        const HOUR_MS: i64 = 3_600_000;
+        let last = last_attempt_ms?;
+        if self.failure_backoff_after == 0 || failures < self.failure_backoff_after {
+            return None;
+        }
+        let doublings = (failures - self.failure_backoff_after).min(32);
+        let hours = (1u64 << doublings).min(self.failure_backoff_max_hours);
+        Some(last.saturating_add((hours as i64).saturating_mul(HOUR_MS)))
     }
 }
 
@@ -350,6 +375,29 @@ mod tests {
         let err = parse("[[source]]\nname = \"x\"\nfeeds = [\"http://a/\"]\ncontent = \"fancy\"\n")
             .unwrap_err();
         assert!(err.to_string().starts_with("test.toml:4:"), "{err}");
+    }
+
+    #[test]
+    fn failing_feeds_back_off_exponentially_up_to_the_cap() {
+        const HOUR: i64 = 3_600_000;
+        let fetch = FetchConfig {
+            failure_backoff_after: 3,
+            failure_backoff_max_hours: 24,
+            ..FetchConfig::default()
+        };
+        let until = |failures| fetch.backing_off_until(failures, Some(0));
+        assert_eq!(until(2), None);
+        assert_eq!(until(3), Some(HOUR));
+        assert_eq!(until(4), Some(2 * HOUR));
+        assert_eq!(until(7), Some(16 * HOUR));
+        assert_eq!(until(8), Some(24 * HOUR));
+        assert_eq!(until(500), Some(24 * HOUR));
+        assert_eq!(fetch.backing_off_until(9, None), None, "never tried");
+        let off = FetchConfig {
+            failure_backoff_after: 0,
+            ..FetchConfig::default()
+        };
+        assert_eq!(off.backing_off_until(100, Some(0)), None);
     }
 
     #[test]

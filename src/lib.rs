@@ -19,6 +19,7 @@
 //! - [`run`]: one pass over the sources, tying the stages together.
 //! - [`lock`]: one writer per archive folder; a second `run` is refused, naming the holder.
 //! - [`shutdown`]: SIGINT / SIGTERM end a run early, after committing what it ingested.
+//! - [`status`]: each source's health (`newsvault status`), read from config and store.
 //! - [`commands`]: one function per subcommand, called by the binary.
 //!
 //! [`clock`] gives "now", which `NEWSVAULT_NOW` can fix for reproducible output, and [`demo`]
@@ -37,4 +38,5 @@ pub mod model;
 pub mod publish;
 pub mod run;
 pub mod shutdown;
+pub mod status;
 pub mod store;

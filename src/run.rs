@@ -41,6 +41,17 @@ pub struct SourceSummary {
     pub retries: u32,
     /// Feeds that failed: (URL, reason).
     pub failed: Vec<(String, String)>,
+    /// Feeds not tried this run because they have been failing (`[fetch] failure_backoff_after`).
+    pub backing_off: Vec<BackingOff>,
+}
+
+/// A feed left alone this run: it failed `failures` runs in a row, the last one too recently.
+#[derive(Debug, Clone)]
+pub struct BackingOff {
+    pub url: String,
+    pub failures: u32,
+    /// The first moment (ms since 1970) a run tries it again.
+    pub until_ms: i64,
 }
 
 /// What a run did.
@@ -97,6 +108,8 @@ enum FeedOutcome {
     Unchanged {
         validators: Validators,
         body: Option<(u16, String)>,
+        /// Where a permanent redirect pointed (recorded with an unchanged body).
+        moved_to: Option<String>,
     },
     Failed {
         status: Option<u16>,
@@ -140,9 +153,28 @@ pub async fn run_locked(
 
     let started = clock.now().timestamp_millis();
     let mut jobs = Vec::new();
+    let mut backing_off = Vec::new();
     for (i, source) in config.sources.iter().enumerate() {
         store.ensure_source(source.id(), &source.name, started)?;
         for url in &source.feeds {
+            let health = store.feed_health(url)?.unwrap_or_default();
+            if let Some(until_ms) = config
+                .fetch
+                .backing_off_until(health.failures, health.last_attempt_ms)
+                && started < until_ms
+            {
+                let url = url.clone();
+                let failures = health.failures;
+                backing_off.push((
+                    i,
+                    BackingOff {
+                        url,
+                        failures,
+                        until_ms,
+                    },
+                ));
+                continue;
+            }
             let state = store.feed_state(url)?;
             jobs.push(FeedJob {
                 source: i,
@@ -166,6 +198,9 @@ pub async fn run_locked(
             .collect(),
         ..Default::default()
     };
+    for (i, skipped) in backing_off {
+        summary.sources[i].backing_off.push(skipped);
+    }
 
     // The fan-out: feeds are fetched and parsed concurrently; results come back here in the order
     // they finish.
@@ -238,14 +273,18 @@ pub async fn run_locked(
                 };
                 store.record_feed(&done.url, &meta.id, &result, now)?;
             }
-            FeedOutcome::Unchanged { validators, body } => {
+            FeedOutcome::Unchanged {
+                validators,
+                body,
+                moved_to,
+            } => {
                 source_summary.not_modified += 1;
                 let result = match &body {
                     Some((status, hash)) => FeedResult::Fetched {
                         status: *status,
                         validators: &validators,
                         body_hash: hash,
-                        moved_to: None,
+                        moved_to: moved_to.as_deref(),
                     },
                     None => FeedResult::NotModified {
                         validators: &validators,
@@ -315,6 +354,7 @@ async fn fetch_and_parse(
         Ok(Fetched::NotModified { validators }) => FeedOutcome::Unchanged {
             validators,
             body: None,
+            moved_to: report.moved_to.clone(),
         },
         Ok(Fetched::Body(body)) => {
             let sources = sources.clone();
@@ -352,6 +392,7 @@ fn parse_body(
         return FeedOutcome::Unchanged {
             validators: body.validators,
             body: Some((body.status, body_hash)),
+            moved_to,
         };
     }
     match parse_feed(&body.bytes, body.content_type.as_deref()) {
@@ -398,7 +439,16 @@ pub fn describe(summary: &RunSummary, archive: &Path) -> String {
         for (url, reason) in &source.failed {
             out.push_str(&format!("{}: {url}: {reason}\n", source.name));
         }
+        for skipped in &source.backing_off {
+            let until = chrono::DateTime::from_timestamp_millis(skipped.until_ms)
+                .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+            out.push_str(&format!(
+                "{}: {}: skipped (backing off after {} failed runs; next try from {until})\n",
+                source.name, skipped.url, skipped.failures
+            ));
+        }
     }
+    out.push_str(&format!("{} bytes received\n", summary.bytes));
     let publish = &summary.publish;
     out.push_str(&format!(
         "{} post(s) written to {}",
@@ -407,6 +457,10 @@ pub fn describe(summary: &RunSummary, archive: &Path) -> String {
     ));
     if summary.failed_feeds() > 0 {
         out.push_str(&format!("; {} feed(s) failed", summary.failed_feeds()));
+    }
+    let skipped: usize = summary.sources.iter().map(|s| s.backing_off.len()).sum();
+    if skipped > 0 {
+        out.push_str(&format!("; {skipped} feed(s) skipped (backing off)"));
     }
     if summary.interrupted {
         out.push_str("; interrupted, the remaining feeds are fetched next run");

@@ -549,6 +549,48 @@ impl Store {
             .conn
             .query_row("SELECT count(*) FROM article", [], |r| r.get(0))?)
     }
+
+    /// What the fetches of a feed said so far; `None` for a feed never fetched.
+    pub fn feed_health(&self, url: &str) -> Result<Option<FeedHealth>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT url, last_attempt_ms, last_success_ms, last_status, failures, last_error,
+                        moved_to
+                 FROM feed WHERE url = ?1",
+            )?
+            .query_row([url], |r| {
+                Ok(FeedHealth {
+                    url: r.get(0)?,
+                    last_attempt_ms: r.get(1)?,
+                    last_success_ms: r.get(2)?,
+                    last_status: r.get(3)?,
+                    failures: r.get(4)?,
+                    last_error: r.get(5)?,
+                    moved_to: r.get(6)?,
+                })
+            })
+            .optional()?)
+    }
+}
+
+/// A feed's health: the `feed` table's record of its fetches, for `status` and for the run's
+/// back-off of feeds that keep failing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedHealth {
+    pub url: String,
+    /// When the feed was last tried, whatever came of it.
+    pub last_attempt_ms: Option<i64>,
+    /// When it last answered with a feed or a 304.
+    pub last_success_ms: Option<i64>,
+    /// HTTP status of the last answer; `None` when the last try got no answer.
+    pub last_status: Option<u16>,
+    /// Consecutive runs in which the feed failed; 0 after a success.
+    pub failures: u32,
+    /// Why the last try failed, when it did.
+    pub last_error: Option<String>,
+    /// Where a permanent redirect pointed, the last time the feed answered.
+    pub moved_to: Option<String>,
 }
 
 fn json_list(items: &[String]) -> String {
