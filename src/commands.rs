@@ -13,7 +13,9 @@ use crate::clock::Clock;
 use crate::config::{Config, STARTER};
 use crate::feed::parse_feed;
 use crate::fetch::{FetchRequest, Fetched, Fetcher};
-use crate::run::{RunSummary, describe, run_until};
+use crate::lock::ArchiveLock;
+use crate::publish::git::{Counts, publish_to_git};
+use crate::run::{RunSummary, describe, run_locked};
 
 /// Exit code of a run in which some feeds failed.
 pub const EXIT_SOME_FAILED: u8 = 2;
@@ -39,8 +41,23 @@ pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let clock = Clock::from_env()?;
     let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
-    let summary = run_until(&config, clock, shutdown).await?;
+    // Held until git is done too, so two commands never run git in one work tree at once.
+    let lock = ArchiveLock::acquire(&config.archive)?;
+    let summary = run_locked(&config, clock, &lock, shutdown).await?;
     print!("{}", describe(&summary, &config.archive));
+    if let Some(git) = config.publish.git.clone() {
+        let counts = Counts {
+            new: summary.new_articles(),
+            changed: summary.sources.iter().map(|s| s.changed).sum(),
+        };
+        let archive = config.archive.clone();
+        let report = tokio::task::spawn_blocking(move || publish_to_git(&archive, &git, counts))
+            .await
+            .context("the git task panicked")?
+            .context("publishing to git")?;
+        print!("{}", report.describe());
+    }
+    drop(lock);
     Ok(exit_code(&summary))
 }
 

@@ -44,6 +44,16 @@ pub const DEFAULT_FAILURE_BACKOFF_AFTER: u32 = 3;
 pub const DEFAULT_FAILURE_BACKOFF_MAX_HOURS: u64 = 24;
 /// Jekyll's default permalink style.
 pub const DEFAULT_PERMALINK: &str = "date";
+/// `[publish.git]`: commit the outputs after a run that changed them.
+pub const DEFAULT_GIT_COMMIT: bool = true;
+/// `[publish.git]`: push after committing.
+pub const DEFAULT_GIT_PUSH: bool = false;
+/// `[publish.git]`: the remote pushed to.
+pub const DEFAULT_GIT_REMOTE: &str = "origin";
+/// `[publish.git]`: the commit message; `{new}` and `{changed}` are the run's counts.
+pub const DEFAULT_GIT_MESSAGE: &str = "newsvault: {new} new, {changed} changed posts";
+/// `[publish.git]`: pushes tried, each rejected one followed by a pull --rebase.
+pub const DEFAULT_GIT_PUSH_ATTEMPTS: u32 = 3;
 
 /// The commented config that `newsvault init` writes.
 pub const STARTER: &str = include_str!("../newsvault.toml");
@@ -84,6 +94,8 @@ pub struct Config {
     pub permalink: String,
     #[serde(default)]
     pub fetch: FetchConfig,
+    #[serde(default)]
+    pub publish: PublishConfig,
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
 }
@@ -152,6 +164,73 @@ impl FetchConfig {
         let doublings = (failures - self.failure_backoff_after).min(32);
         let hours = (1u64 << doublings).min(self.failure_backoff_max_hours);
         Some(last.saturating_add((hours as i64).saturating_mul(HOUR_MS)))
+    }
+}
+
+/// `[publish]`: what happens to the outputs after they are written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    /// `[publish.git]`; absent, newsvault never runs git.
+    pub git: Option<GitConfig>,
+}
+
+/// `[publish.git]`: commit the Jekyll outputs to the git work tree holding the archive, and push
+/// them, the way the original's CI job did. Credentials never go here: git's own credential
+/// helpers, SSH keys or the CI's token do that.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitConfig {
+    /// Commit after a run that changed outputs (never an empty commit).
+    pub commit: bool,
+    /// Push after committing (and push commits an earlier failed push left behind).
+    pub push: bool,
+    /// A remote name, or a URL without credentials.
+    pub remote: String,
+    /// The remote branch; the checked-out branch when unset.
+    pub branch: Option<String>,
+    /// The commit message; `{new}` and `{changed}` are replaced by the run's counts.
+    pub message: String,
+    /// Pushes tried before giving up; another writer's push in between makes newsvault pull
+    /// with rebase and try again.
+    pub push_attempts: u32,
+}
+
+impl Default for GitConfig {
+    fn default() -> Self {
+        GitConfig {
+            commit: DEFAULT_GIT_COMMIT,
+            push: DEFAULT_GIT_PUSH,
+            remote: DEFAULT_GIT_REMOTE.to_string(),
+            branch: None,
+            message: DEFAULT_GIT_MESSAGE.to_string(),
+            push_attempts: DEFAULT_GIT_PUSH_ATTEMPTS,
+        }
+    }
+}
+
+impl GitConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.remote.trim().is_empty() || self.remote.starts_with('-') {
+            return Err(format!("[publish.git] remote {:?} is not usable", self.remote));
+        }
+        if let Ok(url) = Url::parse(&self.remote)
+            && url.password().is_some()
+        {
+            return Err(
+                "[publish.git] remote holds a password; use a git credential helper instead"
+                    .into(),
+            );
+        }
+        if let Some(branch) = &self.branch
+            && (branch.trim().is_empty() || branch.starts_with('-'))
+        {
+            return Err(format!("[publish.git] branch {branch:?} is not usable"));
+        }
+        if self.push_attempts == 0 {
+            return Err("[publish.git] push_attempts must be at least 1".into());
+        }
+        Ok(())
     }
 }
 
@@ -292,6 +371,9 @@ impl Config {
         }
         if self.fetch.attempts == 0 {
             return Err("[fetch] attempts must be at least 1".into());
+        }
+        if let Some(git) = &self.publish.git {
+            git.check()?;
         }
         Ok(())
     }

@@ -1,9 +1,11 @@
 //! Outputs derived from the store. They can always be rebuilt from it.
 //!
 //! - [`jekyll`]: the post format of the original archives, byte for byte.
+//! - [`git`]: commit (and push) the Jekyll outputs after a run, when `[publish.git]` asks.
 //! - [`write_atomically`]: how every output file reaches the disk (temporary file, then rename),
 //!   so a reader or a crash never sees half a file.
 
+pub mod git;
 pub mod jekyll;
 
 use std::io::Write;
