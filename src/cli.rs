@@ -39,6 +39,11 @@ pub enum Command {
     Init { dir: Option<PathBuf> },
     /// Fetch every source once, store new articles and versions, write their posts.
     Run,
+    /// Copy the store to FILE, consistently, even while a run is writing (replaces FILE).
+    Backup {
+        /// Where the copy goes.
+        file: PathBuf,
+    },
     /// Show every source's feeds: last success, consecutive failures, last HTTP status, last
     /// error, permanent redirects, back-off. Exits 2 when some feed's last try failed.
     Status {

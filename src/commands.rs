@@ -15,7 +15,9 @@ use crate::feed::parse_feed;
 use crate::fetch::{FetchRequest, Fetched, Fetcher};
 use crate::lock::ArchiveLock;
 use crate::publish::git::{Counts, publish_to_git};
+use crate::publish::TEMP_PREFIX;
 use crate::run::{RunSummary, describe, run_locked};
+use crate::store::Store;
 
 /// Exit code of a run in which some feeds failed.
 pub const EXIT_SOME_FAILED: u8 = 2;
@@ -59,6 +61,57 @@ pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
     }
     drop(lock);
     Ok(exit_code(&summary))
+}
+
+/// `newsvault backup <file>`: a consistent copy of the store, taken while a run may be writing
+/// (see [`Store::backup_to`]). It does not take the archive's lock. The copy is made beside
+/// `file` under a temporary name, checked, and renamed over `file`, so `file` is always a whole
+/// backup: the new one, or the one it had.
+pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let store_path = config.store_path();
+    if !store_path.exists() {
+        bail!("no store at {}: nothing to back up", store_path.display());
+    }
+    let store = Store::open(&store_path)
+        .with_context(|| format!("opening store {}", store_path.display()))?;
+    let name = dest
+        .file_name()
+        .with_context(|| format!("{} does not name a file", dest.display()))?;
+    let folder = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let temp = folder.join(format!(
+        "{TEMP_PREFIX}{}-{}",
+        std::process::id(),
+        name.to_string_lossy()
+    ));
+    let copy = || -> Result<i64> {
+        store
+            .backup_to(&temp)
+            .with_context(|| format!("copying {} to {}", store_path.display(), temp.display()))?;
+        let copy = Store::open(&temp)
+            .with_context(|| format!("opening the copy {}", temp.display()))?;
+        let problems = copy.integrity_check()?;
+        if problems != ["ok"] {
+            bail!("the copy {} is damaged: {}", temp.display(), problems.join("; "));
+        }
+        let articles = copy.article_count()?;
+        drop(copy);
+        std::fs::rename(&temp, dest)
+            .with_context(|| format!("renaming {} to {}", temp.display(), dest.display()))?;
+        Ok(articles)
+    };
+    let articles = copy().inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })?;
+    println!(
+        "backed up {} to {} ({articles} articles)",
+        store_path.display(),
+        dest.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// 0 when every feed worked and every post was written, else 2.

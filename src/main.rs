@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Init { dir } => commands::init(dir.as_deref()),
             Command::Run => commands::run_once(&cli.config).await,
+            Command::Backup { file } => commands::backup(&cli.config, file),
             Command::Status { json } => commands::status(&cli.config, *json),
             Command::Inspect { feed } => commands::inspect(feed).await,
             Command::Demo { dir } => commands::demo(dir.as_deref()).await,

@@ -225,3 +225,68 @@ async fn sigterm_during_a_run_commits_what_it_has_and_exits_0() {
 async fn sigint_during_a_run_commits_what_it_has_and_exits_0() {
     stops_cleanly_on("INT").await;
 }
+
+fn article_count(store: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    conn.query_row("SELECT count(*) FROM article", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_copies_the_last_commit_while_a_run_is_writing() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", rss(&[("https://e.com/1", "一", "<p>1</p>")]));
+    server.set("/slow.xml", rss(&[]));
+    let archive = TempArchive::new(
+        &[
+            ("甲", vec![server.url("/a.xml")]),
+            ("慢", vec![server.url("/slow.xml")]),
+        ],
+        "[fetch]\nconcurrency = 1\n",
+    );
+    let (code, stdout, stderr) = archive.cli(&["run"], Some(NOW));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // A second run ingests a new article into its open transaction, then waits on a slow feed,
+    // holding the archive's lock and the store's write lock.
+    server.set(
+        "/a.xml",
+        rss(&[
+            ("https://e.com/1", "一", "<p>1</p>"),
+            ("https://e.com/2", "二", "<p>2</p>"),
+        ]),
+    );
+    slow_feed(&server, "/slow.xml", rss(&[]), Duration::from_secs(60));
+    let writer = spawn_run(&archive);
+    wait_for_hit(&server, "/slow.xml").await;
+
+    let copy = archive.dir.path().join("copy.sqlite");
+    let started = Instant::now();
+    let (code, stdout, stderr) = archive.cli(&["backup", copy.to_str().unwrap()], Some(NOW));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5), "backup waited");
+    assert!(stdout.contains("(1 articles)"), "{stdout}");
+    assert_eq!(integrity(&copy), "ok");
+    assert_eq!(article_count(&copy), 1, "the copy shows uncommitted work");
+    assert_no_temp_files(archive.dir.path());
+
+    // After the run commits, a new backup replaces the old one.
+    send_signal(&writer, "TERM");
+    let (code, stderr) = wait_exit(writer, Duration::from_secs(20)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stdout, stderr) = archive.cli(&["backup", copy.to_str().unwrap()], Some(NOW));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(article_count(&copy), 2);
+    assert_eq!(integrity(&copy), "ok");
+}
+
+#[test]
+fn backup_without_a_store_says_so() {
+    let archive = TempArchive::new(&[("甲", vec!["http://127.0.0.1:9/a.xml".into()])], "");
+    let copy = archive.dir.path().join("copy.sqlite");
+    let (code, _, stderr) = archive.cli(&["backup", copy.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("nothing to back up"), "{stderr}");
+    assert!(!copy.exists());
+    assert!(!archive.archive().exists(), "backup created the archive");
+}
