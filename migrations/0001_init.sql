@@ -27,7 +27,7 @@ CREATE TABLE feed (
 CREATE TABLE article (
     id            INTEGER PRIMARY KEY,
     source_id     TEXT NOT NULL REFERENCES source(id),
-    key           TEXT NOT NULL,            -- guid:…, link:… (canonical) or hash:…
+    key           TEXT NOT NULL,            -- url:… (canonical), guid:… or hash:…
     guid          TEXT,
     link          TEXT NOT NULL,            -- display link (front matter `from:`)
     title         TEXT NOT NULL,            -- current title
@@ -46,6 +46,12 @@ CREATE TABLE article (
     post_name     TEXT,                     -- file name under _posts/, chosen once
     post_key      TEXT UNIQUE,              -- post_name lower-cased: names unique on any file system
     post_dirty    INTEGER NOT NULL DEFAULT 1,  -- 1: the post must be (re)written
+    gone_ms       INTEGER,                  -- since when the page is gone at the source
+    checked_ms    INTEGER,                  -- when `check` last fetched the page
+    hidden_ms     INTEGER,                  -- hidden from every output since (takedown request)
+    hidden_reason TEXT,
+    imported_head TEXT,                     -- an imported post's text up to its body, kept as is
+    imported_tail TEXT,                     -- and after it, so republishing is byte for byte
     UNIQUE (source_id, key)
 );
 CREATE INDEX article_dirty ON article (id) WHERE post_dirty = 1;
@@ -73,3 +79,21 @@ CREATE TABLE event (
     detail     TEXT
 );
 CREATE INDEX event_article ON event (article_id, at_ms);
+
+-- Which articles each feed carried the last time it was parsed, to notice an article leaving
+-- the feed and coming back.
+CREATE TABLE presence (
+    feed_url   TEXT NOT NULL,
+    article_id INTEGER NOT NULL REFERENCES article(id),
+    in_feed    INTEGER NOT NULL,
+    PRIMARY KEY (feed_url, article_id)
+);
+CREATE INDEX presence_feed ON presence (feed_url, in_feed);
+
+-- Other file names of an article (an imported archive may hold one article under several
+-- names): recorded, reserved, never written.
+CREATE TABLE alias (
+    name       TEXT PRIMARY KEY,
+    name_key   TEXT NOT NULL UNIQUE,        -- name lower-cased, like article.post_key
+    article_id INTEGER NOT NULL REFERENCES article(id)
+);

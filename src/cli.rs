@@ -51,6 +51,48 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Bring an existing archive in: Jekyll posts of the original format, or an OPML list.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Get the archive out: every article version as JSON Lines, or the sources as OPML.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Show an article's versions and events, and what changed between versions.
+    History {
+        /// The article: its id, its post's file name, or its link.
+        article: String,
+        /// Compare these two versions (1-based) instead of each with the one before.
+        #[arg(long, num_args = 2, value_names = ["FROM", "TO"])]
+        diff: Option<Vec<usize>>,
+    },
+    /// Remove an article from every output (its post, lists, search.json); the store keeps it.
+    Hide {
+        /// The article: its id, its post's file name, or its link.
+        article: String,
+        /// Why (a takedown request, say); recorded with the time.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show a hidden article again.
+    Unhide {
+        /// The article: its id, its post's file name, or its link.
+        article: String,
+    },
+    /// Re-fetch archived article pages and record takedowns (404, 410, redirects to a home or
+    /// section page) and returns.
+    Check {
+        /// Only articles published in this window: `30d`, `12h`, `2w`.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this source (its name or id).
+        #[arg(long)]
+        source: Option<String>,
+        /// At most this many pages (default: `[check] limit`).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Write every post, list and search.json again from the store.
+    Republish,
     /// Parse one feed (a file or a URL) and print its entries as JSON.
     Inspect {
         /// A path or an http(s) URL.
@@ -58,4 +100,31 @@ pub enum Command {
     },
     /// Archive bundled feeds served on a loopback port into DIR (default: a new temporary folder).
     Demo { dir: Option<PathBuf> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Read a `_posts` folder of posts in the original format into the store; each file stays
+    /// its article's post, byte for byte.
+    Jekyll {
+        /// The `_posts` folder.
+        posts: PathBuf,
+    },
+    /// Print `[[source]]` entries for the feeds of an OPML file, to paste into the config.
+    Opml {
+        /// The OPML file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every version of every article, one JSON object per line (streamed).
+    Jsonl {
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The configured sources as OPML.
+    Opml,
 }

@@ -14,8 +14,8 @@ use crate::config::{Config, STARTER};
 use crate::feed::parse_feed;
 use crate::fetch::{FetchRequest, Fetched, Fetcher};
 use crate::lock::ArchiveLock;
-use crate::publish::git::{Counts, publish_to_git};
 use crate::publish::TEMP_PREFIX;
+use crate::publish::git::{Counts, publish_to_git};
 use crate::run::{RunSummary, describe, run_locked};
 use crate::store::Store;
 
@@ -47,6 +47,28 @@ pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
     let lock = ArchiveLock::acquire(&config.archive)?;
     let summary = run_locked(&config, clock, &lock, shutdown).await?;
     print!("{}", describe(&summary, &config.archive));
+    if config.check.per_run > 0 {
+        let path = config.store_path();
+        let store =
+            Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+        let checked = crate::check::check_articles(
+            &store,
+            &Fetcher::new(&config.fetch),
+            None,
+            None,
+            config.check.per_run,
+            config.check.concurrency,
+            clock.now().timestamp_millis(),
+        )
+        .await?;
+        if checked.gone + checked.back > 0 {
+            publish_pending(&config, &store, true)?;
+        }
+        println!(
+            "{} page(s) checked: {} gone, {} back",
+            checked.checked, checked.gone, checked.back
+        );
+    }
     if let Some(git) = config.publish.git.clone() {
         let counts = Counts {
             new: summary.new_articles(),
@@ -91,11 +113,15 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
         store
             .backup_to(&temp)
             .with_context(|| format!("copying {} to {}", store_path.display(), temp.display()))?;
-        let copy = Store::open(&temp)
-            .with_context(|| format!("opening the copy {}", temp.display()))?;
+        let copy =
+            Store::open(&temp).with_context(|| format!("opening the copy {}", temp.display()))?;
         let problems = copy.integrity_check()?;
         if problems != ["ok"] {
-            bail!("the copy {} is damaged: {}", temp.display(), problems.join("; "));
+            bail!(
+                "the copy {} is damaged: {}",
+                temp.display(),
+                problems.join("; ")
+            );
         }
         let articles = copy.article_count()?;
         drop(copy);
@@ -199,4 +225,221 @@ pub fn status(config_path: &Path, json: bool) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Opens the store of `config` under the archive's lock, for commands that write to it.
+fn open_locked(config: &Config) -> Result<(ArchiveLock, Store)> {
+    let lock = ArchiveLock::acquire(&config.archive)?;
+    let path = config.store_path();
+    let store = Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+    Ok((lock, store))
+}
+
+/// Rewrites the posts the store marks pending, the lists and search.json.
+/// `indexes`: rewrite lists and search.json even when no post was written.
+fn publish_pending(
+    config: &Config,
+    store: &Store,
+    indexes: bool,
+) -> Result<crate::publish::jekyll::PublishReport> {
+    let ids: Vec<String> = store.source_ids()?;
+    crate::publish::jekyll::publish_with(store, &config.archive, &config.permalink, &ids, indexes)
+        .context("publishing the Jekyll tree")
+}
+
+/// `newsvault import jekyll|opml`.
+pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<ExitCode> {
+    use crate::cli::ImportCommand;
+    match what {
+        ImportCommand::Opml { file } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let toml = crate::import::opml_to_toml(&text)
+                .map_err(|why| anyhow::anyhow!("{}: {why}", file.display()))?;
+            print!("{toml}");
+            Ok(ExitCode::SUCCESS)
+        }
+        ImportCommand::Jekyll { posts } => {
+            let config = Config::load(config_path)?;
+            let clock = Clock::from_env()?;
+            let (_lock, store) = open_locked(&config)?;
+            let summary = crate::import::import_jekyll(
+                &store,
+                &config,
+                posts,
+                clock.now().timestamp_millis(),
+                |_, _| {},
+            )?;
+            for (file, reason) in &summary.skipped {
+                println!("skipped {file}: {reason}");
+            }
+            println!(
+                "{} imported, {} duplicate, {} skipped",
+                summary.imported,
+                summary.duplicates,
+                summary.skipped.len()
+            );
+            Ok(if summary.skipped.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_SOME_FAILED)
+            })
+        }
+    }
+}
+
+/// `newsvault export jsonl|opml`.
+pub fn export(config_path: &Path, what: &crate::cli::ExportCommand) -> Result<ExitCode> {
+    use crate::cli::ExportCommand;
+    let config = Config::load(config_path)?;
+    match what {
+        ExportCommand::Opml => print!("{}", crate::export::export_opml(&config)),
+        ExportCommand::Jsonl { out } => {
+            let path = config.store_path();
+            let store =
+                Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+            let count = match out {
+                Some(file) => {
+                    let handle = std::fs::File::create(file)
+                        .with_context(|| format!("creating {}", file.display()))?;
+                    crate::export::export_jsonl(&store, &mut std::io::BufWriter::new(handle))?
+                }
+                None => crate::export::export_jsonl(&store, &mut std::io::stdout().lock())?,
+            };
+            tracing::info!("exported {count} versions");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `newsvault history <article> [--diff A B]`.
+pub fn history(config_path: &Path, article: &str, diff: Option<&[usize]>) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let path = config.store_path();
+    let store = Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+    let id = store.find_article(article)?.with_context(|| {
+        format!("no article {article:?} (give an id, a post file name or a link)")
+    })?;
+    let between = diff.map(|d| (d[0], d[1]));
+    print!("{}", crate::history::describe_history(&store, id, between)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `newsvault hide <article> --reason R` and `newsvault unhide <article>`.
+pub fn hide(config_path: &Path, article: &str, reason: Option<&str>) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let clock = Clock::from_env()?;
+    let (_lock, store) = open_locked(&config)?;
+    let id = store.find_article(article)?.with_context(|| {
+        format!("no article {article:?} (give an id, a post file name or a link)")
+    })?;
+    let post = store.set_hidden(id, reason, clock.now().timestamp_millis())?;
+    if reason.is_some()
+        && let Some(name) = post
+    {
+        let path = config
+            .archive
+            .join(crate::publish::jekyll::POSTS_DIR)
+            .join(&name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", path.display()));
+            }
+            _ => {}
+        }
+    }
+    publish_pending(&config, &store, true)?;
+    println!(
+        "article {id} {}",
+        if reason.is_some() {
+            "hidden from every output"
+        } else {
+            "shown again"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `newsvault republish`.
+pub fn republish(config_path: &Path) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let (_lock, store) = open_locked(&config)?;
+    store.mark_all_dirty()?;
+    let report = publish_pending(&config, &store, true)?;
+    println!(
+        "{} post(s), {} list(s) and search.json written to {}",
+        report.posts_written,
+        report.lists_written,
+        config.archive.display()
+    );
+    Ok(if report.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for failure in &report.failures {
+            eprintln!("could not write {failure}");
+        }
+        ExitCode::from(EXIT_SOME_FAILED)
+    })
+}
+
+/// `30d`, `12h`, `2w`, `90m` as milliseconds.
+fn parse_window(text: &str) -> Result<i64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .with_context(|| format!("{text:?} is not a time window like 30d, 12h or 2w"))?;
+    let unit_ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" | "" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        other => bail!("{text:?}: unknown unit {other:?} (use m, h, d or w)"),
+    };
+    Ok(number * unit_ms)
+}
+
+/// `newsvault check [--since 30d] [--source NAME] [--limit N]`.
+pub async fn check(
+    config_path: &Path,
+    since: Option<&str>,
+    source: Option<&str>,
+    limit: Option<usize>,
+) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let clock = Clock::from_env()?;
+    let now = clock.now().timestamp_millis();
+    let since_ms = since.map(parse_window).transpose()?.map(|w| now - w);
+    let source_id = match source {
+        Some(name) => Some(
+            config
+                .sources
+                .iter()
+                .find(|s| s.name == name || s.id() == name)
+                .map(|s| s.id().to_string())
+                .with_context(|| format!("no source named {name:?} in the config"))?,
+        ),
+        None => None,
+    };
+    let (_lock, store) = open_locked(&config)?;
+    let fetcher = Fetcher::new(&config.fetch);
+    let summary = crate::check::check_articles(
+        &store,
+        &fetcher,
+        since_ms,
+        source_id.as_deref(),
+        limit.unwrap_or(config.check.limit),
+        config.check.concurrency,
+        now,
+    )
+    .await?;
+    publish_pending(&config, &store, summary.gone + summary.back > 0)?;
+    println!(
+        "{} page(s) checked: {} gone, {} back, {} without an answer",
+        summary.checked, summary.gone, summary.back, summary.unknown
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -96,8 +96,36 @@ pub struct Config {
     pub fetch: FetchConfig,
     #[serde(default)]
     pub publish: PublishConfig,
+    #[serde(default)]
+    pub check: CheckConfig,
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+}
+
+/// Article pages `run` re-checks at the end of each run (0: only `newsvault check` does).
+pub const DEFAULT_CHECK_PER_RUN: usize = 0;
+/// Article pages `newsvault check` fetches per call.
+pub const DEFAULT_CHECK_LIMIT: usize = 200;
+/// Article pages checked at the same time.
+pub const DEFAULT_CHECK_CONCURRENCY: usize = 2;
+
+/// `[check]`: re-fetching archived article pages to notice takedowns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckConfig {
+    pub per_run: usize,
+    pub limit: usize,
+    pub concurrency: usize,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig {
+            per_run: DEFAULT_CHECK_PER_RUN,
+            limit: DEFAULT_CHECK_LIMIT,
+            concurrency: DEFAULT_CHECK_CONCURRENCY,
+        }
+    }
 }
 
 /// `[fetch]`: how newsvault talks to the web.
@@ -212,14 +240,16 @@ impl Default for GitConfig {
 impl GitConfig {
     fn check(&self) -> Result<(), String> {
         if self.remote.trim().is_empty() || self.remote.starts_with('-') {
-            return Err(format!("[publish.git] remote {:?} is not usable", self.remote));
+            return Err(format!(
+                "[publish.git] remote {:?} is not usable",
+                self.remote
+            ));
         }
         if let Ok(url) = Url::parse(&self.remote)
             && url.password().is_some()
         {
             return Err(
-                "[publish.git] remote holds a password; use a git credential helper instead"
-                    .into(),
+                "[publish.git] remote holds a password; use a git credential helper instead".into(),
             );
         }
         if let Some(branch) = &self.branch

@@ -48,9 +48,9 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         .to_string();
 
     let key = match (&guid, item_link) {
-        (Some(guid), _) if is_web_url(guid) => format!("guid:{}", canonical_link(guid)),
+        (Some(guid), _) if is_web_url(guid) => url_key(guid),
         (Some(guid), _) => format!("guid:{guid}"),
-        (None, Some(link)) => format!("link:{}", canonical_link(link)),
+        (None, Some(link)) => url_key(link),
         (None, None) => format!("hash:{}", &version_hash[..32]),
     };
     Article {
@@ -65,6 +65,13 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         body,
         version_hash,
     }
+}
+
+/// The identity of an article known by a URL (a URL guid, or its link): guids and links share one
+/// namespace, so an item keyed by its guid in one feed and an imported post known only by its
+/// link meet.
+pub fn url_key(url: &str) -> String {
+    format!("url:{}", canonical_link(url))
 }
 
 /// The hash of what the source published: the title and the line-joined content.
@@ -191,7 +198,7 @@ mod tests {
         );
         entry.guid = None;
         let article = make_article(&entry, &feed, &source(false));
-        assert_eq!(article.key, "link:https://e.com/1");
+        assert_eq!(article.key, "url:https://e.com/1");
         assert_eq!(article.link, "https://e.com/1?utm_source=rss");
         entry.link = None;
         let article = make_article(&entry, &feed, &source(false));

@@ -25,14 +25,18 @@
 //! [`clock`] gives "now", which `NEWSVAULT_NOW` can fix for reproducible output, and [`demo`]
 //! serves bundled feeds on a loopback port so the whole pipeline can be seen without a network.
 
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod content;
 pub mod demo;
+pub mod export;
 pub mod feed;
 pub mod fetch;
+pub mod history;
+pub mod import;
 pub mod lock;
 pub mod model;
 pub mod publish;

@@ -27,6 +27,19 @@ fn main() -> ExitCode {
             Command::Run => commands::run_once(&cli.config).await,
             Command::Backup { file } => commands::backup(&cli.config, file),
             Command::Status { json } => commands::status(&cli.config, *json),
+            Command::Import(what) => commands::import(&cli.config, what),
+            Command::Export(what) => commands::export(&cli.config, what),
+            Command::History { article, diff } => {
+                commands::history(&cli.config, article, diff.as_deref())
+            }
+            Command::Hide { article, reason } => commands::hide(&cli.config, article, Some(reason)),
+            Command::Unhide { article } => commands::hide(&cli.config, article, None),
+            Command::Republish => commands::republish(&cli.config),
+            Command::Check {
+                since,
+                source,
+                limit,
+            } => commands::check(&cli.config, since.as_deref(), source.as_deref(), *limit).await,
             Command::Inspect { feed } => commands::inspect(feed).await,
             Command::Demo { dir } => commands::demo(dir.as_deref()).await,
         }

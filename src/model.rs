@@ -42,8 +42,9 @@ pub struct Entry {
 /// An entry after its source's rules: what the store keeps and the outputs show.
 #[derive(Debug, Clone)]
 pub struct Article {
-    /// Identity within the source: `guid:…`, else `link:…` (canonical link), else `hash:…` of
-    /// title and content. Never derived from anything that changes between runs.
+    /// Identity within the source: `url:…` (a URL guid, else the link, canonicalised), `guid:…`
+    /// (a guid that is not a URL), else `hash:…` of title and content. Never derived from
+    /// anything that changes between runs.
     pub key: String,
     pub guid: Option<String>,
     /// The link shown in posts: the item's link (or its guid with `link_from_guid`), else a URL

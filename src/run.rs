@@ -253,18 +253,23 @@ pub async fn run_locked(
                 body_hash,
                 moved_to,
             } => {
+                let mut present = Vec::with_capacity(articles.len());
                 for (article, summary_text) in &articles {
                     let date_ms = article
                         .published
                         .map_or(now, |p| p.timestamp_millis().min(now));
                     let identity = format!("{}\n{}", meta.id, article.key);
                     let names = jekyll::post_names(date_ms, &article.title, &identity);
-                    match store.ingest(meta, article, summary_text, &names, &taken_on_disk, now)? {
+                    let (ingest, id) =
+                        store.ingest(meta, article, summary_text, &names, &taken_on_disk, now)?;
+                    match ingest {
                         Ingest::New => source_summary.new += 1,
                         Ingest::Changed => source_summary.changed += 1,
                         Ingest::Unchanged => source_summary.unchanged += 1,
                     }
+                    present.push(id);
                 }
+                store.record_presence(&done.url, &present, now)?;
                 let result = FeedResult::Fetched {
                     status,
                     validators: &validators,

@@ -94,6 +94,10 @@ pub struct PostRecord {
     pub body: String,
     pub versions: i64,
     pub updated_ms: Option<i64>,
+    /// Since when the page is gone at the source, if it is.
+    pub gone_ms: Option<i64>,
+    /// An imported post's own text before and after its body, rewritten as it was.
+    pub imported: Option<(String, String)>,
 }
 
 /// One line of a source's list page.
@@ -308,7 +312,7 @@ impl Store {
         names: &NameChoice,
         taken_on_disk: &dyn Fn(&str) -> bool,
         now_ms: i64,
-    ) -> Result<Ingest> {
+    ) -> Result<(Ingest, i64)> {
         let existing: Option<(i64, String)> = self
             .conn
             .prepare_cached(
@@ -318,14 +322,56 @@ impl Store {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
+        let existing = match existing {
+            Some(found) => Some(found),
+            None => self.adopt_imported(source, article)?,
+        };
         match existing {
             None => {
-                self.insert_article(source, article, summary, names, taken_on_disk, now_ms)?;
-                Ok(Ingest::New)
+                let id =
+                    self.insert_article(source, article, summary, names, taken_on_disk, now_ms)?;
+                Ok((Ingest::New, id))
             }
-            Some((_, hash)) if hash == article.version_hash => Ok(Ingest::Unchanged),
-            Some((id, _)) => self.add_version(id, article, summary, now_ms),
+            Some((id, hash)) if hash == article.version_hash => {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE version SET last_seen_ms = ?3 WHERE article_id = ?1 AND hash = ?2",
+                    )?
+                    .execute(params![id, hash, now_ms])?;
+                Ok((Ingest::Unchanged, id))
+            }
+            Some((id, _)) => Ok((self.add_version(id, article, summary, now_ms)?, id)),
         }
+    }
+
+    /// An imported post is known only by its link; a feed may know the same article by a guid.
+    /// When an item's guid key is new but its link is an imported article's, they are one
+    /// article: the imported one takes the feed's key.
+    fn adopt_imported(
+        &self,
+        source: &SourceMeta,
+        article: &Article,
+    ) -> Result<Option<(i64, String)>> {
+        let link_key = crate::content::url_key(&article.link);
+        if link_key == article.key
+            || !article.key.starts_with("url:") && !article.key.starts_with("guid:")
+        {
+            return Ok(None);
+        }
+        let found: Option<(i64, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, version_hash FROM article
+                 WHERE source_id = ?1 AND key = ?2 AND imported_head IS NOT NULL",
+            )?
+            .query_row(params![source.id, link_key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((id, _)) = &found {
+            self.conn
+                .prepare_cached("UPDATE article SET key = ?2 WHERE id = ?1")?
+                .execute(params![id, article.key])?;
+        }
+        Ok(found)
     }
 
     fn insert_article(
@@ -336,7 +382,7 @@ impl Store {
         names: &NameChoice,
         taken_on_disk: &dyn Fn(&str) -> bool,
         now_ms: i64,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         let published_ms = article.published.map(|d| d.timestamp_millis());
         let date_ms = published_ms.map_or(now_ms, |p| p.min(now_ms));
         let mut name = None;
@@ -344,7 +390,10 @@ impl Store {
             let key = candidate.to_lowercase();
             let held: bool = self
                 .conn
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM article WHERE post_key = ?1)")?
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM article WHERE post_key = ?1)
+                         OR EXISTS (SELECT 1 FROM alias WHERE name_key = ?1)",
+                )?
                 .query_row([&key], |r| r.get(0))?;
             if !held && !taken_on_disk(candidate) {
                 name = Some((candidate.clone(), key));
@@ -382,7 +431,7 @@ impl Store {
         let id = self.conn.last_insert_rowid();
         self.insert_version(id, article, now_ms)?;
         self.add_event(id, "first_seen", now_ms, None)?;
-        Ok(())
+        Ok(id)
     }
 
     fn insert_version(&self, article_id: i64, article: &Article, now_ms: i64) -> Result<()> {
@@ -452,8 +501,9 @@ impl Store {
     pub fn dirty_posts(&self, after: i64, limit: usize) -> Result<Vec<PostRecord>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT id, post_name, title, link, published_ms, date_ms, author, tags, categories,
-                    body, versions, updated_ms
-             FROM article WHERE post_dirty = 1 AND post_name IS NOT NULL AND id > ?1
+                    body, versions, updated_ms, gone_ms, imported_head, imported_tail
+             FROM article
+             WHERE post_dirty = 1 AND post_name IS NOT NULL AND hidden_ms IS NULL AND id > ?1
              ORDER BY id LIMIT ?2",
         )?;
         let rows = statement.query_map(params![after, limit as i64], |r| {
@@ -470,6 +520,14 @@ impl Store {
                 body: r.get(9)?,
                 versions: r.get(10)?,
                 updated_ms: r.get(11)?,
+                gone_ms: r.get(12)?,
+                imported: match (
+                    r.get::<_, Option<String>>(13)?,
+                    r.get::<_, Option<String>>(14)?,
+                ) {
+                    (Some(head), Some(tail)) => Some((head, tail)),
+                    _ => None,
+                },
             })
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
@@ -502,7 +560,7 @@ impl Store {
     pub fn recent_posts(&self, source_id: &str, limit: usize) -> Result<Vec<ListItem>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT title, link, date_ms FROM article
-             WHERE source_id = ?1 AND post_name IS NOT NULL
+             WHERE source_id = ?1 AND post_name IS NOT NULL AND hidden_ms IS NULL
              ORDER BY date_ms DESC, id DESC LIMIT ?2",
         )?;
         let rows = statement.query_map(params![source_id, limit as i64], |r| {
@@ -523,7 +581,8 @@ impl Store {
         let mut statement = self.conn.prepare_cached(
             "SELECT a.title, s.name, a.tags, a.categories, a.post_name, a.date_ms, a.summary
              FROM article a JOIN source s ON s.id = a.source_id
-             WHERE a.post_name IS NOT NULL ORDER BY a.date_ms DESC, a.id DESC",
+             WHERE a.post_name IS NOT NULL AND a.hidden_ms IS NULL
+             ORDER BY a.date_ms DESC, a.id DESC",
         )?;
         let mut rows = statement.query([])?;
         while let Some(r) = rows.next()? {
@@ -591,6 +650,387 @@ pub struct FeedHealth {
     pub last_error: Option<String>,
     /// Where a permanent redirect pointed, the last time the feed answered.
     pub moved_to: Option<String>,
+}
+
+impl Store {
+    /// Records which articles a feed carried in the body just parsed: an article that was in
+    /// the feed and is no longer gets a `left_feed` event, one that comes back `back_in_feed`.
+    pub fn record_presence(&self, feed_url: &str, present: &[i64], now_ms: i64) -> Result<()> {
+        let before: Vec<(i64, bool)> = self
+            .conn
+            .prepare_cached("SELECT article_id, in_feed FROM presence WHERE feed_url = ?1")?
+            .query_map([feed_url], |r| Ok((r.get(0)?, r.get::<_, bool>(1)?)))?
+            .collect::<std::result::Result<_, _>>()?;
+        let now: std::collections::HashSet<i64> = present.iter().copied().collect();
+        let was: std::collections::HashMap<i64, bool> = before.into_iter().collect();
+        for (id, in_feed) in &was {
+            if *in_feed && !now.contains(id) {
+                self.set_presence(feed_url, *id, false)?;
+                self.add_event(*id, "left_feed", now_ms, Some(feed_url))?;
+            }
+        }
+        for id in &now {
+            match was.get(id) {
+                Some(true) => {}
+                Some(false) => {
+                    self.set_presence(feed_url, *id, true)?;
+                    self.add_event(*id, "back_in_feed", now_ms, Some(feed_url))?;
+                }
+                None => self.set_presence(feed_url, *id, true)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn set_presence(&self, feed_url: &str, article_id: i64, in_feed: bool) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO presence (feed_url, article_id, in_feed) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (feed_url, article_id) DO UPDATE SET in_feed = excluded.in_feed",
+            )?
+            .execute(params![feed_url, article_id, in_feed])?;
+        Ok(())
+    }
+
+    /// An article's events, oldest first: (kind, at, detail).
+    pub fn events(&self, article_id: i64) -> Result<Vec<(String, i64, Option<String>)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT kind, at_ms, detail FROM event WHERE article_id = ?1 ORDER BY at_ms, id",
+            )?
+            .query_map([article_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+/// A post file being imported, with what the article row does not hold.
+#[derive(Debug, Clone)]
+pub struct ImportedPost<'a> {
+    /// Its file name under `_posts/`.
+    pub name: &'a str,
+    /// Front matter `author:` (may differ from the source).
+    pub author: &'a str,
+    pub date_ms: i64,
+    pub published_ms: Option<i64>,
+    pub summary: &'a str,
+    /// The file's text before and after the body.
+    pub head: &'a str,
+    pub tail: &'a str,
+}
+
+/// What importing one post file did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Imported,
+    /// Already in the store: the same file imported before, or another name of an article the
+    /// store holds (recorded as an alias).
+    Duplicate,
+    /// The file name belongs to a different article in the store.
+    NameHeldByOther,
+}
+
+impl Store {
+    /// Stores an imported post as an article whose post is that file, already written.
+    pub fn import_post(
+        &self,
+        source: &SourceMeta,
+        article: &Article,
+        post: &ImportedPost<'_>,
+        now_ms: i64,
+    ) -> Result<ImportOutcome> {
+        let name_key = post.name.to_lowercase();
+        let existing: Option<(i64, Option<String>)> = self
+            .conn
+            .prepare_cached("SELECT id, post_name FROM article WHERE source_id = ?1 AND key = ?2")?
+            .query_row(params![source.id, article.key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        if let Some((id, post_name)) = existing {
+            if post_name.as_deref() != Some(post.name) {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO alias (name, name_key, article_id) VALUES (?1, ?2, ?3)
+                         ON CONFLICT DO NOTHING",
+                    )?
+                    .execute(params![post.name, name_key, id])?;
+            }
+            return Ok(ImportOutcome::Duplicate);
+        }
+        let holder: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM article WHERE post_key = ?1
+                 UNION ALL SELECT article_id FROM alias WHERE name_key = ?1",
+            )?
+            .query_row([&name_key], |r| r.get(0))
+            .optional()?;
+        if holder.is_some() {
+            return Ok(ImportOutcome::NameHeldByOther);
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO article (source_id, key, link, title, published_ms, first_seen_ms,
+                     last_seen_ms, date_ms, author, tags, categories, body, summary, version_hash,
+                     post_name, post_key, post_dirty, imported_head, imported_tail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0,
+                     ?15, ?16)",
+            )?
+            .execute(params![
+                source.id,
+                article.key,
+                article.link,
+                article.title,
+                post.published_ms,
+                post.date_ms,
+                post.author,
+                json_list(&source.tags),
+                json_list(&source.categories),
+                article.body,
+                post.summary,
+                article.version_hash,
+                post.name,
+                name_key,
+                post.head,
+                post.tail,
+            ])?;
+        let id = self.conn.last_insert_rowid();
+        self.insert_version(id, article, post.date_ms)?;
+        self.add_event(id, "first_seen", post.date_ms, None)?;
+        self.add_event(id, "imported", now_ms, Some(post.name))?;
+        Ok(ImportOutcome::Imported)
+    }
+
+    /// Every source's id.
+    pub fn source_ids(&self) -> Result<Vec<String>> {
+        Ok(self
+            .conn
+            .prepare("SELECT id FROM source ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Marks every post to be written again (the outputs are rebuilt from the store).
+    pub fn mark_all_dirty(&self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE article SET post_dirty = 1 WHERE post_name IS NOT NULL",
+            [],
+        )?)
+    }
+
+    /// Finds an article by id, post file name or link (canonical, any source).
+    pub fn find_article(&self, what: &str) -> Result<Option<i64>> {
+        if let Ok(id) = what.parse::<i64>() {
+            let found: Option<i64> = self
+                .conn
+                .query_row("SELECT id FROM article WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        let key = crate::content::url_key(what);
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM article WHERE post_name = ?1 OR key = ?2 OR link = ?1
+                 UNION ALL SELECT article_id FROM alias WHERE name = ?1 LIMIT 1",
+                params![what, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Hides an article from every output (`reason` recorded), or shows it again
+    /// (`reason: None`). Returns the post file to remove when hiding.
+    pub fn set_hidden(&self, id: i64, reason: Option<&str>, now_ms: i64) -> Result<Option<String>> {
+        let post_name: Option<String> =
+            self.conn
+                .query_row("SELECT post_name FROM article WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+        match reason {
+            Some(reason) => {
+                self.conn.execute(
+                    "UPDATE article SET hidden_ms = ?2, hidden_reason = ?3 WHERE id = ?1",
+                    params![id, now_ms, reason],
+                )?;
+                self.add_event(id, "hidden", now_ms, Some(reason))?;
+            }
+            None => {
+                self.conn.execute(
+                    "UPDATE article SET hidden_ms = NULL, hidden_reason = NULL, post_dirty = 1
+                     WHERE id = ?1",
+                    [id],
+                )?;
+                self.add_event(id, "unhidden", now_ms, None)?;
+            }
+        }
+        Ok(post_name)
+    }
+
+    /// The source an article belongs to.
+    pub fn article_source(&self, id: i64) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("SELECT source_id FROM article WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// An article's versions, oldest first.
+    pub fn versions(&self, article_id: i64) -> Result<Vec<VersionRecord>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT hash, title, content, first_seen_ms, last_seen_ms FROM version
+                 WHERE article_id = ?1 ORDER BY first_seen_ms, id",
+            )?
+            .query_map([article_id], |r| {
+                Ok(VersionRecord {
+                    hash: r.get(0)?,
+                    title: r.get(1)?,
+                    content: r.get(2)?,
+                    first_seen_ms: r.get(3)?,
+                    last_seen_ms: r.get(4)?,
+                })
+            })?
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Calls `each` for every version of every article, with its article's identity, without
+    /// holding them in memory (for `export jsonl`).
+    pub fn for_each_version(
+        &self,
+        mut each: impl FnMut(&ExportRow) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        let mut statement = self.conn.prepare(
+            "SELECT a.id, a.source_id, a.key, a.guid, a.link, a.post_name, a.published_ms,
+                    v.hash, v.title, v.content, v.first_seen_ms, v.last_seen_ms, a.gone_ms,
+                    a.hidden_ms
+             FROM version v JOIN article a ON a.id = v.article_id ORDER BY a.id, v.id",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(r) = rows.next()? {
+            let row = ExportRow {
+                article_id: r.get(0)?,
+                source: r.get(1)?,
+                key: r.get(2)?,
+                guid: r.get(3)?,
+                link: r.get(4)?,
+                post_name: r.get(5)?,
+                published_ms: r.get(6)?,
+                hash: r.get(7)?,
+                title: r.get(8)?,
+                content: r.get(9)?,
+                first_seen_ms: r.get(10)?,
+                last_seen_ms: r.get(11)?,
+                gone_ms: r.get(12)?,
+                hidden_ms: r.get(13)?,
+            };
+            if let Err(e) = each(&row) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// What checking an article's page found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageState {
+    /// The page answers.
+    Online,
+    /// 404, 410, or a redirect to a section or home page: the reason.
+    Gone(String),
+    /// No answer worth a verdict (timeout, 5xx): nothing recorded but the attempt.
+    Unknown,
+}
+
+impl Store {
+    /// Articles to check, the least recently checked first: (id, link).
+    pub fn check_candidates(
+        &self,
+        since_ms: Option<i64>,
+        source_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, link FROM article
+                 WHERE hidden_ms IS NULL AND (link LIKE 'http://%' OR link LIKE 'https://%')
+                   AND date_ms >= ?1 AND (?2 IS NULL OR source_id = ?2)
+                 ORDER BY coalesce(checked_ms, 0), id LIMIT ?3",
+            )?
+            .query_map(
+                params![since_ms.unwrap_or(i64::MIN), source_id, limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Records a check of an article's page; returns whether its state changed (gone, or back).
+    pub fn record_check(&self, id: i64, state: &PageState, now_ms: i64) -> Result<bool> {
+        let gone: Option<i64> =
+            self.conn
+                .query_row("SELECT gone_ms FROM article WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+        self.conn.execute(
+            "UPDATE article SET checked_ms = ?2 WHERE id = ?1",
+            params![id, now_ms],
+        )?;
+        match (state, gone) {
+            (PageState::Gone(reason), None) => {
+                self.conn.execute(
+                    "UPDATE article SET gone_ms = ?2, post_dirty = 1 WHERE id = ?1",
+                    params![id, now_ms],
+                )?;
+                self.add_event(id, "gone", now_ms, Some(reason))?;
+                Ok(true)
+            }
+            (PageState::Online, Some(_)) => {
+                self.conn.execute(
+                    "UPDATE article SET gone_ms = NULL, post_dirty = 1 WHERE id = ?1",
+                    [id],
+                )?;
+                self.add_event(id, "back", now_ms, None)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// One version of an article, as stored.
+#[derive(Debug, Clone)]
+pub struct VersionRecord {
+    pub hash: String,
+    pub title: String,
+    pub content: String,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+}
+
+/// One line of `export jsonl`: a version with its article's identity.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportRow {
+    pub article_id: i64,
+    pub source: String,
+    pub key: String,
+    pub guid: Option<String>,
+    pub link: String,
+    pub post_name: Option<String>,
+    pub published_ms: Option<i64>,
+    pub hash: String,
+    pub title: String,
+    pub content: String,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub gone_ms: Option<i64>,
+    pub hidden_ms: Option<i64>,
 }
 
 /// Copies and checks, for `newsvault backup` and the crash test.

@@ -36,6 +36,8 @@ fn post(title: &str, author: &str, link: &str) -> PostRecord {
         body: "<p>x</p>".into(),
         versions: 1,
         updated_ms: None,
+        gone_ms: None,
+        imported: None,
     }
 }
 

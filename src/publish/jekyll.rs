@@ -105,6 +105,9 @@ pub fn format_date(ms: i64) -> String {
 
 /// Renders one post.
 pub fn render_post(post: &PostRecord) -> String {
+    if let Some((head, tail)) = &post.imported {
+        return render_imported(post, head, tail);
+    }
     let mut out = String::with_capacity(post.body.len() + 512);
     out.push_str("---\nlayout: post\n");
     let _ = writeln!(out, "title: {}", yaml_quoted(&post.title));
@@ -113,12 +116,7 @@ pub fn render_post(post: &PostRecord) -> String {
     let _ = writeln!(out, "from: {}", yaml_scalar(&post.link, false));
     let _ = writeln!(out, "tags: {}", yaml_flow_list(&post.tags));
     let _ = writeln!(out, "categories: {}", yaml_flow_list(&post.categories));
-    if post.versions > 1 {
-        if let Some(updated) = post.updated_ms {
-            let _ = writeln!(out, "updated: {}", format_date(updated));
-        }
-        let _ = writeln!(out, "versions: {}", post.versions);
-    }
+    out.push_str(&extra_keys(post, ""));
     if [&post.title, &post.link, &post.body]
         .iter()
         .any(|text| text.contains("{{") || text.contains("{%"))
@@ -131,6 +129,48 @@ pub fn render_post(post: &PostRecord) -> String {
     out.push_str("------\n\n<div>\n");
     out.push_str(&post.body);
     out.push_str("\n</div>\n");
+    out
+}
+
+/// The keys newsvault adds after the original ones, only on posts that need them: `updated:` and
+/// `versions:` for an edited article, `gone:` for one gone at the source. Keys already in
+/// `head` are not repeated.
+fn extra_keys(post: &PostRecord, head: &str) -> String {
+    let mut out = String::new();
+    let has = |key: &str| head.lines().any(|l| l.starts_with(key));
+    if post.versions > 1 {
+        if let Some(updated) = post.updated_ms.filter(|_| !has("updated:")) {
+            let _ = writeln!(out, "updated: {}", format_date(updated));
+        }
+        if !has("versions:") {
+            let _ = writeln!(out, "versions: {}", post.versions);
+        }
+    }
+    if let Some(gone) = post.gone_ms.filter(|_| !has("gone:")) {
+        let _ = writeln!(out, "gone: {}", format_date(gone));
+    }
+    out
+}
+
+/// An imported post: its own text around the current body, as it was, with newsvault's extra
+/// keys (if any) before the end of its front matter.
+fn render_imported(post: &PostRecord, head: &str, tail: &str) -> String {
+    let extra = extra_keys(post, head);
+    let mut out = String::with_capacity(head.len() + post.body.len() + tail.len() + extra.len());
+    match head
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.find("\n---\n"))
+    {
+        Some(end) if !extra.is_empty() => {
+            let at = 4 + end + 1;
+            out.push_str(&head[..at]);
+            out.push_str(&extra);
+            out.push_str(&head[at..]);
+        }
+        _ => out.push_str(head),
+    }
+    out.push_str(&post.body);
+    out.push_str(tail);
     out
 }
 
@@ -375,6 +415,18 @@ pub fn publish(
     permalink: &str,
     sources: &[String],
 ) -> Result<PublishReport, PublishError> {
+    publish_with(store, archive, permalink, sources, false)
+}
+
+/// [`publish`], and with `indexes` the lists and search.json are rewritten even when no post
+/// was (after hiding an article, say).
+pub fn publish_with(
+    store: &Store,
+    archive: &Path,
+    permalink: &str,
+    sources: &[String],
+    indexes: bool,
+) -> Result<PublishReport, PublishError> {
     let posts_dir = archive.join(POSTS_DIR);
     let lists_dir = archive.join(LISTS_DIR);
     for dir in [&posts_dir, &lists_dir] {
@@ -401,7 +453,7 @@ pub fn publish(
         report.posts_written += written.len();
         store.mark_posted(&written)?;
     }
-    let changed = report.posts_written > 0;
+    let changed = indexes || report.posts_written > 0;
     for source_id in sources {
         let Some(name) = store.source_name(source_id)? else {
             continue;

@@ -1,0 +1,433 @@
+//! Bringing existing archives in: Jekyll posts in the original format, and OPML source lists.
+//!
+//! Posts are read leniently, by the original format's own rules rather than by a strict YAML
+//! parser: real archives hold titles with `\'` inside double quotes (not valid YAML), unquoted
+//! titles, a `comments: True` key, an `author` other than the source, and bodies that start with
+//! the literal text `null`. Each file keeps its name as its article's post name, and its text
+//! around the body is kept as it is, so republishing writes it back byte for byte.
+//!
+//! An article is identified as a feed item would be (source + its link), so a later `run` that
+//! meets the same items makes no new posts; one article found under several file names keeps
+//! the earliest as its post and records the others as aliases, left untouched.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+
+use crate::config::Config;
+use crate::content::{join_lines, url_key, version_hash};
+use crate::model::Article;
+use crate::publish::jekyll::summarize;
+use crate::store::{ImportOutcome, ImportedPost, SourceMeta, Store};
+
+/// A post read from a file, before it is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedPost {
+    pub title: String,
+    pub date_ms: i64,
+    pub author: Option<String>,
+    pub link: String,
+    pub tags: Vec<String>,
+    pub categories: Vec<String>,
+    /// The `<!--ms-->` line's number.
+    pub published_ms: Option<i64>,
+    /// The text up to and including the `<div>` line.
+    pub head: String,
+    /// Between `<div>\n` and `\n</div>`.
+    pub body: String,
+    /// From `\n</div>` to the end.
+    pub tail: String,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone)]
+pub struct ImportSummary {
+    pub imported: usize,
+    /// Files already in the store (an import run again), or aliases of an article already in it.
+    pub duplicates: usize,
+    /// Files that could not be read as posts: (file, reason).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Reads one post in the original format. `name` is its file name (for the date when the front
+/// matter has none).
+pub fn parse_post(name: &str, text: &str) -> Result<ParsedPost, String> {
+    let rest = text
+        .strip_prefix("---\n")
+        .ok_or("does not start with a `---` front-matter line")?;
+    let end = rest
+        .find("\n---\n")
+        .ok_or("front matter is not closed by a `---` line")?;
+    let front = &rest[..end];
+    let mut fields: HashMap<&str, &str> = HashMap::new();
+    for line in front.lines() {
+        if let Some((key, value)) = line.split_once(':') {
+            fields.entry(key.trim()).or_insert(value.trim());
+        }
+    }
+    let title = unquote(fields.get("title").ok_or("no `title:`")?);
+    let div = text
+        .find("\n<div>\n")
+        .ok_or("no `<div>` line opening the body")?;
+    let head_end = div + "\n<div>\n".len();
+    let tail_start = text
+        .rfind("\n</div>")
+        .filter(|at| *at + 1 >= head_end)
+        .ok_or("no `</div>` line closing the body")?;
+    let (body, tail) = if tail_start < head_end {
+        ("", &text[head_end - 1..])
+    } else {
+        (&text[head_end..tail_start], &text[tail_start..])
+    };
+    let after_front = &text[4 + end + 5..head_end];
+    let published_ms = after_front.lines().find_map(|l| {
+        l.strip_prefix("<!--")?
+            .strip_suffix("-->")?
+            .trim()
+            .parse()
+            .ok()
+    });
+    let date_ms = fields
+        .get("date")
+        .and_then(|d| parse_date(&unquote(d)))
+        .or_else(|| {
+            let day = NaiveDate::parse_from_str(name.get(..10)?, "%Y-%m-%d").ok()?;
+            Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+        })
+        .ok_or("no usable `date:` and no date in the file name")?;
+    let link = fields
+        .get("from")
+        .map(|l| unquote(l))
+        .or_else(|| {
+            let line = after_front.lines().find(|l| l.starts_with('['))?;
+            let open = line.rfind("](")?;
+            Some(line[open + 2..].strip_suffix(')')?.to_string())
+        })
+        .unwrap_or_default();
+    Ok(ParsedPost {
+        title,
+        date_ms,
+        author: fields.get("author").map(|a| unquote(a)),
+        link,
+        tags: fields.get("tags").map(|t| flow_list(t)).unwrap_or_default(),
+        categories: fields
+            .get("categories")
+            .map(|c| flow_list(c))
+            .unwrap_or_default(),
+        published_ms,
+        head: text[..head_end].to_string(),
+        body: body.to_string(),
+        tail: tail.to_string(),
+    })
+}
+
+/// A scalar as the original wrote it: double-quoted with backslash escapes (including the
+/// invalid `\'`), single-quoted, or plain.
+fn unquote(value: &str) -> String {
+    let value = value.trim();
+    if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
+        let inner = &value[1..value.len() - 1];
+        let mut out = String::with_capacity(inner.len());
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('0') => out.push('\0'),
+                Some('N') => out.push('\u{85}'),
+                Some('L') => out.push('\u{2028}'),
+                Some('P') => out.push('\u{2029}'),
+                Some(kind @ ('x' | 'u' | 'U')) => {
+                    let len = match kind {
+                        'x' => 2,
+                        'u' => 4,
+                        _ => 8,
+                    };
+                    let hex: String = chars.by_ref().take(len).collect();
+                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        Some(c) => out.push(c),
+                        None => {
+                            out.push('\\');
+                            out.push(kind);
+                            out.push_str(&hex);
+                        }
+                    }
+                }
+                // `\"`, `\\`, `\/` and the original's `\'`, `\“`: the character itself.
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        }
+        out
+    } else if value.len() >= 2 && value.starts_with('\'') && value.ends_with('\'') {
+        value[1..value.len() - 1].replace("''", "'")
+    } else {
+        value.to_string()
+    }
+}
+
+/// `[ a, b ]` or `[a, "b, c"]`.
+fn flow_list(value: &str) -> Vec<String> {
+    let inner = value
+        .trim()
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(value);
+    let mut items = vec![];
+    let mut current = String::new();
+    let mut quote = None;
+    for c in inner.chars() {
+        match (quote, c) {
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                current.push(c);
+            }
+            (Some(q), c) if c == q => {
+                quote = None;
+                current.push(c);
+            }
+            (None, ',') => items.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    items.push(current);
+    items
+        .iter()
+        .map(|i| unquote(i))
+        .filter(|i| !i.is_empty())
+        .collect()
+}
+
+fn parse_date(text: &str) -> Option<i64> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(at.timestamp_millis());
+    }
+    for format in ["%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S%.f %z"] {
+        if let Ok(at) = DateTime::parse_from_str(text, format) {
+            return Some(at.timestamp_millis());
+        }
+    }
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(at) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(at.and_utc().timestamp_millis());
+        }
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// The content a post's body stands for: the original printed `null` before the body of items
+/// that had no content field.
+fn content_of(body: &str) -> &str {
+    match body.strip_prefix("null") {
+        Some(rest)
+            if rest.is_empty()
+                || rest.starts_with(char::is_whitespace)
+                || rest.starts_with('<') =>
+        {
+            rest
+        }
+        _ => body,
+    }
+}
+
+/// The source a post belongs to: the configured source named in its categories, tags or
+/// author, else its first category (or author) as a source of its own.
+fn source_of(post: &ParsedPost, config: &Config) -> Option<SourceMeta> {
+    let names = post
+        .categories
+        .iter()
+        .chain(&post.tags)
+        .chain(post.author.as_ref());
+    for name in names.clone() {
+        if let Some(source) = config.sources.iter().find(|s| &s.name == name) {
+            return Some(SourceMeta {
+                id: source.id().to_string(),
+                name: source.name.clone(),
+                tags: post.tags.clone(),
+                categories: post.categories.clone(),
+            });
+        }
+    }
+    let name = post.categories.first().or(post.author.as_ref())?.clone();
+    Some(SourceMeta {
+        id: name.clone(),
+        name,
+        tags: post.tags.clone(),
+        categories: post.categories.clone(),
+    })
+}
+
+/// The article a post stands for, keyed as a feed item with that link would be.
+fn article_of(post: &ParsedPost) -> Article {
+    let joined = join_lines(content_of(&post.body));
+    let hash = version_hash(&post.title, &joined);
+    let key = if post.link.starts_with("http://") || post.link.starts_with("https://") {
+        url_key(&post.link)
+    } else {
+        format!("hash:{}", &hash[..32])
+    };
+    Article {
+        key,
+        guid: None,
+        link: post.link.clone(),
+        title: post.title.clone(),
+        published: None,
+        authors: vec![],
+        categories: post.categories.clone(),
+        raw_content: content_of(&post.body).to_string(),
+        body: post.body.clone(),
+        version_hash: hash,
+    }
+}
+
+/// Imports every `*.md` file of `posts_dir` (sorted by name, so the earliest file of an article
+/// becomes its post), committing every `batch` files. Running it again finishes an interrupted
+/// import without duplicates.
+pub fn import_jekyll(
+    store: &Store,
+    config: &Config,
+    posts_dir: &Path,
+    now_ms: i64,
+    mut progress: impl FnMut(usize, usize),
+) -> anyhow::Result<ImportSummary> {
+    use anyhow::Context;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(posts_dir)
+        .with_context(|| format!("reading {}", posts_dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md") && p.is_file())
+        .collect();
+    files.sort();
+    let mut summary = ImportSummary::default();
+    const BATCH: usize = 2000;
+    for (i, chunk) in files.chunks(BATCH).enumerate() {
+        store.begin()?;
+        for path in chunk {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let parsed = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+                })
+                .and_then(|text| parse_post(&name, &text));
+            let post = match parsed {
+                Ok(post) => post,
+                Err(reason) => {
+                    summary.skipped.push((name, reason));
+                    continue;
+                }
+            };
+            let Some(source) = source_of(&post, config) else {
+                summary
+                    .skipped
+                    .push((name, "no category, tag or author names its source".into()));
+                continue;
+            };
+            store.ensure_source(&source.id, &source.name, now_ms)?;
+            let article = article_of(&post);
+            let record = ImportedPost {
+                name: &name,
+                author: post.author.as_deref().unwrap_or(&source.name),
+                date_ms: post.date_ms,
+                published_ms: post.published_ms,
+                summary: &summarize(&post.body),
+                head: &post.head,
+                tail: &post.tail,
+            };
+            match store.import_post(&source, &article, &record, now_ms)? {
+                ImportOutcome::Imported => summary.imported += 1,
+                ImportOutcome::Duplicate => summary.duplicates += 1,
+                ImportOutcome::NameHeldByOther => summary.skipped.push((
+                    name,
+                    "the store already holds another article under this file name".into(),
+                )),
+            }
+        }
+        store.commit()?;
+        progress((i * BATCH + chunk.len()).min(files.len()), files.len());
+    }
+    Ok(summary)
+}
+
+/// `[[source]]` entries for the feeds of an OPML file, as TOML to paste into the config.
+pub fn opml_to_toml(text: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut found = 0;
+    for tag in text.split('<').filter(|t| t.starts_with("outline")) {
+        let attr = |name: &str| -> Option<String> {
+            let at = tag.find(&format!(" {name}="))? + name.len() + 2;
+            let quote = tag[at..].chars().next()?;
+            let rest = &tag[at + 1..];
+            Some(xml_unescape(&rest[..rest.find(quote)?]))
+        };
+        let Some(url) = attr("xmlUrl") else { continue };
+        let name = attr("title")
+            .or_else(|| attr("text"))
+            .unwrap_or_else(|| url.clone());
+        out.push_str(&format!(
+            "[[source]]\nname = {name:?}\nfeeds = [{url:?}]\n\n"
+        ));
+        found += 1;
+    }
+    if found == 0 {
+        return Err("no <outline xmlUrl=…> element: not an OPML feed list".into());
+    }
+    Ok(out)
+}
+
+fn xml_unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quirks_of_real_archives() {
+        assert_eq!(unquote(r#""It\'s \"x\" \\ y""#), r#"It's "x" \ y"#);
+        assert_eq!(unquote("plain title"), "plain title");
+        assert_eq!(unquote("'it''s'"), "it's");
+        assert_eq!(flow_list("[ 日本経済新聞 ]"), vec!["日本経済新聞"]);
+        assert_eq!(flow_list("[ a, \"b, c\" ]"), vec!["a", "b, c"]);
+        assert_eq!(content_of("null     <p>x</p>"), "     <p>x</p>");
+        assert_eq!(content_of("nullify"), "nullify");
+    }
+
+    #[test]
+    fn reads_the_original_format() {
+        let text = "---\nlayout: post\ntitle: \"a\\'b\"\ndate: 2013-10-15T16:00:00.000Z\nauthor: 陈博\nfrom: https://e.com/1\ntags: [ X ]\ncomments: True\ncategories: [ X ]\n---\n<!--1381852800000-->\n[a'b](https://e.com/1)\n------\n\n<div>\n<p>body</p>\n</div>\n";
+        let post = parse_post("2013-10-15-a'b.md", text).unwrap();
+        assert_eq!(post.title, "a'b");
+        assert_eq!(post.author.as_deref(), Some("陈博"));
+        assert_eq!(post.published_ms, Some(1381852800000));
+        assert_eq!(post.body, "<p>body</p>");
+        assert_eq!(format!("{}{}{}", post.head, post.body, post.tail), text);
+        assert!(parse_post("x.md", "no front matter").is_err());
+        assert!(parse_post("x.md", "---\ntitle: x\n---\nno body").is_err());
+    }
+
+    #[test]
+    fn opml() {
+        let toml = opml_to_toml(r#"<opml><body><outline text="BBC &amp; co" xmlUrl="https://e.com/f?a=1&amp;b=2"/></body></opml>"#).unwrap();
+        assert_eq!(
+            toml,
+            "[[source]]\nname = \"BBC & co\"\nfeeds = [\"https://e.com/f?a=1&b=2\"]\n\n"
+        );
+        assert!(opml_to_toml("<html/>").is_err());
+    }
+}

@@ -1,0 +1,306 @@
+//! The archive's memory: versions, events, takedowns, `history`, import of existing archives.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{FeedServer, Reply, TempArchive, fixture};
+
+/// One RSS item whose link is served by the test server too.
+fn feed(items: &[(&str, &str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title><link>https://example.com/</link>\n",
+    );
+    for (link, title, content) in items {
+        out.push_str(&format!(
+            "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+             <pubDate>Sat, 03 Apr 2021 10:00:00 GMT</pubDate><description><![CDATA[{content}]]></description></item>\n"
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+fn read_post(archive: &TempArchive) -> (String, String) {
+    let names = archive.post_names();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let text = std::fs::read_to_string(archive.posts().join(&names[0])).unwrap();
+    (names[0].clone(), text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_article_edited_twice_taken_down_and_back() {
+    let server = FeedServer::start().await;
+    let page = server.url("/page/a");
+    server.set("/page/a", "<html>article</html>");
+    server.set("/page/b", "<html>another</html>");
+    let v1 = "<p>韩国支持北京举办冬奥。</p>";
+    let v2 = "<p>韩国反对北京举办冬奥。</p>";
+    let v3 = "<p>韩国反对北京举办夏奥。</p>";
+    let archive = TempArchive::new(
+        &[("S", vec![server.url("/feed")])],
+        "[fetch]\nattempts = 1\n",
+    );
+    let run = |at: &str| {
+        let (code, out, err) = archive.cli(&["run"], Some(at));
+        assert_eq!(code, 0, "{out}{err}");
+        out
+    };
+
+    server.set("/feed", feed(&[(&page, "冬奥", v1)]));
+    assert!(run("2024-06-01T00:00:00Z").contains("S: 1 new"));
+    let (name, first) = read_post(&archive);
+    assert!(
+        !first.contains("versions:"),
+        "an unedited post keeps the original format"
+    );
+
+    server.set("/feed", feed(&[(&page, "冬奥", v2)]));
+    assert!(run("2024-06-01T01:00:00Z").contains("1 changed"));
+    server.set("/feed", feed(&[(&page, "冬奥（更新）", v3)]));
+    assert!(run("2024-06-01T02:00:00Z").contains("1 changed"));
+    let (same_name, edited) = read_post(&archive);
+    assert_eq!(same_name, name, "edits update the post in place");
+    assert!(
+        edited.contains("updated: 2024-06-01T02:00:00.000Z\nversions: 3\n---\n"),
+        "{edited}"
+    );
+    assert!(edited.contains(v3));
+
+    // The article leaves the feed, then its page disappears.
+    server.set(
+        "/feed",
+        feed(&[(&server.url("/page/b"), "另一篇", "<p>b</p>")]),
+    );
+    run("2024-06-01T03:00:00Z");
+    server.route("/page/a", |_, _| Reply::status(404));
+    let (code, out, err) = archive.cli(&["check"], Some("2024-06-01T04:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 gone"), "{out}");
+    let gone = std::fs::read_to_string(archive.posts().join(&name)).unwrap();
+    assert!(gone.contains("gone: 2024-06-01T04:00:00.000Z\n"), "{gone}");
+
+    // It comes back.
+    server.set("/page/a", "<html>article</html>");
+    server.set("/feed", feed(&[(&page, "冬奥（更新）", v3)]));
+    run("2024-06-01T05:00:00Z");
+    let (_, out, _) = archive.cli(&["check"], Some("2024-06-01T06:00:00Z"));
+    assert!(out.contains("1 back"), "{out}");
+    let back = std::fs::read_to_string(archive.posts().join(&name)).unwrap();
+    assert!(!back.contains("gone:"), "{back}");
+
+    let (code, history, err) = archive.cli(&["history", &page], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(history.contains("3 version(s)"), "{history}");
+    for event in [
+        "first_seen",
+        "changed",
+        "left_feed",
+        "gone",
+        "back_in_feed",
+        "back",
+    ] {
+        assert!(
+            history.contains(&format!("  {event}")),
+            "no {event} in\n{history}"
+        );
+    }
+    assert!(
+        history.contains(
+            "v1  first seen 2024-06-01T00:00:00.000Z  last seen 2024-06-01T00:00:00.000Z"
+        ),
+        "{history}"
+    );
+    assert!(history.contains("韩国[-支持-]{+反对+}北京"), "{history}");
+    assert!(history.contains("举办[-冬-]{+夏+}奥"), "{history}");
+    let (_, diff, _) = archive.cli(&["history", &page, "--diff", "1", "3"], None);
+    assert!(diff.contains("diff v1 -> v3"), "{diff}");
+    let (code, _, err) = archive.cli(&["history", &page, "--diff", "1", "9"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("no version 9"), "{err}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+fn fixture_posts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/_posts")
+}
+
+#[test]
+fn import_then_republish_writes_every_file_back_byte_for_byte() {
+    let archive = TempArchive::new(&[], "");
+    copy_dir(&fixture_posts(), &archive.posts());
+    let originals = archive.dir.path().join("originals");
+    copy_dir(&fixture_posts(), &originals);
+    let total = std::fs::read_dir(&originals).unwrap().count();
+    assert!(total >= 30);
+
+    let (code, out, err) = archive.cli(
+        &["import", "jekyll", archive.posts().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("{} imported, 1 duplicate, 0 skipped", total - 1)),
+        "{out}"
+    );
+    // Importing again (an interrupted import finished) adds nothing.
+    let (_, again, _) = archive.cli(
+        &["import", "jekyll", archive.posts().to_str().unwrap()],
+        None,
+    );
+    assert!(
+        again.contains(&format!("0 imported, {total} duplicate, 0 skipped")),
+        "{again}"
+    );
+
+    // Rebuild every post from the store alone.
+    std::fs::remove_dir_all(archive.posts()).unwrap();
+    let (code, out, err) = archive.cli(&["republish"], None);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut rebuilt = 0;
+    for entry in std::fs::read_dir(&originals).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let path = archive.posts().join(&name);
+        if name.to_string_lossy() == "2020-06-02-同一篇文章两个日子.md" {
+            assert!(!path.exists(), "an alias is recorded, not written");
+            continue;
+        }
+        let written = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            String::from_utf8(std::fs::read(entry.path()).unwrap()).unwrap(),
+            "{}",
+            name.to_string_lossy()
+        );
+        rebuilt += 1;
+    }
+    assert_eq!(rebuilt, total - 1);
+    let search = std::fs::read_to_string(archive.archive().join("search.json")).unwrap();
+    let items: serde_json::Value = serde_json::from_str(&search).unwrap();
+    assert_eq!(items.as_array().unwrap().len(), total - 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_then_run_over_the_same_items_adds_nothing() {
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
+    copy_dir(&fixture_posts(), &archive.posts());
+    let (code, out, _) = archive.cli(
+        &["import", "jekyll", archive.posts().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}");
+    let before = archive.snapshot();
+    let (code, out, err) = archive.cli(&["run"], Some("2021-04-04T08:45:53.966Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("联合早报: 0 new, 0 changed, 1 already archived"),
+        "{out}"
+    );
+    let after = archive.snapshot();
+    let posts = |snap: &Vec<(PathBuf, Vec<u8>, std::time::SystemTime)>| {
+        snap.iter()
+            .filter(|(p, _, _)| p.starts_with(archive.posts()))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(posts(&after), posts(&before), "no post written or touched");
+}
+
+#[test]
+fn posts_that_cannot_be_read_are_named_and_skipped() {
+    let archive = TempArchive::new(&[], "");
+    std::fs::create_dir_all(archive.posts()).unwrap();
+    std::fs::write(archive.posts().join("2020-01-01-ok.md"), "---\nlayout: post\ntitle: \"ok\"\ndate: 2020-01-01T00:00:00.000Z\nauthor: S\nfrom: https://e.com/1\ntags: [ S ]\ncategories: [ S ]\n---\n<!--1-->\n[ok](https://e.com/1)\n------\n\n<div>\n<p>x</p>\n</div>\n").unwrap();
+    std::fs::write(
+        archive.posts().join("2020-01-02-broken.md"),
+        "no front matter at all",
+    )
+    .unwrap();
+    std::fs::write(
+        archive.posts().join("2020-01-03-binary.md"),
+        [0xff, 0xfe, 0x00],
+    )
+    .unwrap();
+    let (code, out, _) = archive.cli(
+        &["import", "jekyll", archive.posts().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("skipped 2020-01-02-broken.md: does not start with a `---` front-matter line"),
+        "{out}"
+    );
+    assert!(
+        out.contains("skipped 2020-01-03-binary.md: not UTF-8 text"),
+        "{out}"
+    );
+    assert!(out.contains("1 imported, 0 duplicate, 2 skipped"), "{out}");
+}
+
+#[test]
+fn hidden_articles_leave_every_output_and_come_back() {
+    let archive = TempArchive::new(&[], "");
+    copy_dir(&fixture_posts(), &archive.posts());
+    archive.cli(
+        &["import", "jekyll", archive.posts().to_str().unwrap()],
+        None,
+    );
+    archive.cli(&["republish"], None);
+    let golden = "2021-04-04-中韩外长会谈 韩国支持北京举办冬奥.md";
+    let (code, out, err) = archive.cli(
+        &["hide", golden, "--reason", "takedown request"],
+        Some("2024-01-01T00:00:00Z"),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!archive.posts().join(golden).exists());
+    let search = std::fs::read_to_string(archive.archive().join("search.json")).unwrap();
+    assert!(!search.contains("中韩外长会谈"));
+    let list =
+        std::fs::read_to_string(archive.archive().join("lists/联合早报.md")).unwrap_or_default();
+    assert!(!list.contains("中韩外长会谈"));
+    let (_, history, _) = archive.cli(&["history", golden], None);
+    assert!(history.contains("hidden  takedown request"), "{history}");
+
+    let (code, _, _) = archive.cli(&["unhide", golden], None);
+    assert_eq!(code, 0);
+    assert_eq!(
+        std::fs::read(archive.posts().join(golden)).unwrap(),
+        fixture(&format!("golden/{golden}"))
+    );
+    let search = std::fs::read_to_string(archive.archive().join("search.json")).unwrap();
+    assert!(search.contains("中韩外长会谈"));
+}
+
+#[test]
+fn export_jsonl_streams_every_version() {
+    let archive = TempArchive::new(&[], "");
+    copy_dir(&fixture_posts(), &archive.posts());
+    archive.cli(
+        &["import", "jekyll", archive.posts().to_str().unwrap()],
+        None,
+    );
+    let out = archive.dir.path().join("all.jsonl");
+    let (code, _, err) = archive.cli(&["export", "jsonl", "--out", out.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 29);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["title"] == "中韩外长会谈 韩国支持北京举办冬奥")
+    );
+}
