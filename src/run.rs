@@ -21,7 +21,7 @@ use crate::feed::parse_feed;
 use crate::fetch::{FetchRequest, Fetched, Fetcher, Validators};
 use crate::lock::ArchiveLock;
 use crate::model::Article;
-use crate::publish::jekyll::{self, POSTS_DIR, PublishReport};
+use crate::publish::jekyll::{self, LISTS_DIR, POSTS_DIR, PublishReport};
 use crate::publish::sweep_temporary_files;
 use crate::store::{FeedResult, Ingest, SourceMeta, Store};
 
@@ -148,8 +148,11 @@ pub async fn run_locked(
     let posts_dir = config.archive.join(POSTS_DIR);
     std::fs::create_dir_all(&posts_dir)
         .with_context(|| format!("creating {}", posts_dir.display()))?;
-    sweep_temporary_files(&posts_dir)
-        .with_context(|| format!("sweeping temporary files in {}", posts_dir.display()))?;
+    // What a crash left half-written: posts, list pages, and search.json in the archive folder.
+    for folder in [&config.archive, &posts_dir, &config.archive.join(LISTS_DIR)] {
+        sweep_temporary_files(folder)
+            .with_context(|| format!("sweeping temporary files in {}", folder.display()))?;
+    }
 
     let started = clock.now().timestamp_millis();
     let mut jobs = Vec::new();
