@@ -28,10 +28,11 @@ fn spawn_run(archive: &TempArchive) -> Child {
         .unwrap()
 }
 
-/// Waits until `server` has been asked for `path` (the child is then inside its run).
-async fn wait_for_hit(server: &FeedServer, path: &str) {
+/// Waits until `server` has been asked for `path` more than `before` times (the child is then
+/// inside its run).
+async fn wait_for_hit(server: &FeedServer, path: &str, before: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while server.hits(path) == 0 {
+    while server.hits(path) <= before {
         assert!(Instant::now() < deadline, "nobody fetched {path}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -61,7 +62,7 @@ async fn a_second_run_on_the_same_archive_is_refused_naming_the_holder() {
     let archive = TempArchive::new(&[("慢", vec![server.url("/slow.xml")])], "");
 
     let first = spawn_run(&archive);
-    wait_for_hit(&server, "/slow.xml").await;
+    wait_for_hit(&server, "/slow.xml", 0).await;
     let (code, stdout, stderr) = archive.cli(&["run"], Some(NOW));
     assert_eq!(code, 1, "{stdout}{stderr}");
     let expected = format!(
@@ -190,7 +191,7 @@ async fn stops_cleanly_on(signal: &str) {
     );
 
     let child = spawn_run(&archive);
-    wait_for_hit(&server, "/slow.xml").await;
+    wait_for_hit(&server, "/slow.xml", 0).await;
     let sent = Instant::now();
     send_signal(&child, signal);
     let (code, stderr) = wait_exit(child, Duration::from_secs(20)).await;
@@ -257,8 +258,9 @@ async fn backup_copies_the_last_commit_while_a_run_is_writing() {
         ]),
     );
     slow_feed(&server, "/slow.xml", rss(&[]), Duration::from_secs(60));
+    let before = server.hits("/slow.xml");
     let writer = spawn_run(&archive);
-    wait_for_hit(&server, "/slow.xml").await;
+    wait_for_hit(&server, "/slow.xml", before).await;
 
     let copy = archive.dir.path().join("copy.sqlite");
     let started = Instant::now();
