@@ -619,3 +619,37 @@ async fn user_agent_names_newsvault_unless_overridden() {
     );
     assert_eq!(agent(1), "my-archive-bot/1.0");
 }
+
+/// Runs the binary with `vars` set (and every other proxy variable removed).
+fn run_with_env(archive: &TempArchive, vars: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"));
+    command.arg("run").arg("--config").arg(&archive.config);
+    for name in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
+        command
+            .env_remove(name)
+            .env_remove(name.to_ascii_uppercase());
+    }
+    command.envs(vars.iter().copied());
+    command.output().unwrap()
+}
+
+/// Without a `proxy` in the config, HTTP_PROXY / NO_PROXY decide, as they do for other tools.
+#[tokio::test(flavor = "multi_thread")]
+async fn environment_proxy_variables_apply() {
+    let server = FeedServer::start().await;
+    server.set("/feed", two_items());
+    let proxy = Proxy::start().await;
+    let archive = TempArchive::new(&[("s", vec![server.url("/feed")])], FAST);
+    let output = run_with_env(&archive, &[("HTTP_PROXY", &proxy.url)]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(proxy.seen.lock().unwrap().len(), 1);
+
+    let direct = TempArchive::new(&[("s", vec![server.url("/feed")])], FAST);
+    let output = run_with_env(
+        &direct,
+        &[("HTTP_PROXY", &proxy.url), ("NO_PROXY", "127.0.0.1")],
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(proxy.seen.lock().unwrap().len(), 1, "NO_PROXY was ignored");
+    assert_eq!(server.hits("/feed"), 2);
+}
