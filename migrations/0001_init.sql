@@ -52,6 +52,9 @@ CREATE TABLE article (
     hidden_reason TEXT,
     imported_head TEXT,                     -- an imported post's text up to its body, kept as is
     imported_tail TEXT,                     -- and after it, so republishing is byte for byte
+    fulltext      TEXT,                     -- the article's page content (`fulltext`), as extracted
+    fulltext_tries INTEGER NOT NULL DEFAULT 0,  -- failed attempts to get it
+    fulltext_error TEXT,
     UNIQUE (source_id, key)
 );
 CREATE INDEX article_dirty ON article (id) WHERE post_dirty = 1;

@@ -91,6 +91,25 @@ pub enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Derive every article's body again with the current content rules (no version is added)
+    /// and rewrite the posts that change.
+    Reprocess {
+        /// Only this source (its name or id).
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Extract the main content of one page (a file or a URL) as `fulltext` would, and print
+    /// its title, text and cleaned HTML.
+    Extract {
+        /// A path or an http(s) URL.
+        page: String,
+        /// Take this element instead of extracting automatically.
+        #[arg(long)]
+        selector: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write every post, list and search.json again from the store.
     Republish,
     /// Parse one feed (a file or a URL) and print its entries as JSON.

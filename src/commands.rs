@@ -443,3 +443,103 @@ pub async fn check(
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// `newsvault reprocess [--source NAME]`.
+pub fn reprocess(config_path: &Path, source: Option<&str>) -> Result<ExitCode> {
+    use crate::config::ContentMode;
+    use crate::content::{clean::clean_html, clean_rules, join_lines};
+    let config = Config::load(config_path)?;
+    let sources: Vec<_> = match source {
+        Some(name) => vec![
+            config
+                .sources
+                .iter()
+                .find(|s| s.name == name || s.id() == name)
+                .with_context(|| format!("no source named {name:?} in the config"))?,
+        ],
+        None => config.sources.iter().collect(),
+    };
+    let (_lock, store) = open_locked(&config)?;
+    let mut changed = 0;
+    store.begin()?;
+    for source in sources {
+        let rules = clean_rules(source);
+        store.for_each_fetched(source.id(), |id, link, content, fulltext| {
+            let html = fulltext.unwrap_or(content);
+            let body = match source.content {
+                ContentMode::Verbatim => join_lines(html),
+                ContentMode::Clean => {
+                    let base = url::Url::parse(link).ok();
+                    clean_html(html, base.as_ref(), &rules)
+                }
+            };
+            let summary = crate::publish::jekyll::summarize(&body);
+            if store.set_body(id, &body, &summary)? {
+                changed += 1;
+            }
+            Ok(())
+        })?;
+    }
+    store.commit()?;
+    let report = publish_pending(&config, &store, changed > 0)?;
+    println!(
+        "{changed} article(s) re-derived, {} post(s) rewritten",
+        report.posts_written
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `newsvault extract <file-or-url> [--selector S] [--json]`.
+pub async fn extract(page: &str, selector: Option<&str>, json: bool) -> Result<ExitCode> {
+    use crate::config::{Fulltext, FulltextAuto};
+    let (bytes, content_type, url) = if page.starts_with("http://") || page.starts_with("https://")
+    {
+        let report = Fetcher::new(&Default::default())
+            .fetch(&FetchRequest {
+                url: page.to_string(),
+                validators: Default::default(),
+                timeout: None,
+                proxy: None,
+            })
+            .await;
+        match report.outcome.with_context(|| format!("fetching {page}"))? {
+            Fetched::Body(body) => (body.bytes, body.content_type, Some(body.final_url)),
+            Fetched::NotModified { .. } => bail!("{page}: unexpected 304 Not Modified"),
+        }
+    } else {
+        let bytes = std::fs::read(page).with_context(|| format!("reading {page}"))?;
+        let bytes = if page.ends_with(".gz") {
+            use std::io::Read;
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut out)
+                .with_context(|| format!("decompressing {page}"))?;
+            out
+        } else {
+            bytes
+        };
+        (bytes, None, None)
+    };
+    let text = crate::feed::decode_html(&bytes, content_type.as_deref());
+    let rule = match selector {
+        Some(selector) => Fulltext::Selector {
+            selector: selector.to_string(),
+        },
+        None => Fulltext::Auto(FulltextAuto::Auto),
+    };
+    let mut found = crate::content::fulltext::extract(&text, url.as_deref(), &rule)
+        .map_err(|why| anyhow::anyhow!("{page}: {why}"))?;
+    let base = url.as_deref().and_then(|u| url::Url::parse(u).ok());
+    found.html = crate::content::clean::clean_html(&found.html, base.as_ref(), &Default::default());
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+    } else {
+        println!(
+            "title: {}\n\n{}\n\n{}",
+            found.title.unwrap_or_default(),
+            found.text.trim(),
+            found.html
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

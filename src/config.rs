@@ -268,9 +268,60 @@ impl GitConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ContentMode {
-    /// The feed's HTML as it is, each line stripped and the lines joined (the original format).
+    /// Cleaned and sanitised (see `content::clean`): the default.
     #[default]
+    Clean,
+    /// The feed's HTML as it is, each line stripped and the lines joined (the original format).
     Verbatim,
+}
+
+/// A regular expression from the config, compiled when the config is read.
+#[derive(Debug, Clone)]
+pub struct Pattern(pub regex::Regex);
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        regex::Regex::new(&text)
+            .map(Pattern)
+            .map_err(|e| serde::de::Error::custom(format!("bad regular expression {text:?}: {e}")))
+    }
+}
+
+/// `include` / `exclude`: patterns on an item's categories, title or link. A filter matches an
+/// item when any of its patterns does (a category pattern: any of the item's categories).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    pub categories: Option<Pattern>,
+    pub title: Option<Pattern>,
+    pub link: Option<Pattern>,
+}
+
+impl Filter {
+    pub fn matches(&self, categories: &[String], title: &str, link: &str) -> bool {
+        self.categories
+            .as_ref()
+            .is_some_and(|p| categories.iter().any(|c| p.0.is_match(c)))
+            || self.title.as_ref().is_some_and(|p| p.0.is_match(title))
+            || self.link.as_ref().is_some_and(|p| p.0.is_match(link))
+    }
+}
+
+/// `fulltext`: where an article's full text comes from when the feed carries a summary.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Fulltext {
+    /// `fulltext = "auto"`: main-content extraction from the article's page.
+    Auto(FulltextAuto),
+    /// `fulltext = { selector = "div.post-content" }`: that element of the article's page.
+    Selector { selector: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FulltextAuto {
+    Auto,
 }
 
 /// One `[[source]]`.
@@ -296,6 +347,18 @@ pub struct SourceConfig {
     pub timeout_secs: Option<u64>,
     /// Per-source override of `[fetch] proxy`.
     pub proxy: Option<String>,
+    /// Keep only items this filter matches.
+    pub include: Option<Filter>,
+    /// Drop items this filter matches.
+    pub exclude: Option<Filter>,
+    /// CSS selectors of elements that `clean` drops (share bars, related links …).
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// Keep `<iframe>` embeds when cleaning.
+    #[serde(default)]
+    pub iframes: bool,
+    /// Fetch the full text from the article's page.
+    pub fulltext: Option<Fulltext>,
 }
 
 impl SourceConfig {
@@ -388,6 +451,13 @@ impl Config {
             }
             for feed in &source.feeds {
                 check_feed_url(feed).map_err(|why| format!("{which}: feed {feed:?} {why}"))?;
+            }
+            for selector in source.remove.iter().chain(match &source.fulltext {
+                Some(Fulltext::Selector { selector }) => Some(selector),
+                _ => None,
+            }) {
+                crate::content::clean::check_selector(selector)
+                    .map_err(|why| format!("{which}: selector {selector:?}: {why}"))?;
             }
             if let Some(proxy) = &source.proxy {
                 check_proxy(proxy).map_err(|why| format!("{which}: proxy {proxy:?} {why}"))?;

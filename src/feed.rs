@@ -93,6 +93,23 @@ fn preferred_link(links: &[feed_rs::model::Link]) -> Option<String> {
         .filter(|href| !href.is_empty())
 }
 
+/// An HTML page's bytes as text: BOM, HTTP charset, `<meta charset>`, else detection.
+pub fn decode_html(bytes: &[u8], content_type: Option<&str>) -> String {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).to_ascii_lowercase();
+    let meta = head.find("charset=").map(|at| {
+        head[at + 8..]
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect::<String>()
+    });
+    let label = content_type
+        .and_then(charset_of)
+        .map(str::to_string)
+        .or(meta);
+    String::from_utf8_lossy(&to_utf8(bytes, label.as_deref())).into_owned()
+}
+
 /// The `charset` parameter of a `Content-Type` header.
 pub fn charset_of(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|param| {

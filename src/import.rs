@@ -304,7 +304,7 @@ pub fn import_jekyll(
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "md") && p.is_file())
         .collect();
-    files.sort();
+    files.sort_unstable_by(|a, b| a.file_name().cmp(&b.file_name()));
     let mut summary = ImportSummary::default();
     const BATCH: usize = 2000;
     for (i, chunk) in files.chunks(BATCH).enumerate() {

@@ -35,6 +35,12 @@ fn main() -> ExitCode {
             Command::Hide { article, reason } => commands::hide(&cli.config, article, Some(reason)),
             Command::Unhide { article } => commands::hide(&cli.config, article, None),
             Command::Republish => commands::republish(&cli.config),
+            Command::Reprocess { source } => commands::reprocess(&cli.config, source.as_deref()),
+            Command::Extract {
+                page,
+                selector,
+                json,
+            } => commands::extract(page, selector.as_deref(), *json).await,
             Command::Check {
                 since,
                 source,

@@ -41,6 +41,11 @@ pub struct SourceSummary {
     pub retries: u32,
     /// Feeds that failed: (URL, reason).
     pub failed: Vec<(String, String)>,
+    /// Articles that got their full text from their page this run.
+    pub fulltext: usize,
+    /// Article pages whose full text could not be had: (link, reason). The article keeps the
+    /// feed's content; later runs try again.
+    pub fulltext_failed: Vec<(String, String)>,
     /// Feeds not tried this run because they have been failing (`[fetch] failure_backoff_after`).
     pub backing_off: Vec<BackingOff>,
 }
@@ -312,12 +317,88 @@ pub async fn run_locked(
         }
     }
     drop(results);
+    fetch_fulltexts(&store, &fetcher, config, &mut summary).await?;
     store.commit().context("committing the run")?;
 
     let ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
     summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
         .context("publishing the Jekyll tree")?;
     Ok(summary)
+}
+
+/// The `fulltext` phase: for sources that ask for it, fetch the pages of articles still without
+/// their full text (new ones, and earlier failures up to `MAX_TRIES`), extract, and derive the
+/// body again. Runs inside the run's transaction, with the same fetcher and limits.
+async fn fetch_fulltexts(
+    store: &Store,
+    fetcher: &Arc<Fetcher>,
+    config: &Config,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    use crate::content::fulltext::{MAX_TRIES, PER_RUN, extract};
+    for (i, source) in config.sources.iter().enumerate() {
+        let Some(rule) = &source.fulltext else {
+            continue;
+        };
+        let pending = store.fulltext_pending(source.id(), MAX_TRIES, PER_RUN)?;
+        let mut pages = futures::stream::iter(pending)
+            .map(|(id, link)| {
+                let fetcher = fetcher.clone();
+                let rule = rule.clone();
+                let timeout = source.timeout_secs.map(Duration::from_secs);
+                let proxy = source.proxy.clone();
+                async move {
+                    let request = FetchRequest {
+                        url: link.clone(),
+                        validators: Validators::default(),
+                        timeout,
+                        proxy,
+                    };
+                    let report = fetcher.fetch(&request).await;
+                    let outcome = match report.outcome {
+                        Ok(Fetched::Body(body)) => {
+                            let page_url = body.final_url.clone();
+                            tokio::task::spawn_blocking(move || {
+                                let page = crate::feed::decode_html(
+                                    &body.bytes,
+                                    body.content_type.as_deref(),
+                                );
+                                extract(&page, Some(&page_url), &rule)
+                            })
+                            .await
+                            .unwrap_or_else(|e| Err(format!("extraction crashed: {e}")))
+                        }
+                        Ok(Fetched::NotModified { .. }) => Err("unexpected 304".to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    (id, link, outcome)
+                }
+            })
+            .buffer_unordered(config.fetch.concurrency);
+        let rules = crate::content::clean_rules(source);
+        while let Some((id, link, outcome)) = pages.next().await {
+            match outcome {
+                Ok(found) => {
+                    let body = match source.content {
+                        crate::config::ContentMode::Clean => {
+                            let base = url::Url::parse(&link).ok();
+                            crate::content::clean::clean_html(&found.html, base.as_ref(), &rules)
+                        }
+                        crate::config::ContentMode::Verbatim => {
+                            crate::content::join_lines(&found.html)
+                        }
+                    };
+                    store.set_fulltext(id, &found.html, &body, &jekyll::summarize(&body))?;
+                    summary.sources[i].fulltext += 1;
+                }
+                Err(reason) => {
+                    store.fulltext_failed(id, &reason)?;
+                    summary.sources[i].fulltext_failed.push((link, reason));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A spawned feed task that is aborted when the run stops waiting for it (a shutdown, an error),
@@ -405,9 +486,11 @@ fn parse_body(
     }
     match parse_feed(&body.bytes, body.content_type.as_deref()) {
         Ok(feed) => {
+            // The source's include/exclude filters decide which items are archived at all.
             let articles = feed
                 .entries
                 .iter()
+                .filter(|entry| crate::content::keeps(source, entry))
                 .map(|entry| {
                     let article = make_article(entry, &feed, source);
                     let summary = jekyll::summarize(&article.body);
@@ -443,9 +526,18 @@ pub fn describe(summary: &RunSummary, archive: &Path) -> String {
         if source.retries > 0 {
             out.push_str(&format!(", {} retries", source.retries));
         }
+        if source.fulltext > 0 {
+            out.push_str(&format!(", {} full text(s) fetched", source.fulltext));
+        }
         out.push('\n');
         for (url, reason) in &source.failed {
             out.push_str(&format!("{}: {url}: {reason}\n", source.name));
+        }
+        for (link, reason) in &source.fulltext_failed {
+            out.push_str(&format!(
+                "{}: {link}: full text not had ({reason}); the feed's content is kept\n",
+                source.name
+            ));
         }
         for skipped in &source.backing_off {
             let until = chrono::DateTime::from_timestamp_millis(skipped.until_ms)

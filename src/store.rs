@@ -165,7 +165,9 @@ impl Store {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 10000;",
+             PRAGMA busy_timeout = 10000;
+             PRAGMA cache_size = -32768;
+             PRAGMA mmap_size = 268435456;",
         )
         .map_err(open)?;
         let store = Store { conn };
@@ -1001,6 +1003,95 @@ impl Store {
             }
             _ => Ok(false),
         }
+    }
+}
+
+impl Store {
+    /// Articles of a source still waiting for their full text (fewer than `max_tries` failed
+    /// attempts), newest first: (id, link).
+    pub fn fulltext_pending(
+        &self,
+        source_id: &str,
+        max_tries: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, link FROM article
+                 WHERE source_id = ?1 AND fulltext IS NULL AND fulltext_tries < ?2
+                   AND imported_head IS NULL AND hidden_ms IS NULL
+                   AND (link LIKE 'http://%' OR link LIKE 'https://%')
+                 ORDER BY date_ms DESC LIMIT ?3",
+            )?
+            .query_map(params![source_id, max_tries, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Records an article's full text and the body derived from it; the post is rewritten.
+    pub fn set_fulltext(&self, id: i64, fulltext: &str, body: &str, summary: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE article SET fulltext = ?2, body = ?3, summary = ?4, fulltext_error = NULL,
+                     post_dirty = 1
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, fulltext, body, summary])?;
+        Ok(())
+    }
+
+    /// Records a failed attempt at an article's full text; it keeps the feed's content.
+    pub fn fulltext_failed(&self, id: i64, error: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE article SET fulltext_tries = fulltext_tries + 1, fulltext_error = ?2
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, error])?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Calls `each(id, link, content as fetched, full text)` for every article of a source
+    /// that was fetched (imported posts keep their archived text), for `reprocess`.
+    pub fn for_each_fetched(
+        &self,
+        source_id: &str,
+        mut each: impl FnMut(i64, &str, &str, Option<&str>) -> Result<()>,
+    ) -> Result<()> {
+        let mut statement = self.conn.prepare(
+            "SELECT a.id, a.link, v.content, a.fulltext FROM article a
+             JOIN version v ON v.article_id = a.id AND v.hash = a.version_hash
+             WHERE a.source_id = ?1 AND a.imported_head IS NULL ORDER BY a.id",
+        )?;
+        let mut rows = statement.query([source_id])?;
+        while let Some(r) = rows.next()? {
+            let content: String = r.get(2)?;
+            let fulltext: Option<String> = r.get(3)?;
+            each(
+                r.get(0)?,
+                &r.get::<_, String>(1)?,
+                &content,
+                fulltext.as_deref(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sets an article's derived body (rules re-applied: no version is added); the post is
+    /// rewritten when the body changed. Returns whether it did.
+    pub fn set_body(&self, id: i64, body: &str, summary: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE article SET body = ?2, summary = ?3, post_dirty = 1
+                 WHERE id = ?1 AND body <> ?2",
+            )?
+            .execute(params![id, body, summary])?
+            > 0)
     }
 }
 

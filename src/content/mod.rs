@@ -5,6 +5,9 @@
 //! configuration, not code special to a site: `verbatim` keeps the feed's HTML as it is, each line
 //! stripped and the lines joined, exactly as the original archives did.
 
+pub mod clean;
+pub mod fulltext;
+
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -29,9 +32,6 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         .to_string();
     let joined = join_lines(&raw_content);
     let version_hash = version_hash(&title, &joined);
-    let body = match source.content {
-        ContentMode::Verbatim => joined,
-    };
 
     let guid = entry.guid.clone();
     let guid_url = guid.as_deref().filter(|g| is_web_url(g));
@@ -47,6 +47,13 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         .trim()
         .to_string();
 
+    let body = match source.content {
+        ContentMode::Verbatim => joined,
+        ContentMode::Clean => {
+            let base = Url::parse(&link).ok();
+            clean::clean_html(&raw_content, base.as_ref(), &clean_rules(source))
+        }
+    };
     let key = match (&guid, item_link) {
         (Some(guid), _) if is_web_url(guid) => url_key(guid),
         (Some(guid), _) => format!("guid:{guid}"),
@@ -65,6 +72,33 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         body,
         version_hash,
     }
+}
+
+/// The cleaning rules of a source.
+pub fn clean_rules(source: &SourceConfig) -> clean::CleanRules {
+    clean::CleanRules {
+        remove: source.remove.clone(),
+        keep_iframes: source.iframes,
+    }
+}
+
+/// Whether a source keeps an entry, by its `include` and `exclude` filters.
+pub fn keeps(source: &SourceConfig, entry: &Entry) -> bool {
+    let title = entry.title.as_deref().unwrap_or("");
+    let link = entry
+        .link
+        .as_deref()
+        .or(entry.guid.as_deref())
+        .unwrap_or("");
+    let included = source
+        .include
+        .as_ref()
+        .is_none_or(|f| f.matches(&entry.categories, title, link));
+    let excluded = source
+        .exclude
+        .as_ref()
+        .is_some_and(|f| f.matches(&entry.categories, title, link));
+    included && !excluded
 }
 
 /// The identity of an article known by a URL (a URL guid, or its link): guids and links share one
@@ -165,6 +199,11 @@ mod tests {
             link_from_guid,
             timeout_secs: None,
             proxy: None,
+            include: None,
+            exclude: None,
+            remove: vec![],
+            iframes: false,
+            fulltext: None,
         }
     }
 

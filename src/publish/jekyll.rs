@@ -433,7 +433,10 @@ pub fn publish_with(
         std::fs::create_dir_all(dir).map_err(|e| PublishError::io(dir, e))?;
     }
     let mut report = PublishReport::default();
-    let mut touched_sources = BTreeSet::new();
+    // Posts are marked written only once lists and search.json are written too: a run killed in
+    // between writes the same posts again next time (same bytes, so the files stay untouched)
+    // and so rewrites the lists and search.json it had not reached.
+    let mut posted = Vec::new();
     let mut after = 0;
     loop {
         let batch = store.dirty_posts(after, 512)?;
@@ -443,15 +446,12 @@ pub fn publish_with(
         for post in &batch {
             let path = posts_dir.join(&post.post_name);
             match write_atomically(&path, render_post(post).as_bytes()) {
-                Ok(_) => {
-                    written.push(post.id);
-                    touched_sources.insert(post.author.clone());
-                }
+                Ok(_) => written.push(post.id),
                 Err(e) => report.failures.push(format!("{}: {e}", path.display())),
             }
         }
         report.posts_written += written.len();
-        store.mark_posted(&written)?;
+        posted.extend(written);
     }
     let changed = indexes || report.posts_written > 0;
     for source_id in sources {
@@ -473,6 +473,7 @@ pub fn publish_with(
         write_search_json(store, &search, permalink)?;
         report.search_json_written = true;
     }
+    store.mark_posted(&posted)?;
     Ok(report)
 }
 

@@ -1,0 +1,241 @@
+//! `content = "clean"`: make a feed's HTML fit to keep and to show.
+//!
+//! Two passes, each with the tool that does it well:
+//!
+//! 1. a streaming rewrite with `lol_html`, for what needs selectors and attribute moves: lazy
+//!    images get their real `src` from `data-src`/`data-original`/`data-lazy-src`, ad wrappers
+//!    (`dfp-ad-*`, `dfp-tag-wrapper`, … plus the source's own `remove` selectors) and 1×1
+//!    tracking images go;
+//! 2. an allow-list sanitiser, `ammonia`, for safety: only known-harmless tags and attributes
+//!    survive, so no script, event handler, `javascript:`/`data:` URL, `<base>`, `<meta>` or style
+//!    expression gets through whatever the source sends; relative URLs become absolute against
+//!    the article's link; images (and iframes, when a source keeps them) get
+//!    `referrerpolicy="no-referrer"`, which hot-linked news images need.
+//!
+//! The result is put on one line (line breaks and the white space around them become one
+//! space), as the post format wants its content.
+
+use std::collections::HashSet;
+
+use ammonia::{Builder, UrlRelative};
+use lol_html::{RewriteStrSettings, element, rewrite_str};
+use url::Url;
+
+/// Wrappers that hold ads on the news sites archived (DFP/GPT, AdSense).
+pub const AD_SELECTORS: &[&str] = &[
+    "[id^=\"dfp-ad-\"]",
+    ".dfp-tag-wrapper",
+    ".dfp-tag",
+    "[id^=\"div-gpt-ad\"]",
+    ".adsbygoogle",
+    "#innity-in-post",
+];
+
+/// Elements dropped with their content before sanitising.
+const ALWAYS_DROP: &[&str] = &["script", "style", "noscript", "template"];
+
+/// Attributes lazy-loading scripts keep the real image URL in.
+const LAZY_SRC: &[&str] = &["data-src", "data-original", "data-lazy-src"];
+
+/// The cleaning a source asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CleanRules {
+    /// The source's own selectors of elements to drop (share bars, related links …).
+    pub remove: Vec<String>,
+    /// Keep `<iframe>` embeds (video players); dropped by default.
+    pub keep_iframes: bool,
+}
+
+/// Cleans and sanitises `html`; `base` (the article's link) makes relative URLs absolute.
+pub fn clean_html(html: &str, base: Option<&Url>, rules: &CleanRules) -> String {
+    let prepared = prepare(html, rules).unwrap_or_else(|_| html.to_string());
+    let safe = sanitise(&prepared, base, rules.keep_iframes);
+    one_line(&safe)
+}
+
+/// Sanitises `html` with the allow-list alone, no other cleaning: what the HTML site applies to
+/// every article, verbatim sources included.
+pub fn sanitise(html: &str, base: Option<&Url>, keep_iframes: bool) -> String {
+    let mut builder = Builder::default();
+    builder
+        .add_tags([
+            "figure",
+            "figcaption",
+            "picture",
+            "source",
+            "section",
+            "time",
+        ])
+        .add_tag_attributes("img", ["referrerpolicy", "loading", "srcset", "sizes"])
+        .add_tag_attributes("source", ["srcset", "type", "media", "sizes"])
+        .set_tag_attribute_value("img", "referrerpolicy", "no-referrer")
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .strip_comments(true);
+    if keep_iframes {
+        builder
+            .add_tags(["iframe"])
+            .add_tag_attributes("iframe", ["src", "width", "height", "allowfullscreen"])
+            .set_tag_attribute_value("iframe", "referrerpolicy", "no-referrer")
+            .set_tag_attribute_value("iframe", "sandbox", "allow-scripts allow-same-origin");
+    }
+    match base {
+        Some(base) => builder.url_relative(UrlRelative::RewriteWithBase(base.clone())),
+        None => builder.url_relative(UrlRelative::PassThrough),
+    };
+    builder.clean(html).to_string()
+}
+
+/// The `lol_html` pass: lazy images, ads, tracking pixels, dropped elements.
+fn prepare(html: &str, rules: &CleanRules) -> Result<String, lol_html::errors::RewritingError> {
+    let mut drop: Vec<&str> = ALWAYS_DROP.iter().chain(AD_SELECTORS).copied().collect();
+    // Selectors were checked when the config was loaded (see `check_selector`).
+    drop.extend(
+        rules
+            .remove
+            .iter()
+            .map(String::as_str)
+            .filter(|s| check_selector(s).is_ok()),
+    );
+    let drop = drop.join(", ");
+    let settings = RewriteStrSettings::new()
+        .append_element_content_handler(element!(drop.as_str(), |el| {
+            el.remove();
+            Ok(())
+        }))
+        .append_element_content_handler(element!("img", |el| {
+            let size = |name: &str| {
+                el.get_attribute(name)
+                    .map(|v| v.trim().trim_end_matches("px").trim().to_string())
+            };
+            if size("width").as_deref() == Some("1") && size("height").as_deref() == Some("1") {
+                el.remove();
+                return Ok(());
+            }
+            let lazy = LAZY_SRC.iter().find_map(|name| el.get_attribute(name));
+            if let Some(real) = lazy.filter(|v| !v.trim().is_empty()) {
+                let src = el.get_attribute("src").unwrap_or_default();
+                if src.trim() != real.trim() {
+                    el.set_attribute("src", real.trim())?;
+                }
+            }
+            if let Some(set) = el.get_attribute("data-srcset") {
+                el.set_attribute("srcset", &set)?;
+            }
+            Ok(())
+        }));
+    rewrite_str(html, settings)
+}
+
+/// Whether a `remove` selector is one the cleaner can use.
+pub fn check_selector(selector: &str) -> Result<(), String> {
+    selector
+        .parse::<lol_html::Selector>()
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Line breaks, with the white space around them, become one space; the ends are trimmed.
+fn one_line(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut pending_break = false;
+    let mut pending_space = String::new();
+    for c in html.chars() {
+        if c == '\n' || c == '\r' {
+            pending_break = true;
+        } else if c.is_whitespace() {
+            pending_space.push(c);
+        } else {
+            if pending_break {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+            } else if !out.is_empty() {
+                out.push_str(&pending_space);
+            }
+            pending_break = false;
+            pending_space.clear();
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean(html: &str) -> String {
+        let base = Url::parse("https://news.example/world/story-1").unwrap();
+        clean_html(html, Some(&base), &CleanRules::default())
+    }
+
+    #[test]
+    fn lazy_images_get_a_src_and_no_referrer() {
+        let out = clean(
+            r#"<img class="lazyload" data-src="/i/a.jpg" src="data:image/gif;base64,R0lGOD">"#,
+        );
+        assert_eq!(
+            out,
+            r#"<img src="https://news.example/i/a.jpg" referrerpolicy="no-referrer">"#
+        );
+        let out = clean(r#"<img data-original="b.jpg">"#);
+        assert!(
+            out.contains(r#"src="https://news.example/world/b.jpg""#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn ads_scripts_and_pixels_go() {
+        let out = clean(
+            "<p>a</p>\n  <div id=\"dfp-ad-imu1-wrapper\" class=\"dfp-tag-wrapper\"><div id=\"dfp-ad-imu1\">ad</div></div>\
+             <script>alert(1)</script><img src=\"https://t.example/p.gif\" width=\"1\" height=\"1\"><p onclick=\"x()\">b</p>",
+        );
+        assert_eq!(out, "<p>a</p> <p>b</p>");
+    }
+
+    #[test]
+    fn relative_links_become_absolute() {
+        let out = clean(r#"<a href="../other">x</a>"#);
+        assert_eq!(
+            out,
+            r#"<a href="https://news.example/other" rel="noopener noreferrer">x</a>"#
+        );
+    }
+
+    #[test]
+    fn source_selectors_and_iframes() {
+        let base = Url::parse("https://e.com/").unwrap();
+        let rules = CleanRules {
+            remove: vec![".share".into()],
+            keep_iframes: false,
+        };
+        let out = clean_html(
+            "<div class=\"share\">s</div><iframe src=\"https://v.example/\"></iframe><p>t</p>",
+            Some(&base),
+            &rules,
+        );
+        assert_eq!(out, "<p>t</p>");
+        let rules = CleanRules {
+            remove: vec![],
+            keep_iframes: true,
+        };
+        let out = clean_html(
+            "<iframe src=\"https://v.example/e\"></iframe>",
+            Some(&base),
+            &rules,
+        );
+        assert!(
+            out.contains("<iframe") && out.contains("referrerpolicy=\"no-referrer\""),
+            "{out}"
+        );
+        assert!(check_selector("div[").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let html = "<div>".repeat(10_000) + "x" + &"</div>".repeat(10_000);
+        let out = clean(&html);
+        assert!(out.contains('x'));
+    }
+}
