@@ -58,6 +58,7 @@ async fn page_state(fetcher: &Fetcher, link: &str) -> PageState {
             validators: Default::default(),
             timeout: None,
             proxy: None,
+            untrusted: true,
         })
         .await;
     match report.outcome {

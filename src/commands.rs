@@ -47,6 +47,37 @@ pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
     let lock = ArchiveLock::acquire(&config.archive)?;
     let summary = run_locked(&config, clock, &lock, shutdown).await?;
     print!("{}", describe(&summary, &config.archive));
+    after_run(&config, clock, &summary).await?;
+    drop(lock);
+    Ok(exit_code(&summary))
+}
+
+/// `newsvault watch`: runs the sources on their intervals until SIGINT / SIGTERM (see
+/// [`crate::watch`]), holding the archive's lock throughout; each run is followed by what follows
+/// `run` (page checks, git). Exits 0 when stopped by a signal.
+pub async fn watch(config_path: &Path) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let clock = Clock::from_env()?;
+    let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
+    let lock = ArchiveLock::acquire(&config.archive)?;
+    crate::watch::watch(
+        &config,
+        clock,
+        &lock,
+        shutdown,
+        async |subset, clock, summary| {
+            print!("{}", describe(summary, &subset.archive));
+            after_run(subset, clock, summary).await
+        },
+    )
+    .await?;
+    drop(lock);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What follows a run, under its lock: re-checking `[check] per_run` article pages, then
+/// committing and pushing the outputs with `[publish.git]`.
+async fn after_run(config: &Config, clock: Clock, summary: &RunSummary) -> Result<()> {
     if config.check.per_run > 0 {
         let path = config.store_path();
         let store =
@@ -62,7 +93,7 @@ pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
         )
         .await?;
         if checked.gone + checked.back > 0 {
-            publish_pending(&config, &store, true)?;
+            publish_pending(config, &store, true)?;
         }
         println!(
             "{} page(s) checked: {} gone, {} back",
@@ -81,8 +112,7 @@ pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
             .context("publishing to git")?;
         print!("{}", report.describe());
     }
-    drop(lock);
-    Ok(exit_code(&summary))
+    Ok(())
 }
 
 /// `newsvault backup <file>`: a consistent copy of the store, taken while a run may be writing
@@ -159,6 +189,7 @@ pub async fn inspect(target: &str) -> Result<ExitCode> {
                 validators: Default::default(),
                 timeout: None,
                 proxy: None,
+                untrusted: false,
             })
             .await;
         match report
@@ -195,9 +226,10 @@ pub async fn demo(dir: Option<&Path>) -> Result<ExitCode> {
     Ok(exit_code(&summary))
 }
 
-/// `newsvault status [--json]`: 0 when no feed is failing, else 2. It only reads: with no store
-/// yet, every feed shows as never tried and nothing is created.
-pub fn status(config_path: &Path, json: bool) -> Result<ExitCode> {
+/// `newsvault status [--json] [--check]`: 0 when no feed is failing, else 2; with `--check`, 2
+/// only when a source is flagged (failing longer than `[status] failing_after_hours`). It only
+/// reads: with no store yet, every feed shows as never tried and nothing is created.
+pub fn status(config_path: &Path, json: bool, check: bool) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let now = Clock::from_env()?.now().timestamp_millis();
     let store_path = config.store_path();
@@ -209,17 +241,27 @@ pub fn status(config_path: &Path, json: bool) -> Result<ExitCode> {
     } else {
         None
     };
-    let sources = crate::status::collect_status(&config, store.as_ref(), now)
+    let report = crate::status::collect_report(&config, store.as_ref(), now)
         .with_context(|| format!("reading feed health from {}", store_path.display()))?;
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&crate::status::render_status_json(&sources))?
+            serde_json::to_string_pretty(&crate::status::render_status_json(&report))?
         );
+    } else if check {
+        print!("{}", crate::status::render_check(&report));
     } else {
-        print!("{}", crate::status::render_status_table(&sources));
+        print!("{}", crate::status::render_status_table(&report));
     }
-    let failing = sources.iter().flat_map(|s| &s.feeds).any(|f| f.failing());
+    let failing = if check {
+        report.flagged().next().is_some()
+    } else {
+        report
+            .sources
+            .iter()
+            .flat_map(|s| &s.feeds)
+            .any(|f| f.failing())
+    };
     Ok(if failing {
         ExitCode::from(EXIT_SOME_FAILED)
     } else {
@@ -243,8 +285,18 @@ fn publish_pending(
     indexes: bool,
 ) -> Result<crate::publish::jekyll::PublishReport> {
     let ids: Vec<String> = store.source_ids()?;
-    crate::publish::jekyll::publish_with(store, &config.archive, &config.permalink, &ids, indexes)
-        .context("publishing the Jekyll tree")
+    let report = crate::publish::jekyll::publish_with(
+        store,
+        &config.archive,
+        &config.permalink,
+        &ids,
+        indexes,
+    )
+    .context("publishing the Jekyll tree")?;
+    // Hidden, gone or re-derived articles show in search at once, not after the next run.
+    crate::search::update_index(store, &config.index_dir())
+        .with_context(|| format!("updating the search index {}", config.index_dir().display()))?;
+    Ok(report)
 }
 
 /// `newsvault import jekyll|opml`.
@@ -500,6 +552,7 @@ pub async fn extract(page: &str, selector: Option<&str>, json: bool) -> Result<E
                 validators: Default::default(),
                 timeout: None,
                 proxy: None,
+                untrusted: false,
             })
             .await;
         match report.outcome.with_context(|| format!("fetching {page}"))? {
@@ -541,5 +594,144 @@ pub async fn extract(page: &str, selector: Option<&str>, json: bool) -> Result<E
             found.html
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The site's options from the config, `--out` overriding `[site] out`.
+fn site_options(config: &Config, out: Option<&Path>) -> Result<crate::publish::site::SiteOptions> {
+    Ok(crate::publish::site::SiteOptions {
+        out: out.map_or_else(|| config.site_dir(), Path::to_path_buf),
+        templates: config.site.templates.clone(),
+        title: config
+            .site
+            .title
+            .clone()
+            .unwrap_or_else(|| "newsvault".to_string()),
+        now_ms: Clock::from_env()?.now().timestamp_millis(),
+    })
+}
+
+/// `newsvault build [--out DIR]`.
+pub fn build(config_path: &Path, out: Option<&Path>) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let options = site_options(&config, out)?;
+    let path = config.store_path();
+    let store = Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+    let started = std::time::Instant::now();
+    let report = crate::publish::site::build_site(&store, &options)
+        .with_context(|| format!("building the site in {}", options.out.display()))?;
+    println!(
+        "{} articles; {} page(s) rendered, {} file(s) written, {} unchanged, {} removed in {:.2} s: {}",
+        report.articles,
+        report.rendered,
+        report.written,
+        report.unchanged,
+        report.removed,
+        started.elapsed().as_secs_f64(),
+        options.out.join("index.html").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `newsvault search QUERY [--source S] [--since W] [--limit N] [--json]`. The index is brought
+/// up to date first when the store can be read (it is cheap when nothing changed).
+pub fn search(
+    config_path: &Path,
+    query: &str,
+    source: Option<&str>,
+    since: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> Result<ExitCode> {
+    use crate::search::{SearchError, SearchIndex, SearchRequest, parse_since, snippet_text};
+    let config = Config::load(config_path)?;
+    let dir = config.index_dir();
+    if !dir.join("meta.json").exists() {
+        let path = config.store_path();
+        let store =
+            Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+        crate::search::update_index(&store, &dir)
+            .with_context(|| format!("building the search index in {}", dir.display()))?;
+    }
+    let now = Clock::from_env()?.now().timestamp_millis();
+    let source = source.map(|name| {
+        config
+            .sources
+            .iter()
+            .find(|s| s.name == name || s.id() == name)
+            .map_or_else(|| name.to_string(), |s| s.id().to_string())
+    });
+    let request = SearchRequest {
+        query: query.to_string(),
+        source,
+        since_ms: since.map(|s| parse_since(s, now)).transpose()?,
+        limit,
+    };
+    let index =
+        SearchIndex::open(&dir).with_context(|| format!("opening index {}", dir.display()))?;
+    let results = match index.search(&request) {
+        Err(SearchError::BadQuery(why)) => bail!("{query:?}: {why}"),
+        other => other?,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        use std::io::IsTerminal;
+        let mark = if std::io::stdout().is_terminal() {
+            ("\x1b[1;33m", "\x1b[0m")
+        } else {
+            ("[", "]")
+        };
+        println!(
+            "{} article(s) match {query:?}{}",
+            results.total,
+            if results.total > results.hits.len() {
+                format!(", the best {}:", results.hits.len())
+            } else {
+                String::new()
+            }
+        );
+        for (i, hit) in results.hits.iter().enumerate() {
+            println!(
+                "\n{}. {}\n   {} · {}{} · {}\n   {}",
+                i + 1,
+                hit.title,
+                hit.source,
+                hit.time,
+                if hit.gone { " · gone at source" } else { "" },
+                hit.link,
+                snippet_text(&hit.snippet, mark)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `newsvault serve [--addr 127.0.0.1:8080]`: builds the site when it is missing, then serves it
+/// with the search API until SIGINT / SIGTERM.
+pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let options = site_options(&config, None)?;
+    let index_dir = config.index_dir();
+    let store_path = config.store_path();
+    if !options.out.join("index.html").exists() || !index_dir.join("meta.json").exists() {
+        let store = Store::open(&store_path)
+            .with_context(|| format!("opening store {}", store_path.display()))?;
+        if !options.out.join("index.html").exists() {
+            crate::publish::site::build_site(&store, &options)
+                .with_context(|| format!("building the site in {}", options.out.display()))?;
+        }
+        if !index_dir.join("meta.json").exists() {
+            crate::search::update_index(&store, &index_dir)
+                .with_context(|| format!("building the search index in {}", index_dir.display()))?;
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr()?;
+    println!("serving {} on http://{local}/", options.out.display());
+    let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
+    crate::serve::serve(listener, options.out, index_dir, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }

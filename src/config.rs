@@ -55,6 +55,14 @@ pub const DEFAULT_GIT_MESSAGE: &str = "newsvault: {new} new, {changed} changed p
 /// `[publish.git]`: pushes tried, each rejected one followed by a pull --rebase.
 pub const DEFAULT_GIT_PUSH_ATTEMPTS: u32 = 3;
 
+/// `[watch]`: minutes between two runs of a source (`interval_mins` of a source overrides it).
+pub const DEFAULT_WATCH_INTERVAL_MINS: f64 = 60.0;
+/// `[watch]`: each next run moves by a random amount of up to this share of the interval, in
+/// percent, either way, so that sources started together drift apart.
+pub const DEFAULT_WATCH_JITTER_PERCENT: f64 = 10.0;
+/// `[status]`: a source whose feed has failed for longer than this is flagged.
+pub const DEFAULT_FAILING_AFTER_HOURS: f64 = 24.0;
+
 /// The commented config that `newsvault init` writes.
 pub const STARTER: &str = include_str!("../newsvault.toml");
 
@@ -98,8 +106,32 @@ pub struct Config {
     pub publish: PublishConfig,
     #[serde(default)]
     pub check: CheckConfig,
+    #[serde(default)]
+    pub site: SiteConfig,
+    #[serde(default)]
+    pub watch: WatchConfig,
+    #[serde(default)]
+    pub status: StatusConfig,
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+}
+
+/// Where `newsvault build` writes the HTML site, inside the archive: a dot-folder, so Jekyll
+/// ignores it.
+pub const DEFAULT_SITE_DIR: &str = ".newsvault/site";
+/// Where the search index lives, inside the archive.
+pub const DEFAULT_INDEX_DIR: &str = ".newsvault/index";
+
+/// `[site]`: the HTML site of `newsvault build` and `newsvault serve`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteConfig {
+    /// Output folder (relative to the config's folder); `<archive>/.newsvault/site` if unset.
+    pub out: Option<PathBuf>,
+    /// A folder of templates that replace the built-in ones of the same name.
+    pub templates: Option<PathBuf>,
+    /// The site's title, shown on every page and in the Atom feed.
+    pub title: Option<String>,
 }
 
 /// Article pages `run` re-checks at the end of each run (0: only `newsvault check` does).
@@ -128,6 +160,43 @@ impl Default for CheckConfig {
     }
 }
 
+/// `[watch]`: how often `newsvault watch` runs each source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchConfig {
+    /// Minutes between two runs of a source; fractions are allowed (0.5 is 30 s).
+    pub interval_mins: f64,
+    /// Random shift of each next run, in percent of the interval, either way.
+    pub jitter_percent: f64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            interval_mins: DEFAULT_WATCH_INTERVAL_MINS,
+            jitter_percent: DEFAULT_WATCH_JITTER_PERCENT,
+        }
+    }
+}
+
+/// `[status]`: what `newsvault status` flags.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusConfig {
+    /// A source with a feed failing for longer than this is flagged, and `status --check`
+    /// exits 2. A run of failures shorter than that (a site down for an hour) is not worth a
+    /// page to whoever watches the archive.
+    pub failing_after_hours: f64,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        StatusConfig {
+            failing_after_hours: DEFAULT_FAILING_AFTER_HOURS,
+        }
+    }
+}
+
 /// `[fetch]`: how newsvault talks to the web.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -145,6 +214,9 @@ pub struct FetchConfig {
     pub proxy: Option<String>,
     /// Sent as `User-Agent`; names newsvault and its version when unset.
     pub user_agent: Option<String>,
+    /// Let URLs found in feeds (article pages, `check`) reach loopback and private addresses;
+    /// off by default (see `fetch::guard`). Feed URLs in the config are always trusted.
+    pub allow_private_addresses: bool,
     /// After this many consecutive failed runs a feed is tried less often: it waits an hour
     /// after its last attempt, then 2, 4, … hours, up to `failure_backoff_max_hours`. A feed
     /// dead for a week should not cost every hourly run its retries and timeouts. 0: always try.
@@ -166,6 +238,7 @@ impl Default for FetchConfig {
             max_redirects: DEFAULT_MAX_REDIRECTS,
             proxy: None,
             user_agent: None,
+            allow_private_addresses: false,
             failure_backoff_after: DEFAULT_FAILURE_BACKOFF_AFTER,
             failure_backoff_max_hours: DEFAULT_FAILURE_BACKOFF_MAX_HOURS,
         }
@@ -359,6 +432,8 @@ pub struct SourceConfig {
     pub iframes: bool,
     /// Fetch the full text from the article's page.
     pub fulltext: Option<Fulltext>,
+    /// Per-source override of `[watch] interval_mins`.
+    pub interval_mins: Option<f64>,
 }
 
 impl SourceConfig {
@@ -416,11 +491,37 @@ impl Config {
         {
             config.store = Some(base.join(store));
         }
+        for dir in [&mut config.site.out, &mut config.site.templates]
+            .into_iter()
+            .flatten()
+        {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
         config.validate().map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
         })?;
         Ok(config)
+    }
+
+    /// How long `watch` waits between two runs of `source` (before jitter).
+    pub fn watch_interval(&self, source: &SourceConfig) -> Duration {
+        Duration::from_secs_f64(source.interval_mins.unwrap_or(self.watch.interval_mins) * 60.0)
+    }
+
+    /// The HTML site's folder: `[site] out`, else inside the archive folder.
+    pub fn site_dir(&self) -> PathBuf {
+        self.site
+            .out
+            .clone()
+            .unwrap_or_else(|| self.archive.join(DEFAULT_SITE_DIR))
+    }
+
+    /// The search index's folder, inside the archive folder.
+    pub fn index_dir(&self) -> PathBuf {
+        self.archive.join(DEFAULT_INDEX_DIR)
     }
 
     /// The SQLite file: `store`, else inside the archive folder.
@@ -474,6 +575,27 @@ impl Config {
         }
         if let Some(git) = &self.publish.git {
             git.check()?;
+        }
+        let positive = |value: f64| value.is_finite() && value > 0.0 && value < 1e9;
+        if !positive(self.watch.interval_mins) {
+            return Err("[watch] interval_mins must be a positive number of minutes".into());
+        }
+        if !(0.0..=100.0).contains(&self.watch.jitter_percent) {
+            return Err("[watch] jitter_percent must be between 0 and 100".into());
+        }
+        if !positive(self.status.failing_after_hours) {
+            return Err("[status] failing_after_hours must be a positive number of hours".into());
+        }
+        for (i, source) in self.sources.iter().enumerate() {
+            if let Some(minutes) = source.interval_mins
+                && !positive(minutes)
+            {
+                return Err(format!(
+                    "source #{} ({:?}): interval_mins must be a positive number of minutes",
+                    i + 1,
+                    source.name
+                ));
+            }
         }
         Ok(())
     }

@@ -43,6 +43,9 @@ pub struct FetchRequest {
     pub timeout: Option<Duration>,
     /// Overrides `[fetch] proxy`.
     pub proxy: Option<String>,
+    /// The URL was found inside a feed (an article page, an image), not configured by the user:
+    /// it may not lead to loopback, private, link-local or metadata addresses (see [`guard`]).
+    pub untrusted: bool,
 }
 
 /// A successful answer.
@@ -104,6 +107,9 @@ pub enum FetchError {
     BadRedirect(String),
     #[error("{0}")]
     BadUrl(String),
+    /// A URL found in a feed points at the archive's own network.
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("cannot read {path}: {source}")]
     File {
         path: String,
@@ -119,7 +125,8 @@ impl FetchError {
     pub fn is_retryable(&self) -> bool {
         match self {
             FetchError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
-            FetchError::Network(_) | FetchError::Timeout(_) => true,
+            FetchError::Network(e) => !e.contains(guard::REFUSED),
+            FetchError::Timeout(_) => true,
             _ => false,
         }
     }
@@ -138,7 +145,7 @@ pub struct Fetcher {
     config: FetchConfig,
     user_agent: String,
     /// One client per proxy setting (`None`: the environment's proxy variables apply).
-    clients: Mutex<HashMap<Option<String>, reqwest::Client>>,
+    clients: Mutex<HashMap<(Option<String>, bool), reqwest::Client>>,
     /// One semaphore per host, so no host sees more than `per_host` requests at once.
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -161,10 +168,11 @@ impl Fetcher {
         }
     }
 
-    fn client(&self, proxy: Option<&str>) -> Result<reqwest::Client, FetchError> {
+    fn client(&self, proxy: Option<&str>, guarded: bool) -> Result<reqwest::Client, FetchError> {
         let proxy = proxy.or(self.config.proxy.as_deref()).map(str::to_string);
+        let key = (proxy.clone(), guarded);
         let mut clients = self.clients.lock().expect("client map poisoned");
-        if let Some(client) = clients.get(&proxy) {
+        if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
         }
         let mut builder = reqwest::Client::builder()
@@ -174,6 +182,11 @@ impl Fetcher {
             .gzip(true)
             .brotli(true)
             .deflate(true);
+        if guarded {
+            // Names resolve only to public addresses: checked where the connection is made,
+            // so a name cannot resolve one way for the check and another for the connection.
+            builder = builder.dns_resolver(Arc::new(guard::PublicOnly));
+        }
         if let Some(proxy) = &proxy {
             let proxy = reqwest::Proxy::all(proxy)
                 .map_err(|e| FetchError::BadUrl(format!("proxy {proxy}: {e}")))?;
@@ -182,7 +195,7 @@ impl Fetcher {
         let client = builder
             .build()
             .map_err(|e| FetchError::Network(format!("cannot start HTTP client: {e}")))?;
-        clients.insert(proxy, client.clone());
+        clients.insert(key, client.clone());
         Ok(client)
     }
 
@@ -222,7 +235,8 @@ impl Fetcher {
             }
             return report;
         }
-        let client = match self.client(request.proxy.as_deref()) {
+        let guarded = request.untrusted && !self.config.allow_private_addresses;
+        let client = match self.client(request.proxy.as_deref(), guarded) {
             Ok(client) => client,
             Err(e) => {
                 report.outcome = Err(e);
@@ -278,7 +292,12 @@ impl Fetcher {
             let mut url = start.clone();
             let mut chain = vec![url.to_string()];
             let mut all_permanent = true;
+            let proxied = request.proxy.is_some() || self.config.proxy.is_some();
             loop {
+                // Every hop of a URL found in a feed is checked, redirects included.
+                if request.untrusted && !self.config.allow_private_addresses {
+                    guard::check_url(&url, proxied)?;
+                }
                 let mut builder = client.get(url.clone());
                 if let Some(etag) = &request.validators.etag {
                     builder = builder.header(header::IF_NONE_MATCH, etag);
@@ -471,5 +490,160 @@ mod tests {
         };
         let wait = fetcher.backoff(3, &plain);
         assert!(wait >= Duration::from_millis(40) && wait <= Duration::from_millis(60));
+    }
+}
+
+/// Keeping URLs found in feeds away from the archive's own network (server-side request
+/// forgery): loopback, private, link-local (cloud metadata at 169.254.169.254), shared,
+/// multicast and reserved addresses are refused, for literal addresses in the URL and for
+/// every address a name resolves to. Behind a proxy that resolves names itself (socks5h, HTTP
+/// CONNECT), only the name and literal addresses can be checked here.
+pub mod guard {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+    use url::{Host, Url};
+
+    use super::FetchError;
+
+    /// Marks a resolver refusal inside a network error, so it is not retried.
+    pub const REFUSED: &str = "resolves only to non-public addresses";
+
+    /// Names that mean "this machine" or its cloud's metadata whatever DNS says.
+    const LOCAL_NAMES: &[&str] = &["localhost", "metadata.google.internal", "metadata"];
+
+    /// Checks the scheme and host of a URL found in a feed.
+    pub fn check_url(url: &Url, proxied: bool) -> Result<(), FetchError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::Refused(format!(
+                "{url}: only http and https URLs are fetched"
+            )));
+        }
+        match url.host() {
+            Some(Host::Ipv4(ip)) => check_ip(IpAddr::V4(ip), url),
+            Some(Host::Ipv6(ip)) => check_ip(IpAddr::V6(ip), url),
+            Some(Host::Domain(name)) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                let local = LOCAL_NAMES.contains(&name.as_str()) || name.ends_with(".localhost");
+                if local || (proxied && name.ends_with(".internal")) {
+                    return Err(FetchError::Refused(format!(
+                        "{url}: {name} names this machine or its network"
+                    )));
+                }
+                Ok(())
+            }
+            None => Err(FetchError::Refused(format!("{url}: no host"))),
+        }
+    }
+
+    fn check_ip(ip: IpAddr, url: &Url) -> Result<(), FetchError> {
+        if is_public(ip) {
+            Ok(())
+        } else {
+            Err(FetchError::Refused(format!(
+                "{url}: {ip} is a loopback, private, link-local or reserved address"
+            )))
+        }
+    }
+
+    /// Whether an address is on the public internet.
+    pub fn is_public(ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(v4) => is_public_v4(v4),
+            IpAddr::V6(v6) => {
+                if let Some(v4) = v6.to_ipv4_mapped() {
+                    return is_public_v4(v4);
+                }
+                let s = v6.segments();
+                // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
+                if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+                    let [a, b] = s[6].to_be_bytes();
+                    let [c, d] = s[7].to_be_bytes();
+                    return is_public_v4(Ipv4Addr::new(a, b, c, d));
+                }
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (s[0] & 0xfe00) == 0xfc00 // unique local
+                    || (s[0] & 0xffc0) == 0xfe80 // link-local
+                    || (s[0] & 0xffc0) == 0xfec0 // site-local
+                    || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                    || v6 == Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1))
+            }
+        }
+    }
+
+    fn is_public_v4(ip: Ipv4Addr) -> bool {
+        let [a, b, c, _] = ip.octets();
+        !(ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            || ip.is_multicast()
+            || ip.is_documentation()
+            || a == 0
+            || (a == 100 && (64..128).contains(&b)) // shared (CGNAT)
+            || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+            || (a == 198 && (b == 18 || b == 19)) // benchmarking
+            || a >= 240) // reserved
+    }
+
+    /// A DNS resolver that hands the HTTP client only public addresses.
+    pub struct PublicOnly;
+
+    impl reqwest::dns::Resolve for PublicOnly {
+        fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            let host = name.as_str().to_string();
+            Box::pin(async move {
+                let all: Vec<SocketAddr> =
+                    tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+                let public: Vec<SocketAddr> =
+                    all.iter().copied().filter(|a| is_public(a.ip())).collect();
+                if public.is_empty() {
+                    let shown: Vec<String> = all.iter().map(|a| a.ip().to_string()).collect();
+                    return Err(format!("{host} {REFUSED} ({})", shown.join(", ")).into());
+                }
+                Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+            })
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn private_and_metadata_addresses_are_refused() {
+            for bad in [
+                "http://127.0.0.1/",
+                "http://169.254.169.254/latest/meta-data/",
+                "http://10.0.0.1/",
+                "http://192.168.1.1/",
+                "http://172.16.0.1/",
+                "http://[::1]/",
+                "http://[fd00::1]/",
+                "http://[::ffff:127.0.0.1]/",
+                "http://0.0.0.0/",
+                "http://100.64.0.1/",
+                "http://localhost:8080/",
+                "http://a.localhost/",
+                "file:///etc/passwd",
+                "ftp://example.com/",
+                "http://[64:ff9b::a00:1]/",
+            ] {
+                let url = Url::parse(bad).unwrap();
+                assert!(check_url(&url, false).is_err(), "{bad} let through");
+            }
+            for good in [
+                "https://www.zaobao.com/a",
+                "http://93.184.216.34/",
+                "http://[2606:4700::1]/",
+            ] {
+                assert!(
+                    check_url(&Url::parse(good).unwrap(), false).is_ok(),
+                    "{good} refused"
+                );
+            }
+        }
     }
 }

@@ -323,6 +323,11 @@ pub async fn run_locked(
     let ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
     summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
         .context("publishing the Jekyll tree")?;
+    // The search index follows the store, so `search` works right after a run. It can always be
+    // rebuilt from the store, so a failure is reported and does not fail the run.
+    if let Err(e) = crate::search::update_index(&store, &config.index_dir()) {
+        tracing::warn!("updating the search index: {e:#}");
+    }
     Ok(summary)
 }
 
@@ -353,6 +358,7 @@ async fn fetch_fulltexts(
                         validators: Validators::default(),
                         timeout,
                         proxy,
+                        untrusted: true,
                     };
                     let report = fetcher.fetch(&request).await;
                     let outcome = match report.outcome {
@@ -433,6 +439,7 @@ async fn fetch_and_parse(
         validators: job.validators.clone(),
         timeout: source.timeout_secs.map(Duration::from_secs),
         proxy: source.proxy.clone(),
+        untrusted: false,
     };
     let report = fetcher.fetch(&request).await;
     let outcome = match report.outcome {

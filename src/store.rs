@@ -18,8 +18,11 @@ use crate::fetch::Validators;
 use crate::model::Article;
 
 /// The schema this build writes; older stores are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 1;
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+pub const SCHEMA_VERSION: i64 = 2;
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_schedule.sql"),
+];
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -166,8 +169,7 @@ impl Store {
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 10000;
-             PRAGMA cache_size = -32768;
-             PRAGMA mmap_size = 268435456;",
+             PRAGMA cache_size = -16384;",
         )
         .map_err(open)?;
         let store = Store { conn };
@@ -259,7 +261,7 @@ impl Store {
                     .prepare_cached(
                         "UPDATE feed SET etag = ?2, last_modified = ?3, body_hash = ?4,
                              last_success_ms = ?5, last_status = ?6, failures = 0,
-                             last_error = NULL, moved_to = ?7
+                             last_error = NULL, moved_to = ?7, failing_since_ms = NULL
                          WHERE url = ?1",
                     )?
                     .execute(params![
@@ -279,7 +281,7 @@ impl Store {
                         "UPDATE feed SET etag = coalesce(?2, etag),
                              last_modified = coalesce(?3, last_modified),
                              last_success_ms = ?4, last_status = 304, failures = 0,
-                             last_error = NULL
+                             last_error = NULL, failing_since_ms = NULL
                          WHERE url = ?1",
                     )?
                     .execute(params![
@@ -292,10 +294,11 @@ impl Store {
             FeedResult::Failed { status, error } => {
                 self.conn
                     .prepare_cached(
-                        "UPDATE feed SET last_status = ?2, failures = failures + 1, last_error = ?3
+                        "UPDATE feed SET last_status = ?2, failures = failures + 1, last_error = ?3,
+                             failing_since_ms = coalesce(failing_since_ms, ?4)
                          WHERE url = ?1",
                     )?
-                    .execute(params![url, status, error])?;
+                    .execute(params![url, status, error, now_ms])?;
             }
         }
         Ok(())
@@ -617,7 +620,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT url, last_attempt_ms, last_success_ms, last_status, failures, last_error,
-                        moved_to
+                        moved_to, failing_since_ms
                  FROM feed WHERE url = ?1",
             )?
             .query_row([url], |r| {
@@ -629,6 +632,7 @@ impl Store {
                     failures: r.get(4)?,
                     last_error: r.get(5)?,
                     moved_to: r.get(6)?,
+                    failing_since_ms: r.get(7)?,
                 })
             })
             .optional()?)
@@ -652,6 +656,91 @@ pub struct FeedHealth {
     pub last_error: Option<String>,
     /// Where a permanent redirect pointed, the last time the feed answered.
     pub moved_to: Option<String>,
+    /// The first failed attempt of the current run of failures; `None` while the feed works.
+    pub failing_since_ms: Option<i64>,
+}
+
+/// What `status` shows of one source's articles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceTotals {
+    /// Articles archived under the source.
+    pub articles: i64,
+    /// When the newest of them was first seen.
+    pub last_new_ms: Option<i64>,
+}
+
+/// Counts over the whole store, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreTotals {
+    pub sources: i64,
+    pub feeds: i64,
+    pub articles: i64,
+    /// Distinct versions over all articles.
+    pub versions: i64,
+    /// Articles hidden from the outputs.
+    pub hidden: i64,
+    /// Articles whose page is gone at the source.
+    pub gone: i64,
+}
+
+/// `watch`'s schedule (table `schedule`, migration 0002) and the totals `status` shows.
+impl Store {
+    /// When `watch` runs each source next: source id → ms since 1970.
+    pub fn next_runs(&self) -> Result<std::collections::HashMap<String, i64>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT source_id, next_run_ms FROM schedule")?;
+        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records that a run of `source_id` started at `ran_ms` and the next is due at `next_ms`.
+    pub fn set_next_run(&self, source_id: &str, ran_ms: i64, next_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO schedule (source_id, next_run_ms, last_run_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source_id) DO UPDATE SET next_run_ms = excluded.next_run_ms,
+                     last_run_ms = excluded.last_run_ms",
+            )?
+            .execute(params![source_id, next_ms, ran_ms])?;
+        Ok(())
+    }
+
+    /// Articles of one source and when the newest was first seen.
+    pub fn source_totals(&self, source_id: &str) -> Result<SourceTotals> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*), max(first_seen_ms) FROM article WHERE source_id = ?1",
+            )?
+            .query_row([source_id], |r| {
+                Ok(SourceTotals {
+                    articles: r.get(0)?,
+                    last_new_ms: r.get(1)?,
+                })
+            })?)
+    }
+
+    /// Counts over the whole store.
+    pub fn totals(&self) -> Result<StoreTotals> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM source), (SELECT count(*) FROM feed),
+                    (SELECT count(*) FROM article), (SELECT count(*) FROM version),
+                    (SELECT count(*) FROM article WHERE hidden_ms IS NOT NULL),
+                    (SELECT count(*) FROM article WHERE gone_ms IS NOT NULL)",
+            [],
+            |r| {
+                Ok(StoreTotals {
+                    sources: r.get(0)?,
+                    feeds: r.get(1)?,
+                    articles: r.get(2)?,
+                    versions: r.get(3)?,
+                    hidden: r.get(4)?,
+                    gone: r.get(5)?,
+                })
+            },
+        )?)
+    }
 }
 
 impl Store {
@@ -1140,6 +1229,65 @@ impl Store {
         let mut statement = self.conn.prepare("PRAGMA integrity_check")?;
         let rows = statement.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+/// An article as the HTML site and the search index show it (`publish::site`, `search`).
+#[derive(Debug, Clone)]
+pub struct ArticleRecord {
+    pub id: i64,
+    pub source_id: String,
+    /// The source's current name (`source.name`), not the name at first sight.
+    pub source_name: String,
+    pub title: String,
+    pub link: String,
+    /// The body after the source's content rules; the site sanitises it again.
+    pub body: String,
+    pub published_ms: Option<i64>,
+    pub first_seen_ms: i64,
+    /// min(published, first seen): where the article sorts and which day it belongs to.
+    pub date_ms: i64,
+    pub versions: i64,
+    pub updated_ms: Option<i64>,
+    pub gone_ms: Option<i64>,
+}
+
+/// Reading for the HTML site and the search index.
+impl Store {
+    /// Calls `each` for every article not hidden, newest first, without holding them all in
+    /// memory. An error from `each` stops the walk and is returned inside.
+    pub fn for_each_article<E>(
+        &self,
+        mut each: impl FnMut(ArticleRecord) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
+        let mut statement = self.conn.prepare(
+            "SELECT a.id, a.source_id, s.name, a.title, a.link, a.body, a.published_ms,
+                    a.first_seen_ms, a.date_ms, a.versions, a.updated_ms, a.gone_ms
+             FROM article a JOIN source s ON s.id = a.source_id
+             WHERE a.hidden_ms IS NULL
+             ORDER BY a.date_ms DESC, a.id DESC",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(r) = rows.next()? {
+            let record = ArticleRecord {
+                id: r.get(0)?,
+                source_id: r.get(1)?,
+                source_name: r.get(2)?,
+                title: r.get(3)?,
+                link: r.get(4)?,
+                body: r.get(5)?,
+                published_ms: r.get(6)?,
+                first_seen_ms: r.get(7)?,
+                date_ms: r.get(8)?,
+                versions: r.get(9)?,
+                updated_ms: r.get(10)?,
+                gone_ms: r.get(11)?,
+            };
+            if let Err(e) = each(record) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
     }
 }
 

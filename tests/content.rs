@@ -313,7 +313,7 @@ async fn full_text_by_selector_and_automatically() {
     ] {
         let archive = TempArchive::new(
             &[("S", vec![server.url("/feed")])],
-            "[fetch]\nattempts = 1\n",
+            "[fetch]\nattempts = 1\nallow_private_addresses = true\n",
         );
         let text = std::fs::read_to_string(&archive.config)
             .unwrap()

@@ -39,7 +39,7 @@ async fn an_article_edited_twice_taken_down_and_back() {
     let v3 = "<p>韩国反对北京举办夏奥。</p>";
     let archive = TempArchive::new(
         &[("S", vec![server.url("/feed")])],
-        "[fetch]\nattempts = 1\n",
+        "[fetch]\nattempts = 1\nallow_private_addresses = true\n",
     );
     let run = |at: &str| {
         let (code, out, err) = archive.cli(&["run"], Some(at));

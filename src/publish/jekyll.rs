@@ -103,6 +103,16 @@ pub fn format_date(ms: i64) -> String {
     utc(ms).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// A name that stays in its folder: not empty, not `.` or `..`, no `/`, no NUL (a backslash is
+/// an ordinary character here, and real archives have names with `\“`).
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\0'])
+        && name.len() <= MAX_NAME_BYTES
+}
+
 /// Renders one post.
 pub fn render_post(post: &PostRecord) -> String {
     if let Some((head, tail)) = &post.imported {
@@ -431,6 +441,15 @@ pub fn publish_with(
     let lists_dir = archive.join(LISTS_DIR);
     for dir in [&posts_dir, &lists_dir] {
         std::fs::create_dir_all(dir).map_err(|e| PublishError::io(dir, e))?;
+        // Output stays in the archive: a symlinked folder could lead anywhere.
+        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(PublishError::io(
+                dir,
+                std::io::Error::other(
+                    "is a symbolic link; newsvault writes only into real folders",
+                ),
+            ));
+        }
     }
     let mut report = PublishReport::default();
     // Posts are marked written only once lists and search.json are written too: a run killed in
@@ -444,6 +463,14 @@ pub fn publish_with(
         after = last.id;
         let mut written = Vec::with_capacity(batch.len());
         for post in &batch {
+            // Names are made safe when chosen; a store from elsewhere is checked again here.
+            if !is_plain_file_name(&post.post_name) {
+                report.failures.push(format!(
+                    "{:?}: not a plain file name; refused",
+                    post.post_name
+                ));
+                continue;
+            }
             let path = posts_dir.join(&post.post_name);
             match write_atomically(&path, render_post(post).as_bytes()) {
                 Ok(_) => written.push(post.id),

@@ -1,0 +1,204 @@
+//! Hostile and broken input: each case gives a clear error or a safe result, never a panic, and
+//! nothing archived earlier is lost.
+
+mod common;
+
+use std::io::Write;
+
+use common::{FeedServer, Reply, TempArchive, rss};
+
+/// Runs `feed` as a second feed of an archive that already holds one good article; returns the
+/// run's (exit code, stdout) and checks the good article's post is untouched.
+async fn run_hostile(feed: Reply, extra: &str) -> (i32, String, TempArchive, FeedServer) {
+    let server = FeedServer::start().await;
+    server.set(
+        "/good",
+        rss(&[("https://e.com/keep", "保留", "<p>keep</p>")]),
+    );
+    let archive = TempArchive::new(&[("Good", vec![server.url("/good")])], extra);
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    let before = archive.snapshot();
+    let good = before
+        .iter()
+        .find(|(p, _, _)| p.to_string_lossy().contains("保留"))
+        .cloned()
+        .expect("the good post");
+    server.route("/hostile", move |_, _| feed.clone());
+    let mut text = std::fs::read_to_string(&archive.config).unwrap();
+    text.push_str(&format!(
+        "[[source]]\nname = \"Hostile\"\nfeeds = [\"{}\"]\ncontent = \"clean\"\n",
+        server.url("/hostile")
+    ));
+    std::fs::write(&archive.config, text).unwrap();
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(code == 0 || code == 2, "exit {code}: {out}{err}");
+    let after = std::fs::read(&good.0).expect("the good post is still there");
+    assert_eq!(after, good.1, "the good post is unchanged");
+    for name in archive.post_names() {
+        assert!(archive.posts().join(&name).is_file());
+    }
+    (code, out, archive, server)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn billion_laughs_and_external_entities_are_never_expanded() {
+    let laughs = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;"><!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;"><!ENTITY lol9 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">]>
+<rss version="2.0"><channel><title>t</title><item><title>&lol9;</title><link>https://e.com/l</link><description>&lol9;</description></item></channel></rss>"#;
+    let (_, _, archive, _) = run_hostile(Reply::ok(laughs), "").await;
+    for name in archive.post_names() {
+        let post = std::fs::read_to_string(archive.posts().join(name)).unwrap();
+        assert!(!post.contains("lollollol"), "expanded: {post}");
+    }
+    let xxe = r#"<?xml version="1.0"?>
+<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><title>t</title><item><title>a &xxe; b</title><link>https://e.com/x</link><description>&xxe;</description></item></channel></rss>"#;
+    let (_, _, archive, _) = run_hostile(Reply::ok(xxe), "").await;
+    for name in archive.post_names() {
+        let post = std::fs::read_to_string(archive.posts().join(name)).unwrap();
+        assert!(!post.contains("root:"), "resolved: {post}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_100_mb_gzip_bomb_fails_its_feed() {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b' '; 1 << 20];
+    encoder
+        .write_all(b"<rss version=\"2.0\"><channel><title>")
+        .unwrap();
+    for _ in 0..100 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 1 << 20, "the bomb is small on the wire");
+    let reply = Reply::ok(bomb).header("Content-Encoding", "gzip");
+    let (code, out, _, _) = run_hostile(reply, "").await;
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("/hostile: body larger than 20971520 bytes (after decompression)"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_deep_nesting_in_xml_and_in_html() {
+    let n = 10_000;
+    let xml = format!(
+        "<rss version=\"2.0\"><channel><title>t</title><item><title>deep xml</title><link>https://e.com/d1</link><description>{}{}</description></item>\
+         <item><title>deep html</title><link>https://e.com/d2</link><description><![CDATA[{}正文{}]]></description></item></channel></rss>",
+        "<a>".repeat(n),
+        "</a>".repeat(n),
+        "<div>".repeat(n),
+        "</div>".repeat(n)
+    );
+    let (_, _, archive, _) = run_hostile(Reply::ok(xml), "").await;
+    let names = archive.post_names();
+    let deep = names
+        .iter()
+        .find(|n| n.contains("deep html"))
+        .expect("archived");
+    let post = std::fs::read_to_string(archive.posts().join(deep)).unwrap();
+    assert!(post.contains("<p>正文</p>"), "{post}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_utf8_and_nul_bytes() {
+    let mut feed = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>\xff\xfe</title><item><title><![CDATA[nul\x00title \xc3\x28 bad]]></title><link>https://e.com/u\xff</link><description><![CDATA[<p a=\"\xe2\x82\">\x00x</p>]]></description></item></channel></rss>".to_vec();
+    feed.extend_from_slice(b"\xf0\x28\x8c\xbc");
+    let (_, _, archive, _) = run_hostile(Reply::ok(feed), "").await;
+    for name in archive.post_names() {
+        assert!(!name.contains('\0'));
+        let post = std::fs::read(archive.posts().join(&name)).unwrap();
+        assert!(std::str::from_utf8(&post).is_ok(), "{name} is UTF-8");
+        assert!(!post.contains(&0u8), "{name} has no NUL");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn titles_with_paths_stay_in_posts() {
+    let feed = rss(&[
+        ("https://e.com/p1", "../../../../etc/passwd", "<p>1</p>"),
+        ("https://e.com/p2", "/absolute/path", "<p>2</p>"),
+        ("https://e.com/p3", "..", "<p>3</p>"),
+        ("https://e.com/p4", "a\\..\\..\\b", "<p>4</p>"),
+    ]);
+    let (_, _, archive, _) = run_hostile(Reply::ok(feed), "").await;
+    let names = archive.post_names();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(
+        names.contains(&"2021-04-03-..--..--..--..--etc--passwd.md".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"2021-04-03---absolute--path.md".to_string()),
+        "{names:?}"
+    );
+    let outside = archive.dir.path().join("etc");
+    assert!(!outside.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn article_and_image_links_to_the_archives_own_network_are_refused() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/page",
+        "<html><body><div class=\"c\"><p>internal secret</p></div></body></html>",
+    );
+    let loopback = server.url("/page");
+    let feed = rss(&[
+        (
+            loopback.as_str(),
+            "loopback",
+            "<p>feed text 1</p><img src=\"http://127.0.0.1/x.png\">",
+        ),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "metadata",
+            "<p>feed text 2</p>",
+        ),
+        ("http://10.0.0.1/admin", "private", "<p>feed text 3</p>"),
+        ("http://localhost:1/x", "localhost", "<p>feed text 4</p>"),
+    ]);
+    server.set("/feed", feed);
+    // The feed itself is served from loopback: configured feeds are trusted.
+    let archive = TempArchive::new(
+        &[("S", vec![server.url("/feed")])],
+        "[fetch]\nattempts = 1\n",
+    );
+    let text = std::fs::read_to_string(&archive.config).unwrap();
+    std::fs::write(
+        &archive.config,
+        format!("{text}fulltext = {{ selector = \"div.c\" }}\n"),
+    )
+    .unwrap();
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        server.hits("/page"),
+        0,
+        "the loopback page was never requested"
+    );
+    assert_eq!(
+        out.matches("full text not had (refused: ").count(),
+        4,
+        "{out}"
+    );
+    for what in ["127.0.0.1", "169.254.169.254", "10.0.0.1", "localhost"] {
+        assert!(out.contains(what), "{what} not named: {out}");
+    }
+    for name in archive.post_names() {
+        let post = std::fs::read_to_string(archive.posts().join(&name)).unwrap();
+        assert!(
+            post.contains("feed text"),
+            "the feed's content is kept: {post}"
+        );
+        assert!(!post.contains("internal secret"));
+    }
+    // `check` refuses them too.
+    let (_, out, _) = archive.cli(&["check"], Some("2024-06-01T01:00:00Z"));
+    assert!(out.contains("0 gone, 0 back, 4 without an answer"), "{out}");
+    assert_eq!(server.hits("/page"), 0);
+}
