@@ -23,7 +23,7 @@ BIN=$ROOT/target/release/newsvault
 PORT=${PORT:-18765}
 export NEWSVAULT_NOW=2024-06-02T00:00:00Z
 
-cargo build --release --manifest-path "$ROOT/Cargo.toml" >/dev/null 2>&1
+cargo build --release --manifest-path "$ROOT/Cargo.toml" >/dev/null 2>&1 || { echo "cargo build --release failed"; exit 1; }
 python3 "$SHARED/bench/gen_corpus.py" --out "$WORK/c50" --feeds 50 --items 200 --long-rate 0 >/dev/null
 python3 "$SHARED/bench/gen_corpus.py" --out "$WORK/c250" --feeds 250 --items 200 --long-rate 0 >/dev/null
 python3 "$SHARED/bench/gen_corpus.py" --out "$WORK/long" --feeds 50 --items 200 --seed 2 >/dev/null

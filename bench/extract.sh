@@ -9,7 +9,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 SHARED=${SHARED:-$ROOT/../shared}
 BIN=$ROOT/target/release/newsvault
-cargo build --release --manifest-path "$ROOT/Cargo.toml" >/dev/null 2>&1
+cargo build --release --manifest-path "$ROOT/Cargo.toml" >/dev/null 2>&1 || { echo "cargo build --release failed"; exit 1; }
 python3 - "$BIN" "$SHARED/extract" <<'PY'
 import json, os, re, subprocess, sys, time
 from collections import Counter

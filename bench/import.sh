@@ -17,7 +17,7 @@ BIN=$ROOT/target/release/newsvault
 export NEWSVAULT_NOW=2024-06-02T00:00:00Z
 trap 'rm -rf "$WORK"' EXIT
 
-cargo build --release --manifest-path "$ROOT/Cargo.toml" >/dev/null 2>&1
+cargo build --release --manifest-path "$ROOT/Cargo.toml" >/dev/null 2>&1 || { echo "cargo build --release failed"; exit 1; }
 python3 "$SHARED/bench/gen_corpus.py" --out "$WORK/corpus" --feeds 264 --items 200 >/dev/null
 mkdir -p "$WORK/source"
 { echo 'archive = "archive"'; echo '[[source]]'; echo 'name = "联合早报"'; printf 'feeds = ['
