@@ -39,17 +39,26 @@ pub enum Command {
     Init { dir: Option<PathBuf> },
     /// Fetch every source once, store new articles and versions, write their posts.
     Run,
+    /// Keep running: fetch each source every `interval_mins` (default hourly, with jitter),
+    /// holding the archive's lock, until SIGINT / SIGTERM.
+    Watch,
     /// Copy the store to FILE, consistently, even while a run is writing (replaces FILE).
     Backup {
         /// Where the copy goes.
         file: PathBuf,
     },
     /// Show every source's feeds: last success, consecutive failures, last HTTP status, last
-    /// error, permanent redirects, back-off. Exits 2 when some feed's last try failed.
+    /// error, permanent redirects, back-off; per source the articles archived, the last new one
+    /// and the next scheduled run; the store's size and totals. Exits 2 when some feed's last
+    /// try failed.
     Status {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// For monitoring: print only the sources failing for longer than `[status]
+        /// failing_after_hours`, and exit 2 when there is one (0 otherwise).
+        #[arg(long)]
+        check: bool,
     },
     /// Bring an existing archive in: Jekyll posts of the original format, or an OPML list.
     #[command(subcommand)]

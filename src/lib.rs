@@ -19,6 +19,7 @@
 //! - [`run`]: one pass over the sources, tying the stages together.
 //! - [`lock`]: one writer per archive folder; a second `run` is refused, naming the holder.
 //! - [`shutdown`]: SIGINT / SIGTERM end a run early, after committing what it ingested.
+//! - [`watch`]: `newsvault watch`, each source run on its own interval under one lock.
 //! - [`status`]: each source's health (`newsvault status`), read from config and store.
 //! - [`commands`]: one function per subcommand, called by the binary.
 //!
@@ -44,3 +45,4 @@ pub mod run;
 pub mod shutdown;
 pub mod status;
 pub mod store;
+pub mod watch;

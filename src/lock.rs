@@ -35,6 +35,11 @@ use crate::clock::Clock;
 /// dot-folders).
 pub const LOCK_FILE: &str = ".newsvault/lock";
 
+/// How often, and how long apart, a lock held by nobody named is asked for again (see
+/// [`ArchiveLock::acquire`]): 2 s in all.
+const TRANSIENT_TRIES: u32 = 40;
+const TRANSIENT_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Why the lock could not be taken.
 #[derive(Debug, Error)]
 pub enum LockError {
@@ -98,7 +103,8 @@ pub struct ArchiveLock {
 }
 
 impl ArchiveLock {
-    /// Takes the lock of `archive`, or says who holds it. Never waits.
+    /// Takes the lock of `archive`, or says who holds it. Waits only for a lock whose file names
+    /// no holder (at most 2 s; see below).
     ///
     /// The "since" shown to others comes from the system clock even when `NEWSVAULT_NOW` fixes
     /// the archive's clock: it describes this process, not the archive's data.
@@ -118,19 +124,32 @@ impl ArchiveLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let holder = read_holder(&mut file).unwrap_or(Holder {
-                    pid: None,
-                    since: None,
-                });
-                return Err(LockError::Held {
-                    archive: archive.to_path_buf(),
-                    holder,
-                });
+        // A lock held while the file names nobody is held only for a moment: by a new holder
+        // between taking it and writing its pid, or by a child process forked (for `git`, or by
+        // a test harness) in another thread after a holder released it, until that child's exec
+        // closes the inherited descriptor. Such a lock is asked for again for a short while
+        // before giving up; a lock whose file names its holder is refused at once.
+        let mut patience = TRANSIENT_TRIES;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let holder = read_holder(&mut file);
+                    if holder.is_none() && patience > 0 {
+                        patience -= 1;
+                        std::thread::sleep(TRANSIENT_WAIT);
+                        continue;
+                    }
+                    return Err(LockError::Held {
+                        archive: archive.to_path_buf(),
+                        holder: holder.unwrap_or(Holder {
+                            pid: None,
+                            since: None,
+                        }),
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         if let Some(previous) = read_holder(&mut file)
             && previous.pid != Some(std::process::id())

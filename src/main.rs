@@ -25,8 +25,9 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Init { dir } => commands::init(dir.as_deref()),
             Command::Run => commands::run_once(&cli.config).await,
+            Command::Watch => commands::watch(&cli.config).await,
             Command::Backup { file } => commands::backup(&cli.config, file),
-            Command::Status { json } => commands::status(&cli.config, *json),
+            Command::Status { json, check } => commands::status(&cli.config, *json, *check),
             Command::Import(what) => commands::import(&cli.config, what),
             Command::Export(what) => commands::export(&cli.config, what),
             Command::History { article, diff } => {

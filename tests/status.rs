@@ -176,3 +176,100 @@ async fn failing_feed_backs_off_across_runs() {
     let printed = describe(&next, &archive.archive());
     assert!(!printed.contains("skipped"), "{printed}");
 }
+
+fn status_at(archive: &TempArchive, args: &[&str], at: DateTime<Utc>) -> (i32, String) {
+    let now = at.to_rfc3339();
+    let (code, out, err) = archive.cli(args, Some(&now));
+    assert!(code == 0 || code == 2, "{out}{err}");
+    (code, out)
+}
+
+/// Per source: articles, last new article, last success, failures and error; for the archive:
+/// store size and totals; a source failing longer than `[status] failing_after_hours` is flagged
+/// and makes `status --check` exit 2, a shorter failure does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_flags_sources_failing_for_longer_than_failing_after_hours() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/ok",
+        rss(&[
+            ("https://example.com/1", "一", "<p>一</p>"),
+            ("https://example.com/2", "二", "<p>二</p>"),
+        ]),
+    );
+    server.route("/broken", |_, _| Reply::status(500));
+    let archive = TempArchive::new(
+        &[
+            ("正常", vec![server.url("/ok")]),
+            ("坏了", vec![server.url("/broken")]),
+        ],
+        "[fetch]\nattempts = 1\nfailure_backoff_after = 0\n[status]\nfailing_after_hours = 2\n",
+    );
+    // Before any run: nothing to flag, no store.
+    let (code, out) = status_at(&archive, &["status", "--check"], start());
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "ok: 2 source(s), none failing for more than 2 h\n");
+
+    for minutes in [0, 60] {
+        run_at(&archive, start() + Duration::minutes(minutes)).await;
+    }
+
+    // 1.5 h after the first failure: failing, not yet flagged.
+    let soon = start() + Duration::minutes(90);
+    let (code, out) = status_at(&archive, &["status", "--check"], soon);
+    assert_eq!(code, 0, "{out}");
+    let (code, json) = status_at(&archive, &["status", "--json"], soon);
+    assert_eq!(code, 2, "plain status still exits 2 on any failing feed");
+    let json: Value = serde_json::from_str(&json).unwrap();
+    let ok = &json["sources"][0];
+    assert_eq!(ok["articles"], 2);
+    assert_eq!(ok["last_new_article"], "2024-06-01T12:00:00Z");
+    assert_eq!(ok["last_success"], "2024-06-01T13:00:00Z");
+    assert_eq!(ok["failures"], 0);
+    assert_eq!(ok["flagged"], false);
+    assert_eq!(ok["next_run"], Value::Null, "no watch has run");
+    let broken = &json["sources"][1];
+    assert_eq!(broken["articles"], 0);
+    assert_eq!(broken["last_new_article"], Value::Null);
+    assert_eq!(broken["failures"], 2);
+    assert_eq!(broken["last_error"], "HTTP 500");
+    assert_eq!(broken["failing_since"], "2024-06-01T12:00:00Z");
+    assert_eq!(broken["flagged"], false);
+    assert_eq!(json["totals"]["articles"], 2);
+    assert_eq!(json["totals"]["versions"], 2);
+    assert_eq!(json["totals"]["sources"], 2);
+    assert!(json["store"]["bytes"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(json["flagged"], serde_json::json!([]));
+
+    // Past two hours: flagged in the table, the JSON and the exit code of --check.
+    let late = start() + Duration::minutes(121);
+    let (code, out) = status_at(&archive, &["status", "--check"], late);
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(
+        out,
+        "FAILING 坏了: since 2024-06-01 12:00 UTC, 2 failed run(s): HTTP 500\n"
+    );
+    let (_, table) = status_at(&archive, &["status"], late);
+    assert!(
+        table.contains("    FAILING since 2024-06-01 12:00 UTC (flagged after 2 h)\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("1 source(s) failing for more than 2 h: 坏了"),
+        "{table}"
+    );
+    assert!(
+        table.contains("2 articles, 2 versions, 2 sources, 2 feeds"),
+        "{table}"
+    );
+    let (_, json) = status_at(&archive, &["status", "--json", "--check"], late);
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["flagged"], serde_json::json!(["坏了"]));
+    assert_eq!(json["sources"][1]["flagged"], true);
+
+    // One success ends the failing streak: nothing flagged any more.
+    server.set("/broken", feed());
+    run_at(&archive, late).await;
+    let (code, out) = status_at(&archive, &["status", "--check"], late);
+    assert_eq!(code, 0, "{out}");
+}

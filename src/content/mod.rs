@@ -204,6 +204,7 @@ mod tests {
             remove: vec![],
             iframes: false,
             fulltext: None,
+            interval_mins: None,
         }
     }
 
