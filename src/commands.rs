@@ -315,13 +315,15 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
             let config = Config::load(config_path)?;
             let clock = Clock::from_env()?;
             let (_lock, store) = open_locked(&config)?;
+            let progress = crate::progress::Progress::bar(0, "posts");
             let summary = crate::import::import_jekyll(
                 &store,
                 &config,
                 posts,
                 clock.now().timestamp_millis(),
-                |_, _| {},
+                |done, total| progress.set(done, total),
             )?;
+            drop(progress);
             for (file, reason) in &summary.skipped {
                 println!("skipped {file}: {reason}");
             }
@@ -417,7 +419,9 @@ pub fn republish(config_path: &Path) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let (_lock, store) = open_locked(&config)?;
     store.mark_all_dirty()?;
+    let progress = crate::progress::Progress::spinner("writing posts, lists and search.json");
     let report = publish_pending(&config, &store, true)?;
+    drop(progress);
     println!(
         "{} post(s), {} list(s) and search.json written to {}",
         report.posts_written,

@@ -22,6 +22,7 @@
 //! - [`watch`]: `newsvault watch`, each source run on its own interval under one lock.
 //! - [`status`]: each source's health (`newsvault status`), read from config and store.
 //! - [`commands`]: one function per subcommand, called by the binary.
+//! - [`progress`]: progress bars on stderr for long commands, on a terminal only.
 //!
 //! [`clock`] gives "now", which `NEWSVAULT_NOW` can fix for reproducible output, and [`demo`]
 //! serves bundled feeds on a loopback port so the whole pipeline can be seen without a network.
@@ -40,6 +41,7 @@ pub mod history;
 pub mod import;
 pub mod lock;
 pub mod model;
+pub mod progress;
 pub mod publish;
 pub mod run;
 pub mod shutdown;

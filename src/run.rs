@@ -193,6 +193,8 @@ pub async fn run_locked(
         }
     }
 
+    // A bar over the feeds, on a terminal only (see `progress`).
+    let progress = crate::progress::Progress::bar(jobs.len() as u64, "feeds");
     let fetcher = Arc::new(Fetcher::new(&config.fetch));
     let sources: Arc<Vec<SourceConfig>> = Arc::new(config.sources.clone());
     let mut summary = RunSummary {
@@ -248,6 +250,7 @@ pub async fn run_locked(
             },
         };
         let done = done.context("a feed task panicked")?;
+        progress.inc();
         let now = clock.now().timestamp_millis();
         let meta = &metas[done.source];
         let source_summary = &mut summary.sources[done.source];
@@ -317,6 +320,7 @@ pub async fn run_locked(
         }
     }
     drop(results);
+    drop(progress);
     fetch_fulltexts(&store, &fetcher, config, &mut summary).await?;
     store.commit().context("committing the run")?;
 
