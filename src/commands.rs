@@ -529,6 +529,14 @@ pub fn reprocess(config_path: &Path, source: Option<&str>) -> Result<ExitCode> {
                     clean_html(html, base.as_ref(), &rules)
                 }
             };
+            // Images already kept in the archive stay local.
+            let mut local = std::collections::HashMap::new();
+            for url in crate::content::images::remote_images(&body) {
+                if let Some(file) = store.image_file(&url)? {
+                    local.insert(url, file);
+                }
+            }
+            let body = crate::content::images::localize(&body, &local);
             let summary = crate::publish::jekyll::summarize(&body);
             if store.set_body(id, &body, &summary)? {
                 changed += 1;

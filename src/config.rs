@@ -381,6 +381,20 @@ impl Filter {
     }
 }
 
+/// Largest image `images = "download"` keeps, in bytes.
+pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
+
+/// What becomes of an article's images.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImagePolicy {
+    /// Left on their sites (hot-linked, no referrer).
+    #[default]
+    Link,
+    /// Downloaded into the archive, deduplicated by content.
+    Download,
+}
+
 /// `fulltext`: where an article's full text comes from when the feed carries a summary.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
@@ -432,6 +446,10 @@ pub struct SourceConfig {
     pub iframes: bool,
     /// Fetch the full text from the article's page.
     pub fulltext: Option<Fulltext>,
+    /// `"download"`: keep the article's images in the archive (`assets/images/`); `"link"`
+    /// (the default): leave them on their sites.
+    #[serde(default)]
+    pub images: ImagePolicy,
     /// Per-source override of `[watch] interval_mins`.
     pub interval_mins: Option<f64>,
 }

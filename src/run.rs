@@ -46,6 +46,10 @@ pub struct SourceSummary {
     /// Article pages whose full text could not be had: (link, reason). The article keeps the
     /// feed's content; later runs try again.
     pub fulltext_failed: Vec<(String, String)>,
+    /// Images saved into the archive this run (`images = "download"`).
+    pub images_saved: usize,
+    /// Images that could not be had: (URL, reason). They stay remote; later runs try again.
+    pub images_failed: Vec<(String, String)>,
     /// Feeds not tried this run because they have been failing (`[fetch] failure_backoff_after`).
     pub backing_off: Vec<BackingOff>,
 }
@@ -322,6 +326,14 @@ pub async fn run_locked(
     drop(results);
     drop(progress);
     fetch_fulltexts(&store, &fetcher, config, &mut summary).await?;
+    fetch_images(
+        &store,
+        &fetcher,
+        config,
+        &mut summary,
+        clock.now().timestamp_millis(),
+    )
+    .await?;
     store.commit().context("committing the run")?;
 
     let ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
@@ -406,6 +418,96 @@ async fn fetch_fulltexts(
                     summary.sources[i].fulltext_failed.push((link, reason));
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// The `images = "download"` phase: for articles whose images are not all local yet, fetch each
+/// remote image once (the same URL in many articles is fetched once), save it by content, and
+/// point the articles at the local copies. Runs inside the run's transaction.
+async fn fetch_images(
+    store: &Store,
+    fetcher: &Arc<Fetcher>,
+    config: &Config,
+    summary: &mut RunSummary,
+    now_ms: i64,
+) -> Result<()> {
+    use std::collections::HashMap;
+
+    use crate::config::{DEFAULT_MAX_IMAGE_BYTES, ImagePolicy};
+    use crate::content::images::{
+        MAX_TRIES, PER_RUN, extension_for, localize, remote_images, save,
+    };
+    for (i, source) in config.sources.iter().enumerate() {
+        if source.images != ImagePolicy::Download {
+            continue;
+        }
+        let articles = store.images_pending(source.id(), MAX_TRIES, PER_RUN)?;
+        let mut local: HashMap<String, String> = HashMap::new();
+        let mut wanted = Vec::new();
+        for (_, _, body) in &articles {
+            for url in remote_images(body) {
+                if local.contains_key(&url) || wanted.contains(&url) {
+                    continue;
+                }
+                match store.image_file(&url)? {
+                    Some(file) => {
+                        local.insert(url, file);
+                    }
+                    None => wanted.push(url),
+                }
+            }
+        }
+        let mut downloads = futures::stream::iter(wanted)
+            .map(|url| {
+                let fetcher = fetcher.clone();
+                let proxy = source.proxy.clone();
+                async move {
+                    let request = FetchRequest {
+                        url: url.clone(),
+                        validators: Validators::default(),
+                        timeout: None,
+                        proxy,
+                        untrusted: true,
+                    };
+                    let outcome = match fetcher.fetch(&request).await.outcome {
+                        Ok(Fetched::Body(body)) => {
+                            match extension_for(body.content_type.as_deref()) {
+                                None => Err(format!(
+                                    "not a raster image ({})",
+                                    body.content_type.as_deref().unwrap_or("no content type")
+                                )),
+                                Some(_) if body.bytes.len() as u64 > DEFAULT_MAX_IMAGE_BYTES => {
+                                    Err(format!("larger than {DEFAULT_MAX_IMAGE_BYTES} bytes"))
+                                }
+                                Some(ext) => Ok((body.bytes, ext)),
+                            }
+                        }
+                        Ok(Fetched::NotModified { .. }) => Err("unexpected 304".to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    (url, outcome)
+                }
+            })
+            .buffer_unordered(config.fetch.concurrency);
+        while let Some((url, outcome)) = downloads.next().await {
+            match outcome.and_then(|(bytes, ext)| {
+                save(&config.archive, &bytes, ext)
+                    .map(|file| (file, bytes.len()))
+                    .map_err(|e| format!("cannot save: {e}"))
+            }) {
+                Ok((file, size)) => {
+                    store.record_image(&url, &file, size as u64, now_ms)?;
+                    local.insert(url, file);
+                    summary.sources[i].images_saved += 1;
+                }
+                Err(reason) => summary.sources[i].images_failed.push((url, reason)),
+            }
+        }
+        for (id, _, body) in &articles {
+            let all_local = remote_images(body).iter().all(|u| local.contains_key(u));
+            store.images_round(*id, &localize(body, &local), all_local)?;
         }
     }
     Ok(())
@@ -540,9 +642,18 @@ pub fn describe(summary: &RunSummary, archive: &Path) -> String {
         if source.fulltext > 0 {
             out.push_str(&format!(", {} full text(s) fetched", source.fulltext));
         }
+        if source.images_saved > 0 {
+            out.push_str(&format!(", {} image(s) saved", source.images_saved));
+        }
         out.push('\n');
         for (url, reason) in &source.failed {
             out.push_str(&format!("{}: {url}: {reason}\n", source.name));
+        }
+        for (url, reason) in &source.images_failed {
+            out.push_str(&format!(
+                "{}: image {url}: {reason}; left remote, tried again next run\n",
+                source.name
+            ));
         }
         for (link, reason) in &source.fulltext_failed {
             out.push_str(&format!(

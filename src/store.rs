@@ -18,10 +18,11 @@ use crate::fetch::Validators;
 use crate::model::Article;
 
 /// The schema this build writes; older stores are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_schedule.sql"),
+    include_str!("../migrations/0003_images.sql"),
 ];
 
 #[derive(Debug, Error)]
@@ -1181,6 +1182,62 @@ impl Store {
             )?
             .execute(params![id, body, summary])?
             > 0)
+    }
+}
+
+impl Store {
+    /// Articles of a source whose images are not all local yet (fewer than `max_tries` failed
+    /// rounds), newest first: (id, link, body).
+    pub fn images_pending(
+        &self,
+        source_id: &str,
+        max_tries: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, link, body FROM article
+                 WHERE source_id = ?1 AND images_done = 0 AND image_tries < ?2
+                   AND imported_head IS NULL AND hidden_ms IS NULL
+                 ORDER BY date_ms DESC LIMIT ?3",
+            )?
+            .query_map(params![source_id, max_tries, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The archive file of an image already downloaded.
+    pub fn image_file(&self, url: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT file FROM image WHERE url = ?1")?
+            .query_row([url], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn record_image(&self, url: &str, file: &str, bytes: u64, now_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO image (url, file, bytes, fetched_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (url) DO NOTHING",
+            )?
+            .execute(params![url, file, bytes as i64, now_ms])?;
+        Ok(())
+    }
+
+    /// Records a round of image downloads for an article: its body with the local images,
+    /// and whether every image is local now.
+    pub fn images_round(&self, id: i64, body: &str, all_local: bool) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE article SET body = ?2, post_dirty = post_dirty OR body <> ?2,
+                     images_done = ?3, image_tries = image_tries + (1 - ?3)
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, body, all_local as i64])?;
+        Ok(())
     }
 }
 

@@ -395,3 +395,98 @@ async fn reprocess_rederives_without_adding_versions() {
     let (_, out, _) = archive.cli(&["run"], Some("2024-06-01T02:00:00Z"));
     assert!(out.contains("0 new, 0 changed"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn images_are_downloaded_once_and_failures_retried() {
+    let server = FeedServer::start().await;
+    let png: Vec<u8> = b"\x89PNG\r\n\x1a\nnot really a png but bytes".to_vec();
+    let png_served = png.clone();
+    server.route("/img/a.png", move |_, _| {
+        common::Reply::ok(png_served.clone()).header("Content-Type", "image/png")
+    });
+    server.route("/img/late.jpg", |_, n| {
+        if n == 0 {
+            common::Reply::status(503)
+        } else {
+            common::Reply::ok(b"jpeg bytes".to_vec()).header("Content-Type", "image/jpeg")
+        }
+    });
+    server.route("/img/x.svg", |_, _| {
+        common::Reply::ok(b"<svg onload=alert(1)/>".to_vec())
+            .header("Content-Type", "image/svg+xml")
+    });
+    let a = server.url("/img/a.png");
+    let late = server.url("/img/late.jpg");
+    let svg = server.url("/img/x.svg");
+    server.set(
+        "/feed",
+        common::rss(&[
+            (
+                "https://e.com/1",
+                "一",
+                &format!("<p>1</p><img src=\"{a}\"><img src=\"{late}\">"),
+            ),
+            (
+                "https://e.com/2",
+                "二",
+                &format!("<p>2</p><img src=\"{a}\"><img src=\"{svg}\">"),
+            ),
+        ]),
+    );
+    let archive = TempArchive::new(
+        &[("S", vec![server.url("/feed")])],
+        "[fetch]\nattempts = 1\nallow_private_addresses = true\n",
+    );
+    let text = std::fs::read_to_string(&archive.config)
+        .unwrap()
+        .replace("content = \"verbatim\"", "");
+    std::fs::write(&archive.config, format!("{text}images = \"download\"\n")).unwrap();
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 image(s) saved"), "{out}");
+    assert!(
+        out.contains("x.svg: not a raster image (image/svg+xml)"),
+        "{out}"
+    );
+    assert!(out.contains("late.jpg: HTTP 503"), "{out}");
+    assert_eq!(
+        server.hits("/img/a.png"),
+        1,
+        "one download for two articles"
+    );
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&png))
+    };
+    let file = archive.archive().join(format!("assets/images/{sha}.png"));
+    assert_eq!(std::fs::read(&file).unwrap(), png);
+    let posts: Vec<String> = archive
+        .post_names()
+        .iter()
+        .map(|n| std::fs::read_to_string(archive.posts().join(n)).unwrap())
+        .collect();
+    let local = format!("src=\"/assets/images/{sha}.png\"");
+    let origin = format!("data-origin=\"{a}\"");
+    assert!(
+        posts
+            .iter()
+            .all(|p| p.contains(&local) && p.contains(&origin)),
+        "{posts:?}"
+    );
+    assert!(
+        posts.iter().any(|p| p.contains(&format!("src=\"{late}\""))),
+        "failed image left remote"
+    );
+
+    // The next run tries the failed ones again; the late image arrives.
+    let (_, out, _) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert!(out.contains("1 image(s) saved"), "{out}");
+    assert_eq!(server.hits("/img/a.png"), 1);
+    let first = archive
+        .post_names()
+        .into_iter()
+        .find(|n| n.contains('一'))
+        .unwrap();
+    let post = std::fs::read_to_string(archive.posts().join(first)).unwrap();
+    assert!(post.contains(&format!("data-origin=\"{late}\"")), "{post}");
+}

@@ -7,6 +7,7 @@
 
 pub mod clean;
 pub mod fulltext;
+pub mod images;
 
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -204,6 +205,7 @@ mod tests {
             remove: vec![],
             iframes: false,
             fulltext: None,
+            images: Default::default(),
             interval_mins: None,
         }
     }
