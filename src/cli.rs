@@ -121,6 +121,35 @@ pub enum Command {
     },
     /// Write every post, list and search.json again from the store.
     Republish,
+    /// Build the HTML site from the store (incremental: unchanged pages are left alone).
+    Build {
+        /// Output folder (default: `[site] out`, else `<archive>/.newsvault/site`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Search the archive: every word must occur. Chinese works without spaces.
+    Search {
+        /// The query, e.g. "冬奥 韩国".
+        query: String,
+        /// Only this source (its name or id).
+        #[arg(long)]
+        source: Option<String>,
+        /// Only articles since a day (`2021-04-01`) or within a window (`30d`, `12h`, `2w`).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many results.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the HTML site (built first if missing) and `GET /api/search?q=` over HTTP.
+    Serve {
+        /// Address to listen on; loopback unless you mean otherwise.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
     /// Parse one feed (a file or a URL) and print its entries as JSON.
     Inspect {
         /// A path or an http(s) URL.

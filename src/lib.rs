@@ -15,7 +15,9 @@
 //! - [`feed`]: RSS, Atom and JSON Feed bytes into [`model::Entry`] values.
 //! - [`content`]: per-source rules that turn an entry into an [`model::Article`].
 //! - [`store`]: SQLite, the system of record; every SQL statement lives there.
-//! - [`publish`]: outputs derived from the store (the Jekyll tree).
+//! - [`publish`]: outputs derived from the store (the Jekyll tree, the HTML site).
+//! - [`search`]: the full-text index (tantivy, jieba for Chinese), kept current by every run.
+//! - [`serve`]: the HTML site and a search API over local HTTP.
 //! - [`run`]: one pass over the sources, tying the stages together.
 //! - [`lock`]: one writer per archive folder; a second `run` is refused, naming the holder.
 //! - [`shutdown`]: SIGINT / SIGTERM end a run early, after committing what it ingested.
@@ -44,6 +46,8 @@ pub mod model;
 pub mod progress;
 pub mod publish;
 pub mod run;
+pub mod search;
+pub mod serve;
 pub mod shutdown;
 pub mod status;
 pub mod store;

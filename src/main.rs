@@ -37,6 +37,22 @@ fn main() -> ExitCode {
             Command::Hide { article, reason } => commands::hide(&cli.config, article, Some(reason)),
             Command::Unhide { article } => commands::hide(&cli.config, article, None),
             Command::Republish => commands::republish(&cli.config),
+            Command::Build { out } => commands::build(&cli.config, out.as_deref()),
+            Command::Search {
+                query,
+                source,
+                since,
+                limit,
+                json,
+            } => commands::search(
+                &cli.config,
+                query,
+                source.as_deref(),
+                since.as_deref(),
+                *limit,
+                *json,
+            ),
+            Command::Serve { addr } => commands::serve(&cli.config, addr).await,
             Command::Reprocess { source } => commands::reprocess(&cli.config, source.as_deref()),
             Command::Extract {
                 page,

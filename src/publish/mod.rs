@@ -1,12 +1,14 @@
 //! Outputs derived from the store. They can always be rebuilt from it.
 //!
 //! - [`jekyll`]: the post format of the original archives, byte for byte.
+//! - [`site`]: the HTML site of `newsvault build`, with templates a user can override.
 //! - [`git`]: commit (and push) the Jekyll outputs after a run, when `[publish.git]` asks.
 //! - [`write_atomically`]: how every output file reaches the disk (temporary file, then rename),
 //!   so a reader or a crash never sees half a file.
 
 pub mod git;
 pub mod jekyll;
+pub mod site;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,0 +1,967 @@
+//! The HTML site of `newsvault build`: static pages rendered from the store with minijinja
+//! templates, for reading the archive in a browser, with no Ruby and no server.
+//!
+//! Pages (paths relative to the output folder; every link between pages is relative, so the
+//! site works from any sub-path of a static host):
+//!
+//! - `index.html`: the latest articles, the sources, the latest days.
+//! - `a/<id>.html`: one article: title, source, original link, published and archived times, the
+//!   content sanitised with [`sanitise`] (every article, verbatim sources too), its versions with
+//!   a character diff between each and the one before, and a "gone at source" mark.
+//! - `sources/index.html`, `sources/<slug>/index.html` (latest articles and months),
+//!   `sources/<slug>/<YYYY-MM>.html` (+ `-2.html`, … pages of [`PAGE_SIZE`]).
+//! - `days/index.html`, `days/<YYYY-MM-DD>.html` (+ `-2.html`, …).
+//! - `feed.xml` (Atom, the latest articles), `search.html` (uses `GET /api/search` of `serve`),
+//!   `assets/site.css` and `assets/site.js` (no inline script: a CSP of `script-src 'self'`
+//!   holds).
+//!
+//! Lists are split by month and by day, not numbered from the newest, so a new article rewrites
+//! the pages of its own day and month and leaves older pages byte for byte alone.
+//!
+//! Incremental: the build remembers, in [`STATE_FILE`] in the output folder, a fingerprint of
+//! every article page's inputs and of the templates. A rebuild renders only the articles whose
+//! fingerprint changed (and every article when a template changed); lists are rendered again
+//! (cheap) and, like every file, written through [`write_atomically`], which leaves a file with
+//! the same bytes untouched. Pages of articles that left the site (hidden) are removed.
+//!
+//! Templates are embedded from `templates/`; a folder named by `[site] templates` replaces any
+//! of them, file by file (same names, `assets/` included).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use minijinja::value::Serde;
+use minijinja::{Environment, Value, context};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use similar::{ChangeTag, TextDiff};
+use thiserror::Error;
+
+use crate::content::clean::sanitise;
+use crate::publish::{TEMP_PREFIX, sweep_temporary_files, write_atomically};
+use crate::search::plain_text;
+use crate::store::{ArticleRecord, Store, StoreError};
+
+/// Articles per list page (a day or a source's month).
+pub const PAGE_SIZE: usize = 100;
+/// Articles on the home page, a source's page and in the Atom feed.
+pub const LATEST: usize = 50;
+/// Days linked from the home page.
+const HOME_DAYS: usize = 14;
+/// The build's memory of what it rendered, in the output folder.
+pub const STATE_FILE: &str = ".newsvault-build.json";
+/// Bump when the data given to templates changes shape, so old pages are all rendered again.
+const FORMAT: u32 = 1;
+/// Articles rendered per batch handed to the worker threads.
+const BATCH: usize = 128;
+
+/// The built-in templates, by name.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
+    ("home.html", include_str!("../../templates/home.html")),
+    ("list.html", include_str!("../../templates/list.html")),
+    ("source.html", include_str!("../../templates/source.html")),
+    ("sources.html", include_str!("../../templates/sources.html")),
+    ("days.html", include_str!("../../templates/days.html")),
+    ("article.html", include_str!("../../templates/article.html")),
+    ("search.html", include_str!("../../templates/search.html")),
+    ("feed.xml", include_str!("../../templates/feed.xml")),
+];
+
+/// The built-in static files, copied as they are.
+pub const ASSETS: &[(&str, &str)] = &[
+    (
+        "assets/site.css",
+        include_str!("../../templates/assets/site.css"),
+    ),
+    (
+        "assets/site.js",
+        include_str!("../../templates/assets/site.js"),
+    ),
+];
+
+#[derive(Debug, Error)]
+pub enum SiteError {
+    #[error("template {name}: {source:#}")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("cannot read template {path}: {source}")]
+    ReadTemplate {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to build, and where.
+#[derive(Debug, Clone)]
+pub struct SiteOptions {
+    /// The output folder.
+    pub out: PathBuf,
+    /// A folder whose files replace the built-in templates and assets of the same name.
+    pub templates: Option<PathBuf>,
+    /// Shown on every page and as the feed's title.
+    pub title: String,
+    /// "Now", for the footer and the feed's `<updated>` when the archive is empty.
+    pub now_ms: i64,
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteReport {
+    /// Articles on the site.
+    pub articles: usize,
+    /// Article pages rendered (the others were unchanged since the last build).
+    pub rendered: usize,
+    /// Files whose bytes changed on disk (new or rewritten).
+    pub written: usize,
+    /// Files rendered again with the same bytes, left untouched.
+    pub unchanged: usize,
+    /// Stale pages removed (articles hidden since, days or months left empty).
+    pub removed: usize,
+}
+
+/// The build's memory, [`STATE_FILE`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct BuildState {
+    /// Fingerprint of the templates and [`FORMAT`]; a change renders every article again.
+    templates: String,
+    /// Article id → fingerprint of what its page shows.
+    articles: HashMap<i64, String>,
+}
+
+/// One article as lists show it; the whole archive's worth stays in memory, bodies do not.
+#[derive(Debug, Clone, Serialize)]
+struct Item {
+    id: i64,
+    title: String,
+    source: String,
+    source_url: String,
+    url: String,
+    time: String,
+    iso: String,
+    gone: bool,
+    #[serde(skip)]
+    source_id: String,
+    #[serde(skip)]
+    day: String,
+    #[serde(skip)]
+    month: String,
+    #[serde(skip)]
+    link: String,
+    #[serde(skip)]
+    published_ms: Option<i64>,
+    #[serde(skip)]
+    updated_ms: i64,
+    #[serde(skip)]
+    summary: String,
+}
+
+/// Builds (or brings up to date) the site of `store` in `options.out`.
+pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, SiteError> {
+    let out = &options.out;
+    let write_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SiteError::Write { path, source }
+    };
+    std::fs::create_dir_all(out).map_err(write_error(out))?;
+    for folder in ["", "a", "days", "sources"] {
+        sweep_temporary_files(&out.join(folder)).map_err(write_error(&out.join(folder)))?;
+    }
+    let env = environment(options.templates.as_deref())?;
+    let templates_hash = templates_fingerprint(options.templates.as_deref())?;
+    let state_path = out.join(STATE_FILE);
+    let old: BuildState = std::fs::read(&state_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    let same_templates = old.templates == templates_hash;
+    let generated = format_time(options.now_ms);
+
+    let mut writer = Writer {
+        out,
+        report: SiteReport::default(),
+        keep: HashSet::new(),
+    };
+    let mut state = BuildState {
+        templates: templates_hash,
+        articles: HashMap::new(),
+    };
+    let mut items: Vec<Item> = Vec::new();
+    let mut slugs = Slugs::default();
+    let mut batch: Vec<(ArticleRecord, Vec<VersionView>)> = Vec::new();
+    let page_dir = out.join("a");
+    std::fs::create_dir_all(&page_dir).map_err(write_error(&page_dir))?;
+
+    let walked = store.for_each_article(|record| -> Result<(), SiteError> {
+        let print = fingerprint(&record);
+        let slug = slugs.slug(&record.source_id);
+        let item = item_of(&record, &slug);
+        let path = format!("a/{}.html", record.id);
+        writer.keep.insert(path.clone());
+        let fresh = same_templates
+            && old.articles.get(&record.id) == Some(&print)
+            && out.join(&path).exists();
+        state.articles.insert(record.id, print);
+        items.push(item);
+        if !fresh {
+            let versions = if record.versions > 1 {
+                version_views(&store.versions(record.id)?)
+            } else {
+                Vec::new()
+            };
+            batch.push((record, versions));
+            if batch.len() >= BATCH {
+                render_articles(&env, &mut batch, &mut writer, &slugs, &options.title)?;
+            }
+        }
+        Ok(())
+    })?;
+    walked?;
+    render_articles(&env, &mut batch, &mut writer, &slugs, &options.title)?;
+    writer.report.articles = items.len();
+
+    let base = context! { site_title => options.title.clone(), generated => generated.clone() };
+    render_lists(&env, &items, &slugs, &base, &mut writer)?;
+    render_feed(&env, &items, options, &mut writer)?;
+    let search = env
+        .get_template("search.html")
+        .and_then(|t| t.render(context! { root => "./", ..base.clone() }))
+        .map_err(template_error("search.html"))?;
+    writer.write("search.html", search.as_bytes())?;
+    for (name, builtin) in ASSETS {
+        let bytes = match &options.templates {
+            Some(dir) if dir.join(name).is_file() => {
+                std::fs::read(dir.join(name)).map_err(|source| SiteError::ReadTemplate {
+                    path: dir.join(name),
+                    source,
+                })?
+            }
+            _ => builtin.as_bytes().to_vec(),
+        };
+        writer.write(name, &bytes)?;
+    }
+    writer.report.removed = remove_stale(out, &writer.keep).map_err(write_error(out))?;
+    let state_bytes = serde_json::to_vec(&state).expect("the build state serialises");
+    write_atomically(&state_path, &state_bytes).map_err(write_error(&state_path))?;
+    Ok(writer.report)
+}
+
+/// Writes pages through [`write_atomically`] and remembers every path this build produced.
+struct Writer<'a> {
+    out: &'a Path,
+    report: SiteReport,
+    keep: HashSet<String>,
+}
+
+impl Writer<'_> {
+    fn write(&mut self, relative: &str, bytes: &[u8]) -> Result<(), SiteError> {
+        let path = self.out.join(relative);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(|source| SiteError::Write {
+                path: folder.to_path_buf(),
+                source,
+            })?;
+        }
+        let changed = write_atomically(&path, bytes).map_err(|source| SiteError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        if changed {
+            self.report.written += 1;
+        } else {
+            self.report.unchanged += 1;
+        }
+        self.keep.insert(relative.to_string());
+        Ok(())
+    }
+}
+
+/// Renders a batch of article pages on all cores (ammonia and the diff are the costly part), then
+/// writes them from this thread.
+fn render_articles(
+    env: &Environment<'static>,
+    batch: &mut Vec<(ArticleRecord, Vec<VersionView>)>,
+    writer: &mut Writer,
+    slugs: &Slugs,
+    title: &str,
+) -> Result<(), SiteError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let chunk = batch.len().div_ceil(threads);
+    let rendered: Vec<Result<(i64, String), SiteError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = batch
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(record, versions)| {
+                            let slug = slugs.get(&record.source_id);
+                            render_article(env, record, versions, &slug, title)
+                                .map(|html| (record.id, html))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a page renderer panicked"))
+            .collect()
+    });
+    batch.clear();
+    for page in rendered {
+        let (id, html) = page?;
+        writer.write(&format!("a/{id}.html"), html.as_bytes())?;
+        writer.report.rendered += 1;
+    }
+    Ok(())
+}
+
+/// One version as the article page shows it.
+#[derive(Debug, Clone, Serialize)]
+struct VersionView {
+    title: String,
+    first_seen: String,
+    first_seen_iso: String,
+    last_seen: String,
+    last_seen_iso: String,
+    /// HTML: the character diff against the version before (none for the first).
+    diff: Option<Value>,
+}
+
+fn version_views(versions: &[crate::store::VersionRecord]) -> Vec<VersionView> {
+    let texts: Vec<String> = versions
+        .iter()
+        .map(|v| format!("{}\n{}", v.title, plain_text(&v.content)))
+        .collect();
+    versions
+        .iter()
+        .enumerate()
+        .map(|(i, v)| VersionView {
+            title: v.title.clone(),
+            first_seen: format_time(v.first_seen_ms),
+            first_seen_iso: iso(v.first_seen_ms),
+            last_seen: format_time(v.last_seen_ms),
+            last_seen_iso: iso(v.last_seen_ms),
+            diff: (i > 0).then(|| Value::from_safe_string(diff_html(&texts[i - 1], &texts[i]))),
+        })
+        .collect()
+}
+
+/// Equal text kept around each change in a diff; longer equal runs are shortened to "…".
+const DIFF_CONTEXT: usize = 40;
+
+/// A character diff of two plain texts as escaped HTML: `<del>` removed, `<ins>` added, long
+/// unchanged stretches shortened. Characters, not words: Chinese has no spaces between words.
+pub fn diff_html(old: &str, new: &str) -> String {
+    let diff = TextDiff::configure()
+        .timeout(std::time::Duration::from_millis(500))
+        .diff_chars(old, new);
+    let mut runs: Vec<(ChangeTag, String)> = Vec::new();
+    for change in diff.iter_all_changes() {
+        match runs.last_mut() {
+            Some((tag, text)) if *tag == change.tag() => text.push_str(change.value()),
+            _ => runs.push((change.tag(), change.value().to_string())),
+        }
+    }
+    let mut out = String::new();
+    let last = runs.len().saturating_sub(1);
+    for (i, (tag, text)) in runs.iter().enumerate() {
+        match tag {
+            ChangeTag::Delete => write!(out, "<del>{}</del>", escape(text)).unwrap(),
+            ChangeTag::Insert => write!(out, "<ins>{}</ins>", escape(text)).unwrap(),
+            ChangeTag::Equal => {
+                let chars: Vec<char> = text.chars().collect();
+                let head = if i == 0 { 0 } else { DIFF_CONTEXT };
+                let tail = if i == last { 0 } else { DIFF_CONTEXT };
+                if chars.len() > head + tail + 1 {
+                    let start: String = chars[..head].iter().collect();
+                    let end: String = chars[chars.len() - tail..].iter().collect();
+                    write!(out, "{}…{}", escape(&start), escape(&end)).unwrap();
+                } else {
+                    out.push_str(&escape(text));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn render_article(
+    env: &Environment<'static>,
+    record: &ArticleRecord,
+    versions: &[VersionView],
+    slug: &str,
+    title: &str,
+) -> Result<String, SiteError> {
+    let base = url::Url::parse(&record.link).ok();
+    let content = sanitise(&record.body, base.as_ref(), false);
+    let day = day_of(record.date_ms);
+    let article = context! {
+        id => record.id,
+        title => record.title.clone(),
+        source => record.source_name.clone(),
+        source_url => format!("sources/{slug}/index.html"),
+        link => record.link.clone(),
+        day => day.clone(),
+        day_url => format!("days/{day}.html"),
+        published => record.published_ms.map(format_time),
+        published_iso => record.published_ms.map(iso),
+        archived => format_time(record.first_seen_ms),
+        archived_iso => iso(record.first_seen_ms),
+        updated => record.updated_ms.filter(|_| record.versions > 1).map(format_time),
+        updated_iso => record.updated_ms.map(iso),
+        versions => record.versions,
+        gone => record.gone_ms.map(format_time),
+        gone_iso => record.gone_ms.map(iso),
+    };
+    env.get_template("article.html")
+        .and_then(|t| {
+            t.render(context! {
+                root => "../",
+                site_title => title,
+                generated => "",
+                article,
+                content => Value::from_safe_string(content),
+                versions => val(versions),
+            })
+        })
+        .map_err(template_error("article.html"))
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PageLink {
+    n: usize,
+    url: String,
+    current: bool,
+}
+
+/// Writes a list split into pages of [`PAGE_SIZE`]: `<stem>.html`, `<stem>-2.html`, …
+#[allow(clippy::too_many_arguments)]
+fn render_paged(
+    env: &Environment<'static>,
+    writer: &mut Writer,
+    base: &Value,
+    stem: &str,
+    heading: &str,
+    crumbs: Value,
+    items: &[&Item],
+    show_source: bool,
+) -> Result<(), SiteError> {
+    let pages = items.len().div_ceil(PAGE_SIZE).max(1);
+    let name = |n: usize| {
+        if n == 1 {
+            format!("{stem}.html")
+        } else {
+            format!("{stem}-{n}.html")
+        }
+    };
+    let depth = stem.matches('/').count();
+    let root = "../".repeat(depth);
+    let template = env
+        .get_template("list.html")
+        .map_err(template_error("list.html"))?;
+    for page in 1..=pages {
+        let links: Vec<PageLink> = (1..=pages)
+            .map(|n| PageLink {
+                n,
+                url: name(n),
+                current: n == page,
+            })
+            .collect();
+        let start = (page - 1) * PAGE_SIZE;
+        let end = (start + PAGE_SIZE).min(items.len());
+        let html = template
+            .render(context! {
+                root => root.clone(),
+                heading => heading,
+                crumbs => crumbs.clone(),
+                count => items.len(),
+                page => page,
+                pages => val(links),
+                items => val(&items[start..end]),
+                show_source => show_source,
+                ..base.clone()
+            })
+            .map_err(template_error("list.html"))?;
+        writer.write(&name(page), html.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Count {
+    name: String,
+    url: String,
+    count: usize,
+}
+
+fn render_lists(
+    env: &Environment<'static>,
+    items: &[Item],
+    slugs: &Slugs,
+    base: &Value,
+    writer: &mut Writer,
+) -> Result<(), SiteError> {
+    let render = |name: &str, ctx: Value| -> Result<String, SiteError> {
+        env.get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(template_error(name))
+    };
+    // Days, newest first (items are already newest first).
+    let mut days: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
+    let mut sources: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
+    for item in items {
+        days.entry(&item.day).or_default().push(item);
+        sources.entry(&item.source_id).or_default().push(item);
+    }
+    for (day, list) in &days {
+        let crumbs = val(vec![Count {
+            name: "按日期".into(),
+            url: "days/index.html".into(),
+            count: 0,
+        }]);
+        render_paged(
+            env,
+            writer,
+            base,
+            &format!("days/{day}"),
+            day,
+            crumbs,
+            list,
+            true,
+        )?;
+    }
+    let day_counts = |day: &str, count: usize| {
+        context! { day => day, url => format!("days/{day}.html"), count => count }
+    };
+    let mut months: Vec<Value> = Vec::new();
+    let mut current: Option<(String, Vec<Value>)> = None;
+    for (day, list) in days.iter().rev() {
+        let month = &day[..7];
+        if current.as_ref().is_none_or(|(m, _)| m != month) {
+            if let Some((m, d)) = current.take() {
+                months.push(context! { month => m, days => d });
+            }
+            current = Some((month.to_string(), Vec::new()));
+        }
+        if let Some((_, d)) = current.as_mut() {
+            d.push(day_counts(day, list.len()));
+        }
+    }
+    if let Some((m, d)) = current.take() {
+        months.push(context! { month => m, days => d });
+    }
+    let html = render(
+        "days.html",
+        context! { root => "../", months, ..base.clone() },
+    )?;
+    writer.write("days/index.html", html.as_bytes())?;
+
+    // Sources: a page each, with a page per month.
+    let mut counts: Vec<Count> = Vec::new();
+    for (source_id, list) in &sources {
+        let slug = slugs.get(source_id);
+        let name = list[0].source.clone();
+        counts.push(Count {
+            name: name.clone(),
+            url: format!("sources/{slug}/index.html"),
+            count: list.len(),
+        });
+        let mut by_month: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
+        for item in list {
+            by_month.entry(&item.month).or_default().push(item);
+        }
+        let crumbs = val(vec![
+            Count {
+                name: "来源".into(),
+                url: "sources/index.html".into(),
+                count: 0,
+            },
+            Count {
+                name: name.clone(),
+                url: format!("sources/{slug}/index.html"),
+                count: 0,
+            },
+        ]);
+        for (month, month_items) in &by_month {
+            render_paged(
+                env,
+                writer,
+                base,
+                &format!("sources/{slug}/{month}"),
+                &format!("{name} · {month}"),
+                crumbs.clone(),
+                month_items,
+                false,
+            )?;
+        }
+        let month_links: Vec<Value> = by_month
+            .iter()
+            .rev()
+            .map(|(month, l)| {
+                context! { month => *month, url => format!("sources/{slug}/{month}.html"), count => l.len() }
+            })
+            .collect();
+        let latest: Vec<&Item> = list.iter().take(LATEST).copied().collect();
+        let html = render(
+            "source.html",
+            context! {
+                root => "../../",
+                source => context! { name => name, count => list.len() },
+                latest => val(latest),
+                months => month_links,
+                ..base.clone()
+            },
+        )?;
+        writer.write(&format!("sources/{slug}/index.html"), html.as_bytes())?;
+    }
+    counts.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
+    let html = render(
+        "sources.html",
+        context! { root => "../", sources => val(&counts), ..base.clone() },
+    )?;
+    writer.write("sources/index.html", html.as_bytes())?;
+
+    let latest: Vec<&Item> = items.iter().take(LATEST).collect();
+    let recent_days: Vec<Value> = days
+        .iter()
+        .rev()
+        .take(HOME_DAYS)
+        .map(|(day, list)| day_counts(day, list.len()))
+        .collect();
+    let html = render(
+        "home.html",
+        context! {
+            root => "./",
+            total => items.len(),
+            latest => val(latest),
+            days => recent_days,
+            sources => val(&counts),
+            ..base.clone()
+        },
+    )?;
+    writer.write("index.html", html.as_bytes())
+}
+
+fn render_feed(
+    env: &Environment<'static>,
+    items: &[Item],
+    options: &SiteOptions,
+    writer: &mut Writer,
+) -> Result<(), SiteError> {
+    let entries: Vec<Value> = items
+        .iter()
+        .take(LATEST)
+        .map(|item| {
+            context! {
+                id => item.id,
+                title => item.title.clone(),
+                url => item.url.clone(),
+                link => item.link.clone(),
+                source => item.source.clone(),
+                updated => iso(item.updated_ms),
+                published => item.published_ms.map(iso),
+                summary => item.summary.clone(),
+            }
+        })
+        .collect();
+    let updated = items
+        .iter()
+        .map(|i| i.updated_ms)
+        .max()
+        .unwrap_or(options.now_ms);
+    let feed_id = hex::encode(&Sha256::digest(options.title.as_bytes())[..8]);
+    let xml = env
+        .get_template("feed.xml")
+        .and_then(|t| {
+            t.render(context! {
+                site_title => options.title.clone(),
+                feed_id,
+                updated => iso(updated),
+                entries,
+            })
+        })
+        .map_err(template_error("feed.xml"))?;
+    writer.write("feed.xml", xml.as_bytes())
+}
+
+/// Removes `.html` and `.xml` files of the output folder that this build did not produce.
+fn remove_stale(out: &Path, keep: &HashSet<String>) -> std::io::Result<usize> {
+    let mut removed = 0;
+    let mut stack = vec![PathBuf::new()];
+    while let Some(relative) = stack.pop() {
+        let entries = match std::fs::read_dir(out.join(&relative)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = relative.join(&name);
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+            } else if (name.ends_with(".html") || name.ends_with(".xml"))
+                && !name.starts_with(TEMP_PREFIX)
+                && !keep.contains(&path.to_string_lossy().replace('\\', "/"))
+            {
+                std::fs::remove_file(out.join(&path))?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The template environment: built-in templates, replaced by those of `dir` of the same name.
+fn environment(dir: Option<&Path>) -> Result<Environment<'static>, SiteError> {
+    let mut env = Environment::new();
+    // minijinja's HTML escaping also escapes `/`, which makes every URL unreadable in the source;
+    // the five characters of [`escape`] are what HTML needs.
+    env.set_formatter(|out, state, value| {
+        if !value.is_safe()
+            && matches!(state.auto_escape(), minijinja::AutoEscape::Html)
+            && let Some(text) = value.as_str()
+        {
+            return out
+                .write_str(&escape(text))
+                .map_err(|_| minijinja::Error::from(minijinja::ErrorKind::WriteFailure));
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    let dir = dir.map(Path::to_path_buf);
+    env.set_loader(move |name| {
+        if name.contains("..") || name.starts_with('/') {
+            return Ok(None);
+        }
+        if let Some(dir) = &dir {
+            let path = dir.join(name);
+            if path.is_file() {
+                return std::fs::read_to_string(&path).map(Some).map_err(|e| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                });
+            }
+        }
+        Ok(TEMPLATES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| text.to_string()))
+    });
+    // Parse every template now, so a broken user template fails the build before any write.
+    for (name, _) in TEMPLATES {
+        env.get_template(name).map_err(template_error(name))?;
+    }
+    Ok(env)
+}
+
+fn templates_fingerprint(dir: Option<&Path>) -> Result<String, SiteError> {
+    let mut hash = Sha256::new();
+    hash.update(format!("{FORMAT}\n{}\n", env!("CARGO_PKG_VERSION")));
+    for (name, builtin) in TEMPLATES.iter().chain(ASSETS) {
+        hash.update(name.as_bytes());
+        match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
+            Some(path) => {
+                let bytes = std::fs::read(&path)
+                    .map_err(|source| SiteError::ReadTemplate { path, source })?;
+                hash.update(&bytes);
+            }
+            None => hash.update(builtin.as_bytes()),
+        }
+    }
+    Ok(hex::encode(&hash.finalize()[..12]))
+}
+
+fn template_error(name: &str) -> impl Fn(minijinja::Error) -> SiteError + '_ {
+    move |source| SiteError::Template {
+        name: name.to_string(),
+        source,
+    }
+}
+
+/// What an article page shows, hashed: the page is rendered again when this changes.
+fn fingerprint(record: &ArticleRecord) -> String {
+    let mut hash = Sha256::new();
+    hash.update(
+        format!(
+            "{}\n{}\n{}\n{}\n{}\n{:?}\n{}\n{}\n{}\n{:?}\n{:?}\n",
+            record.id,
+            record.source_id,
+            record.source_name,
+            record.title,
+            record.link,
+            record.published_ms,
+            record.first_seen_ms,
+            record.date_ms,
+            record.versions,
+            record.updated_ms,
+            record.gone_ms,
+        )
+        .as_bytes(),
+    );
+    hash.update(record.body.as_bytes());
+    hex::encode(&hash.finalize()[..12])
+}
+
+fn item_of(record: &ArticleRecord, slug: &str) -> Item {
+    let day = day_of(record.date_ms);
+    let summary: String = plain_text(&record.body).chars().take(200).collect();
+    Item {
+        id: record.id,
+        title: record.title.clone(),
+        source: record.source_name.clone(),
+        source_url: format!("sources/{slug}/index.html"),
+        url: format!("a/{}.html", record.id),
+        time: format_time(record.date_ms),
+        iso: iso(record.date_ms),
+        gone: record.gone_ms.is_some(),
+        source_id: record.source_id.clone(),
+        month: day[..7].to_string(),
+        day,
+        link: record.link.clone(),
+        published_ms: record.published_ms,
+        updated_ms: record.updated_ms.unwrap_or(record.date_ms),
+        summary,
+    }
+}
+
+/// Folder names of sources: the id's letters, digits, `-` and `_` (any script), other characters
+/// as `-`; a short hash of the id when that leaves nothing or collides.
+#[derive(Debug, Default)]
+struct Slugs {
+    by_id: HashMap<String, String>,
+    taken: HashSet<String>,
+}
+
+impl Slugs {
+    fn slug(&mut self, id: &str) -> String {
+        if let Some(slug) = self.by_id.get(id) {
+            return slug.clone();
+        }
+        let mut slug: String = id
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        slug = slug.trim_matches('-').to_string();
+        if slug.is_empty() || slug == "index" || self.taken.contains(&slug.to_lowercase()) {
+            let hash = hex::encode(&Sha256::digest(id.as_bytes())[..4]);
+            slug = if slug.is_empty() {
+                format!("s{hash}")
+            } else {
+                format!("{slug}-{hash}")
+            };
+        }
+        self.taken.insert(slug.to_lowercase());
+        self.by_id.insert(id.to_string(), slug.clone());
+        slug
+    }
+
+    fn get(&self, id: &str) -> String {
+        self.by_id
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+}
+
+/// A serialisable value for a template.
+fn val<T: Serialize>(value: T) -> Value {
+    Value::from(Serde(value))
+}
+
+fn utc(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// `2021-04-04 08:45 UTC`.
+pub fn format_time(ms: i64) -> String {
+    utc(ms).format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// RFC 3339, for `datetime=` attributes and Atom.
+fn iso(ms: i64) -> String {
+    utc(ms).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The day (UTC) an article belongs to: `2021-04-04`.
+fn day_of(ms: i64) -> String {
+    utc(ms).format("%Y-%m-%d").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_marks_the_changed_characters_and_escapes() {
+        let html = diff_html("韩国支持<北京>举办冬奥", "韩国支持<北京>举办冬残奥");
+        assert!(html.contains("<ins>残</ins>"), "{html}");
+        assert!(html.contains("&lt;北京&gt;"), "{html}");
+        assert!(!html.contains("<del>"), "{html}");
+    }
+
+    #[test]
+    fn long_unchanged_text_is_shortened_around_changes() {
+        let same = "长".repeat(200);
+        let html = diff_html(&format!("{same}甲{same}"), &format!("{same}乙{same}"));
+        assert!(html.contains('…'));
+        assert!(html.chars().count() < 200, "{html}");
+    }
+
+    #[test]
+    fn slugs_keep_letters_of_any_script_and_stay_unique() {
+        let mut slugs = Slugs::default();
+        assert_eq!(slugs.slug("联合早报"), "联合早报");
+        assert_eq!(slugs.slug("bbc zh"), "bbc-zh");
+        let twin = slugs.slug("bbc/zh");
+        assert_ne!(twin, "bbc-zh");
+        assert!(twin.starts_with("bbc-zh-"));
+        assert!(slugs.slug("../..").starts_with('s'));
+    }
+
+    #[test]
+    fn every_builtin_template_parses() {
+        environment(None).unwrap();
+    }
+}

@@ -1,0 +1,885 @@
+//! Full-text search over the archive: a tantivy index in `<archive>/.newsvault/index`, built from
+//! the store and brought up to date by every `run` ([`update_index`]), queried by
+//! `newsvault search` and by `serve`'s `GET /api/search` ([`SearchIndex::search`]).
+//!
+//! # Chinese text
+//!
+//! Chinese has no spaces between words, so each article is analysed twice:
+//!
+//! - `title` and `body` go through [`JiebaTokenizer`]: jieba's search-mode segmentation
+//!   (`cut_for_search`, which gives the words and, for long words, the shorter words inside
+//!   them), Latin words lower-cased. These fields rank the results (BM25, the title counting
+//!   double).
+//! - `chars` goes through [`CharTokenizer`]: every CJK character is a token, every run of Latin
+//!   letters and digits is one lower-cased token, positions kept. A query word must be found
+//!   here as a phrase, which is to say as a substring of the article: a word is found whatever
+//!   jieba made of the text around it (a two-character word inside a longer phrase), and
+//!   traditional and simplified characters each find their own text, never the other's.
+//!
+//! A query is words separated by spaces; every word must occur (title or text). (No `-word`
+//! exclusion: a phrase query under "must not" trips a debug assertion in tantivy 0.27.) Work per
+//! query is bounded: [`MAX_QUERY_CHARS`], [`MAX_TERMS`], [`MAX_LIMIT`] results.
+//!
+//! The index can always be rebuilt from the store: delete the folder and run `newsvault search`.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use jieba_rs::Jieba;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::tokenizer::{RemoveLongFilter, TextAnalyzer, Token, TokenStream, Tokenizer};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use thiserror::Error;
+
+use crate::store::{ArticleRecord, Store, StoreError};
+
+/// Longest query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Most words in one query.
+pub const MAX_TERMS: usize = 12;
+/// Most results one query returns.
+pub const MAX_LIMIT: usize = 100;
+/// Results when the caller does not say.
+pub const DEFAULT_LIMIT: usize = 20;
+/// Characters of a snippet.
+const SNIPPET_CHARS: usize = 160;
+/// Characters of an article's text scanned for the snippet, at most.
+const SNIPPET_SCAN: usize = 20_000;
+/// The index's memory of what it holds, in the index folder.
+const STATE_FILE: &str = "newsvault-index.json";
+/// Bump when the schema or the analysis changes: the index is then rebuilt from the store.
+const FORMAT: u32 = 1;
+/// Memory the index writer may use while indexing.
+const WRITER_BUDGET: usize = 96 * 1024 * 1024;
+
+const JIEBA: &str = "jieba";
+const CHARS: &str = "cjk_chars";
+
+#[derive(Debug, Error)]
+pub enum SearchError {
+    /// The query cannot be run: say why, in words for the person who typed it.
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("no search index at {0}; run `newsvault run` or `newsvault search` to build it")]
+    Missing(PathBuf),
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index folder {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn jieba() -> &'static Jieba {
+    static JIEBA: OnceLock<Jieba> = OnceLock::new();
+    JIEBA.get_or_init(Jieba::new)
+}
+
+/// Tokens computed up front, handed to tantivy one by one.
+pub struct TokenList {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl TokenStream for TokenList {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+/// jieba's search-mode words, Latin lower-cased; spaces and punctuation dropped.
+#[derive(Debug, Clone, Default)]
+pub struct JiebaTokenizer;
+
+impl Tokenizer for JiebaTokenizer {
+    type TokenStream<'a> = TokenList;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenList {
+        TokenList {
+            tokens: jieba_tokens(text),
+            next: 0,
+        }
+    }
+}
+
+/// The words jieba finds in `text`, as the index sees them.
+pub fn jieba_tokens(text: &str) -> Vec<Token> {
+    let base = text.as_ptr() as usize;
+    jieba()
+        .cut_for_search(text, true)
+        .into_iter()
+        .filter(|t| t.word.chars().any(char::is_alphanumeric))
+        .enumerate()
+        .map(|(position, t)| {
+            let offset_from = t.word.as_ptr() as usize - base;
+            Token {
+                offset_from,
+                offset_to: offset_from + t.word.len(),
+                position,
+                text: t.word.to_lowercase(),
+                position_length: 1,
+            }
+        })
+        .collect()
+}
+
+/// One token per CJK character, one per run of other letters and digits (lower-cased).
+#[derive(Debug, Clone, Default)]
+pub struct CharTokenizer;
+
+impl Tokenizer for CharTokenizer {
+    type TokenStream<'a> = TokenList;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenList {
+        TokenList {
+            tokens: char_tokens(text),
+            next: 0,
+        }
+    }
+}
+
+/// Chinese, Japanese and Korean characters: each is a token of its own.
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF       // kana
+        | 0x3400..=0x4DBF     // CJK extension A
+        | 0x4E00..=0x9FFF     // CJK unified ideographs
+        | 0xAC00..=0xD7AF     // hangul syllables
+        | 0xF900..=0xFAFF     // CJK compatibility ideographs
+        | 0x20000..=0x3134F) // CJK extensions B–G
+}
+
+/// The tokens of the `chars` field.
+pub fn char_tokens(text: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut word: Option<usize> = None;
+    let push = |tokens: &mut Vec<Token>, from: usize, to: usize| {
+        let position = tokens.len();
+        tokens.push(Token {
+            offset_from: from,
+            offset_to: to,
+            position,
+            text: text[from..to].to_lowercase(),
+            position_length: 1,
+        });
+    };
+    for (i, c) in text.char_indices() {
+        let cjk = is_cjk(c);
+        if !c.is_alphanumeric() || cjk {
+            if let Some(start) = word.take() {
+                push(&mut tokens, start, i);
+            }
+            if cjk {
+                push(&mut tokens, i, i + c.len_utf8());
+            }
+        } else if word.is_none() {
+            word = Some(i);
+        }
+    }
+    if let Some(start) = word {
+        push(&mut tokens, start, text.len());
+    }
+    tokens
+}
+
+/// The text of an HTML fragment: tags dropped (script and style with their content), the
+/// common entities decoded, block ends as line breaks, runs of spaces as one.
+pub fn plain_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        push_text(&mut out, &rest[..lt]);
+        rest = &rest[lt..];
+        // `<` is one byte; a tag without `>` runs to the end (never cut inside a character).
+        let (tag, end) = match rest.find('>') {
+            Some(at) => (&rest[1..at], at + 1),
+            None => (&rest[1..], rest.len()),
+        };
+        let tag = tag.to_ascii_lowercase();
+        rest = &rest[end..];
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if !tag.starts_with('/') && (name == "script" || name == "style") {
+            let close = format!("</{name}");
+            let at = rest.to_ascii_lowercase().find(&close).unwrap_or(rest.len());
+            rest = &rest[at..];
+            continue;
+        }
+        if matches!(
+            name.as_str(),
+            "p" | "br"
+                | "div"
+                | "li"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "tr"
+                | "blockquote"
+                | "figcaption"
+                | "section"
+                | "article"
+        ) && !out.ends_with('\n')
+            && !out.is_empty()
+        {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+            out.push('\n');
+        }
+    }
+    push_text(&mut out, rest);
+    out.trim().to_string()
+}
+
+fn push_text(out: &mut String, text: &str) {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (c, len) = if rest.starts_with('&') {
+            decode_entity(rest).unwrap_or(('&', 1))
+        } else {
+            let c = rest.chars().next().expect("not empty");
+            (c, c.len_utf8())
+        };
+        rest = &rest[len..];
+        if c.is_whitespace() {
+            if !out.is_empty() && !out.ends_with([' ', '\n']) {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+fn decode_entity(text: &str) -> Option<(char, usize)> {
+    // Entities are short; look at the first 12 characters (not bytes: the text is any Unicode).
+    let window = text.char_indices().nth(12).map_or(text, |(i, _)| &text[..i]);
+    let end = window.find(';')?;
+    let name = &text[1..end];
+    let c = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" | "#39" => '\'',
+        "nbsp" => ' ',
+        _ if name.starts_with("#x") || name.starts_with("#X") => {
+            char::from_u32(u32::from_str_radix(&name[2..], 16).ok()?)?
+        }
+        _ if name.starts_with('#') => char::from_u32(name[1..].parse().ok()?)?,
+        _ => return None,
+    };
+    Some((c, end + 1))
+}
+
+/// The index's fields.
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    id: Field,
+    title: Field,
+    body: Field,
+    chars: Field,
+    text: Field,
+    source: Field,
+    source_name: Field,
+    date: Field,
+    link: Field,
+    gone: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let words = |positions: bool| {
+        TextFieldIndexing::default()
+            .set_tokenizer(JIEBA)
+            .set_index_option(if positions {
+                IndexRecordOption::WithFreqsAndPositions
+            } else {
+                IndexRecordOption::WithFreqs
+            })
+    };
+    let fields = Fields {
+        id: builder.add_i64_field("id", INDEXED | STORED | FAST),
+        title: builder.add_text_field(
+            "title",
+            TextOptions::default()
+                .set_indexing_options(words(false))
+                .set_stored(),
+        ),
+        body: builder.add_text_field(
+            "body",
+            TextOptions::default().set_indexing_options(words(false)),
+        ),
+        chars: builder.add_text_field(
+            "chars",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(CHARS)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            ),
+        ),
+        text: builder.add_text_field("text", TextOptions::default().set_stored()),
+        source: builder.add_text_field("source", STRING | STORED),
+        source_name: builder.add_text_field("source_name", STORED),
+        date: builder.add_i64_field("date", INDEXED | STORED | FAST),
+        link: builder.add_text_field("link", STORED),
+        gone: builder.add_i64_field("gone", STORED),
+    };
+    (builder.build(), fields)
+}
+
+fn register_tokenizers(index: &Index) {
+    index.tokenizers().register(
+        JIEBA,
+        TextAnalyzer::builder(JiebaTokenizer)
+            .filter(RemoveLongFilter::limit(64))
+            .build(),
+    );
+    index.tokenizers().register(
+        CHARS,
+        TextAnalyzer::builder(CharTokenizer)
+            .filter(RemoveLongFilter::limit(64))
+            .build(),
+    );
+}
+
+/// The index's memory, [`STATE_FILE`]: what each article looked like when indexed.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct IndexState {
+    format: u32,
+    articles: HashMap<i64, String>,
+}
+
+/// What [`update_index`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexReport {
+    /// Articles in the index.
+    pub articles: usize,
+    /// Articles (re)indexed now.
+    pub indexed: usize,
+    /// Articles removed (hidden since).
+    pub removed: usize,
+}
+
+/// Brings the index in `dir` up to date with the store: indexes new and changed articles,
+/// removes hidden ones. Creates the index, or rebuilds it when its format is older.
+pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchError> {
+    let io = |source| SearchError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let state_path = dir.join(STATE_FILE);
+    let old: Option<IndexState> = std::fs::read(&state_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let old = match old {
+        Some(state) if state.format == FORMAT => state,
+        _ => {
+            // No index, or one of another format: start again from the store.
+            if dir.exists() {
+                std::fs::remove_dir_all(dir).map_err(io)?;
+            }
+            IndexState::default()
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let (schema, fields) = schema();
+    let index = Index::open_or_create(
+        tantivy::directory::MmapDirectory::open(dir).map_err(|e| SearchError::Index(e.into()))?,
+        schema,
+    )?;
+    register_tokenizers(&index);
+    let mut writer: IndexWriter = index.writer(WRITER_BUDGET)?;
+    let mut state = IndexState {
+        format: FORMAT,
+        articles: HashMap::with_capacity(old.articles.len()),
+    };
+    let mut report = IndexReport::default();
+    let walked = store.for_each_article(|record| -> Result<(), SearchError> {
+        let print = fingerprint(&record);
+        if old.articles.get(&record.id) != Some(&print) {
+            writer.delete_term(Term::from_field_i64(fields.id, record.id));
+            writer.add_document(document(&fields, &record))?;
+            report.indexed += 1;
+        }
+        state.articles.insert(record.id, print);
+        Ok(())
+    })?;
+    walked?;
+    for id in old.articles.keys() {
+        if !state.articles.contains_key(id) {
+            writer.delete_term(Term::from_field_i64(fields.id, *id));
+            report.removed += 1;
+        }
+    }
+    if report.indexed + report.removed > 0 || old.articles.is_empty() {
+        writer.commit()?;
+    }
+    writer.wait_merging_threads()?;
+    report.articles = state.articles.len();
+    let bytes = serde_json::to_vec(&state).expect("the index state serialises");
+    crate::publish::write_atomically(&state_path, &bytes).map_err(io)?;
+    Ok(report)
+}
+
+fn fingerprint(record: &ArticleRecord) -> String {
+    let mut hash = Sha256::new();
+    hash.update(
+        format!(
+            "{}\n{}\n{}\n{}\n{}\n{:?}\n",
+            record.source_id,
+            record.source_name,
+            record.title,
+            record.link,
+            record.date_ms,
+            record.gone_ms
+        )
+        .as_bytes(),
+    );
+    hash.update(record.body.as_bytes());
+    hex::encode(&hash.finalize()[..12])
+}
+
+fn document(fields: &Fields, record: &ArticleRecord) -> TantivyDocument {
+    let text = plain_text(&record.body);
+    let mut doc = TantivyDocument::default();
+    doc.add_i64(fields.id, record.id);
+    doc.add_text(fields.title, &record.title);
+    doc.add_text(fields.body, &text);
+    doc.add_text(fields.chars, format!("{}\n{}", record.title, text));
+    doc.add_text(fields.text, &text);
+    doc.add_text(fields.source, &record.source_id);
+    if record.source_name != record.source_id {
+        doc.add_text(fields.source, &record.source_name);
+    }
+    doc.add_text(fields.source_name, &record.source_name);
+    doc.add_i64(fields.date, record.date_ms);
+    doc.add_text(fields.link, &record.link);
+    doc.add_i64(fields.gone, record.gone_ms.unwrap_or(0));
+    doc
+}
+
+/// A search as asked.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub query: String,
+    /// Only this source (its id or its name).
+    pub source: Option<String>,
+    /// Only articles dated at or after this moment (ms since 1970).
+    pub since_ms: Option<i64>,
+    /// Results wanted (capped at [`MAX_LIMIT`]).
+    pub limit: usize,
+}
+
+/// A piece of a snippet: `hit` pieces are what the query found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Piece {
+    pub text: String,
+    pub hit: bool,
+}
+
+/// One result.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub id: i64,
+    pub title: String,
+    pub source: String,
+    pub source_id: String,
+    pub date_ms: i64,
+    /// `2021-04-04 08:45 UTC`.
+    pub time: String,
+    /// The article's page on the site, relative to the site's root.
+    pub url: String,
+    /// The original article.
+    pub link: String,
+    pub gone: bool,
+    pub score: f32,
+    pub snippet: Vec<Piece>,
+}
+
+/// What a search found.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    pub query: String,
+    /// All matching articles; `hits` holds the best of them.
+    pub total: usize,
+    pub hits: Vec<SearchHit>,
+}
+
+/// An open index, for searching. Cheap to share between threads.
+#[derive(Clone)]
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`; it follows later commits (a `run` while `serve` serves).
+    pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
+        if !dir.join("meta.json").exists() {
+            return Err(SearchError::Missing(dir.to_path_buf()));
+        }
+        let index = Index::open_in_dir(dir)?;
+        register_tokenizers(&index);
+        let (_, fields) = schema();
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    /// Number of articles in the index.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds no article.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Runs `request`. A query that cannot be run is [`SearchError::BadQuery`].
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
+        let _ = &self.index;
+        let parsed = parse_query(&request.query)?;
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in &parsed.include {
+            clauses.push((Occur::Must, substring_query(f.chars, term)));
+        }
+        // Ranking: jieba's words of the query, in the title (counting double) and the text.
+        let mut seen = HashSet::new();
+        for term in &parsed.include {
+            for token in jieba_tokens(term) {
+                if !seen.insert(token.text.clone()) {
+                    continue;
+                }
+                for (field, boost) in [(f.title, 2.0), (f.body, 1.0)] {
+                    let query = TermQuery::new(
+                        Term::from_field_text(field, &token.text),
+                        IndexRecordOption::WithFreqs,
+                    );
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(query), boost)),
+                    ));
+                }
+            }
+        }
+        if let Some(source) = &request.source {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.source, source),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(since) = request.since_ms {
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    Bound::Included(Term::from_field_i64(f.date, since)),
+                    Bound::Unbounded,
+                )),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let limit = request.limit.clamp(1, MAX_LIMIT);
+        let (top, total) = searcher.search(
+            &query,
+            &(TopDocs::with_limit(limit).order_by_score(), Count),
+        )?;
+        let mut highlight: Vec<Vec<char>> = parsed
+            .include
+            .iter()
+            .map(|t| t.chars().flat_map(char::to_lowercase).collect())
+            .collect();
+        highlight.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let int = |field| doc.get_first(field).and_then(|v| v.as_i64()).unwrap_or(0);
+            let id = int(f.id);
+            let date_ms = int(f.date);
+            hits.push(SearchHit {
+                id,
+                title: text(f.title),
+                source: text(f.source_name),
+                source_id: text(f.source),
+                date_ms,
+                time: crate::publish::site::format_time(date_ms),
+                url: format!("a/{id}.html"),
+                link: text(f.link),
+                gone: int(f.gone) != 0,
+                score,
+                snippet: snippet(&text(f.text), &highlight),
+            });
+        }
+        Ok(SearchResults {
+            query: request.query.clone(),
+            total,
+            hits,
+        })
+    }
+}
+
+/// A query split into words.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ParsedQuery {
+    include: Vec<String>,
+}
+
+fn parse_query(query: &str) -> Result<ParsedQuery, SearchError> {
+    let chars = query.chars().count();
+    if chars > MAX_QUERY_CHARS {
+        return Err(SearchError::BadQuery(format!(
+            "the query is {chars} characters long; at most {MAX_QUERY_CHARS} are searched"
+        )));
+    }
+    let mut parsed = ParsedQuery::default();
+    for word in query.split_whitespace() {
+        if char_tokens(word).is_empty() {
+            continue;
+        }
+        parsed.include.push(word.to_string());
+    }
+    if parsed.include.len() > MAX_TERMS {
+        return Err(SearchError::BadQuery(format!(
+            "too many words in the query; at most {MAX_TERMS}"
+        )));
+    }
+    if parsed.include.is_empty() {
+        return Err(SearchError::BadQuery(
+            "the query has no word to search for (letters, digits or CJK characters)".into(),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Finds `word` as a sequence of `chars` tokens: a substring of the title or text.
+fn substring_query(field: Field, word: &str) -> Box<dyn Query> {
+    let terms: Vec<Term> = char_tokens(word)
+        .into_iter()
+        .map(|t| Term::from_field_text(field, &t.text))
+        .collect();
+    if terms.len() == 1 {
+        Box::new(TermQuery::new(
+            terms.into_iter().next().expect("one term"),
+            IndexRecordOption::WithFreqs,
+        ))
+    } else {
+        Box::new(PhraseQuery::new(terms))
+    }
+}
+
+/// About [`SNIPPET_CHARS`] characters of `text` around the first hit of any of `words`
+/// (lower-case), the hits marked. The start of the text when no word is found in it.
+fn snippet(text: &str, words: &[Vec<char>]) -> Vec<Piece> {
+    let chars: Vec<char> = text.chars().take(SNIPPET_SCAN).collect();
+    let lower: Vec<char> = chars
+        .iter()
+        .map(|c| c.to_lowercase().next().unwrap_or(*c))
+        .collect();
+    let mut marked = vec![false; chars.len()];
+    let mut first: Option<usize> = None;
+    for word in words.iter().filter(|w| !w.is_empty()) {
+        let mut i = 0;
+        while i + word.len() <= lower.len() {
+            if lower[i..i + word.len()] == word[..] {
+                marked[i..i + word.len()].fill(true);
+                first = Some(first.map_or(i, |f: usize| f.min(i)));
+                i += word.len();
+            } else {
+                i += 1;
+            }
+        }
+    }
+    let start = first.map_or(0, |f| f.saturating_sub(SNIPPET_CHARS / 4));
+    let end = (start + SNIPPET_CHARS).min(chars.len());
+    let mut pieces: Vec<Piece> = Vec::new();
+    if start > 0 {
+        pieces.push(Piece {
+            text: "…".into(),
+            hit: false,
+        });
+    }
+    for i in start..end {
+        let c = if chars[i] == '\n' { ' ' } else { chars[i] };
+        match pieces.last_mut() {
+            Some(piece) if piece.hit == marked[i] && !(i == start && start > 0) => {
+                piece.text.push(c)
+            }
+            _ => pieces.push(Piece {
+                text: c.to_string(),
+                hit: marked[i],
+            }),
+        }
+    }
+    if end < text.chars().count().min(SNIPPET_SCAN) || end < chars.len() {
+        pieces.push(Piece {
+            text: "…".into(),
+            hit: false,
+        });
+    }
+    pieces
+}
+
+/// `--since`: a window back from `now_ms` (`30d`, `12h`, `2w`, `90m`) or a day (`2021-04-01`).
+pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, SearchError> {
+    let text = text.trim();
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_millis());
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || {
+        SearchError::BadQuery(format!(
+            "{text:?} is neither a day (2021-04-01) nor a window like 30d, 12h or 2w"
+        ))
+    };
+    let number: i64 = number.parse().map_err(|_| bad())?;
+    let unit_ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return Err(bad()),
+    };
+    Ok(now_ms - number.saturating_mul(unit_ms))
+}
+
+/// The snippet as plain text with hits in `[` `]`, for a terminal or a script.
+pub fn snippet_text(pieces: &[Piece], mark: (&str, &str)) -> String {
+    pieces
+        .iter()
+        .map(|p| {
+            if p.hit {
+                format!("{}{}{}", mark.0, p.text, mark.1)
+            } else {
+                p.text.clone()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(tokens: Vec<Token>) -> Vec<String> {
+        tokens.into_iter().map(|t| t.text).collect()
+    }
+
+    #[test]
+    fn jieba_tokens_lowercase_latin_and_drop_punctuation() {
+        let tokens = texts(jieba_tokens("韩国支持北京举办冬奥，COVID Vaccine!"));
+        assert!(tokens.contains(&"冬奥".to_string()), "{tokens:?}");
+        assert!(tokens.contains(&"covid".to_string()), "{tokens:?}");
+        assert!(tokens.contains(&"vaccine".to_string()), "{tokens:?}");
+        assert!(!tokens.iter().any(|t| t == "，" || t == " " || t == "!"));
+    }
+
+    #[test]
+    fn char_tokens_split_cjk_and_keep_latin_words() {
+        assert_eq!(
+            texts(char_tokens("冬奧 Beijing-2022年")),
+            ["冬", "奧", "beijing", "2022", "年"]
+        );
+    }
+
+    #[test]
+    fn plain_text_drops_tags_scripts_and_decodes_entities() {
+        let text =
+            plain_text("<p>中韩&amp;外长</p><script>alert(1)</script><p>会谈&#x4E2D;&nbsp;x</p>");
+        assert_eq!(text, "中韩&外长\n会谈中 x");
+    }
+
+    #[test]
+    fn plain_text_takes_any_text() {
+        for html in ["<¡", "&¡;", "&#x110000;", "<p", "<>", "&#99999999999;"] {
+            plain_text(html);
+        }
+        assert_eq!(plain_text("a &amp b <c"), "a &amp b");
+    }
+
+    #[test]
+    fn snippets_mark_every_hit_case_insensitively() {
+        let pieces = snippet(
+            "The Winter Olympics 冬奥 in Beijing",
+            &["冬奥".chars().collect(), "olympics".chars().collect()],
+        );
+        assert_eq!(
+            snippet_text(&pieces, ("[", "]")),
+            "The Winter [Olympics] [冬奥] in Beijing"
+        );
+    }
+
+    #[test]
+    fn queries_are_bounded_and_must_have_words() {
+        assert!(matches!(
+            parse_query("  ，。 "),
+            Err(SearchError::BadQuery(_))
+        ));
+        assert!(matches!(
+            parse_query(&"冬".repeat(MAX_QUERY_CHARS + 1)),
+            Err(SearchError::BadQuery(_))
+        ));
+        assert!(matches!(
+            parse_query(&"a ".repeat(MAX_TERMS + 1)),
+            Err(SearchError::BadQuery(_))
+        ));
+        let parsed = parse_query("冬奥 ， x").unwrap();
+        assert_eq!(parsed.include, ["冬奥", "x"]);
+    }
+
+    #[test]
+    fn since_takes_windows_and_days() {
+        assert_eq!(parse_since("2d", 3 * 86_400_000).unwrap(), 86_400_000);
+        assert_eq!(parse_since("1970-01-02", 0).unwrap(), 86_400_000);
+        assert!(parse_since("soon", 0).is_err());
+    }
+}

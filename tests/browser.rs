@@ -1,0 +1,208 @@
+//! The site in a real browser: headless Chromium against `newsvault serve` on a loopback port.
+//! Open the home page, search for 冬奥 on the search page (its script calls `/api/search` under
+//! the site's Content-Security-Policy), find the golden article among the results, open it, and
+//! save screenshots under `target/browser/`.
+//!
+//! Chromium is driven from the command line (`--dump-dom` runs the page's script for a while of
+//! virtual time, then prints the DOM; `--screenshot` saves a PNG), so no driver or npm is needed.
+//! Without Chromium (`/usr/bin/chromium`, or `NEWSVAULT_CHROMIUM`) the test says so and passes.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{FeedServer, TempArchive, fixture};
+
+const GOLDEN_TITLE: &str = "中韩外长会谈 韩国支持北京举办冬奥";
+const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("NEWSVAULT_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// `newsvault serve` as a child process; killed when dropped.
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `newsvault serve --addr 127.0.0.1:0` for `archive` (it builds the missing site first)
+/// and returns it with its base URL, read from its first line.
+fn start_serve(archive: &TempArchive) -> (Serve, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--config"])
+        .arg(&archive.config)
+        .env_remove("NEWSVAULT_NOW")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let serve = Serve(child);
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    (serve, base)
+}
+
+/// Runs Chromium headless with `args` on `url`; returns its stdout. A guard kills a Chromium
+/// that hangs (this is not a timing assertion: a hang fails the test either way).
+fn run_chromium(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> String {
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromium");
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    for _ in 0..1200 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if child.try_wait().unwrap().is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("chromium did not finish with {url}");
+    }
+    reader.join().unwrap()
+}
+
+fn screenshots() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_for_the_golden_article_in_chromium() {
+    let Some(chromium) = chromium() else {
+        println!(
+            "SKIPPED search_for_the_golden_article_in_chromium: no chromium at /usr/bin/chromium \
+             (apt-get install chromium, or set NEWSVAULT_CHROMIUM)"
+        );
+        return;
+    };
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    // No `build`: serve builds the missing site itself.
+    let (_serve, base) = start_serve(&archive);
+    let profile = tempfile::tempdir().unwrap();
+    let dom = |url: &str| {
+        run_chromium(
+            &chromium,
+            profile.path(),
+            &["--virtual-time-budget=5000", "--dump-dom"],
+            url,
+        )
+    };
+
+    // The home page lists the article and offers the search form.
+    let home = dom(&format!("{base}/"));
+    assert!(home.contains(GOLDEN_TITLE), "home page: {home}");
+    assert!(
+        home.contains("action=\"./search.html\""),
+        "search form: {home}"
+    );
+
+    // The search page, as the form submits it: its script fetches /api/search and lists hits.
+    let search_url = format!("{base}/search.html?q=%E5%86%AC%E5%A5%A5");
+    let results = dom(&search_url);
+    let hit = results
+        .split("<li class=\"hit\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no result on the search page: {results}"));
+    assert!(hit.contains(GOLDEN_TITLE), "{hit}");
+    assert!(hit.contains("<mark>冬奥</mark>"), "highlight: {hit}");
+    let href = hit
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    assert!(href.ends_with(".html"), "{href}");
+
+    // Open it.
+    let article_url = format!("{base}/{}", href.trim_start_matches("./"));
+    let article = dom(&article_url);
+    assert!(
+        article.contains(&format!("<h1>{GOLDEN_TITLE}</h1>")),
+        "{article}"
+    );
+    assert!(article.contains("韩方支持中方举办北京冬奥会"), "{article}");
+
+    let shots = screenshots();
+    for (name, url) in [("search.png", &search_url), ("article.png", &article_url)] {
+        let path = shots.join(name);
+        let _ = std::fs::remove_file(&path);
+        run_chromium(
+            &chromium,
+            profile.path(),
+            &[
+                "--virtual-time-budget=5000",
+                "--window-size=1200,900",
+                &format!("--screenshot={}", path.display()),
+            ],
+            url,
+        );
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            bytes.starts_with(b"\x89PNG"),
+            "no screenshot at {}",
+            path.display()
+        );
+        println!("screenshot: {}", path.display());
+    }
+    // A phone-sized view of the article too.
+    let phone = shots.join("article-phone.png");
+    run_chromium(
+        &chromium,
+        profile.path(),
+        &[
+            "--virtual-time-budget=5000",
+            "--window-size=390,844",
+            &format!("--screenshot={}", phone.display()),
+        ],
+        &article_url,
+    );
+    assert!(phone.exists());
+}

@@ -1,0 +1,156 @@
+//! Search, end to end: `run` keeps the index current (no separate step), `search` finds Chinese
+//! words inside longer phrases, keeps traditional and simplified apart, ignores Latin case, and
+//! filters by source and date.
+
+mod common;
+
+use common::{FeedServer, TempArchive, fixture, rss};
+
+const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
+
+/// Titles of the results of `search QUERY [extra…] --json`.
+fn titles(archive: &TempArchive, query: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["search", query, "--json"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = archive.cli(&args, Some("2024-06-02T00:00:00Z"));
+    assert_eq!(code, 0, "search {query:?}: {err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    json["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn archive_of_three_scripts() -> (FeedServer, TempArchive) {
+    let server = FeedServer::start().await;
+    server.set(
+        "/zh",
+        rss(&[
+            (
+                "https://e.com/s",
+                "简体",
+                "<p>北京举办冬奥会的准备工作顺利</p>",
+            ),
+            (
+                "https://e.com/t",
+                "繁體",
+                "<p>北京舉辦冬奧會的準備工作順利</p>",
+            ),
+        ]),
+    );
+    server.set(
+        "/en",
+        rss(&[(
+            "https://e.com/e",
+            "Latin",
+            "<p>The Winter OLYMPICS in Beijing</p>",
+        )]),
+    );
+    let archive = TempArchive::new(
+        &[
+            ("中文", vec![server.url("/zh")]),
+            ("English", vec![server.url("/en")]),
+        ],
+        "",
+    );
+    let (code, _, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    (server, archive)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_keeps_the_index_current_and_search_finds_the_golden_article() {
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
+    assert_eq!(archive.cli(&["run"], Some(GOLDEN_NOW)).0, 0);
+    assert!(
+        archive
+            .archive()
+            .join(".newsvault/index/meta.json")
+            .exists()
+    );
+
+    let (code, out, err) = archive.cli(&["search", "冬奥 韩国"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("中韩外长会谈 韩国支持北京举办冬奥"), "{out}");
+    assert!(
+        out.contains("[冬奥]") || out.contains("[韩国]"),
+        "highlight: {out}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&archive.cli(&["search", "冬奥", "--json"], None).1).unwrap();
+    let hit = &json["hits"][0];
+    assert_eq!(hit["source"], "联合早报");
+    let marked: Vec<&str> = hit["snippet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["hit"] == true)
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(marked.first(), Some(&"冬奥"), "{hit}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_two_character_word_inside_a_longer_phrase_is_found() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    assert_eq!(titles(&archive, "冬奥", &[]), ["简体"]);
+    assert_eq!(titles(&archive, "举办", &[]), ["简体"]);
+    assert_eq!(titles(&archive, "准备", &[]), ["简体"]);
+    assert_eq!(titles(&archive, "北京举办冬奥会", &[]), ["简体"]);
+    // Every word must occur.
+    assert!(titles(&archive, "冬奥 夏奥", &[]).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn traditional_and_simplified_each_find_their_own_text() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    assert_eq!(titles(&archive, "冬奧", &[]), ["繁體"]);
+    assert_eq!(titles(&archive, "舉辦", &[]), ["繁體"]);
+    assert_eq!(titles(&archive, "冬奥", &[]), ["简体"]);
+    // Characters the two scripts share find both.
+    let mut both = titles(&archive, "北京", &[]);
+    both.sort();
+    assert_eq!(both, ["简体", "繁體"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latin_words_are_case_insensitive() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    for query in ["olympics", "Olympics", "OLYMPICS", "winter BEIJING"] {
+        assert_eq!(titles(&archive, query, &[]), ["Latin"], "{query}");
+    }
+    assert!(titles(&archive, "olympic", &[]).is_empty(), "whole words");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_and_bad_queries() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    assert_eq!(
+        titles(&archive, "winter", &["--source", "English"]),
+        ["Latin"]
+    );
+    assert!(titles(&archive, "winter", &["--source", "中文"]).is_empty());
+    assert!(titles(&archive, "北京", &["--since", "2030-01-01"]).is_empty());
+    assert_eq!(
+        titles(&archive, "北京", &["--since", "2021-04-01"]).len(),
+        2
+    );
+    let (code, _, err) = archive.cli(&["search", "，。！"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("no word to search for"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hidden_articles_leave_the_index_at_once() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    let (code, _, err) = archive.cli(&["hide", "https://e.com/s", "--reason", "takedown"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(titles(&archive, "冬奥", &[]).is_empty());
+    assert_eq!(archive.cli(&["unhide", "https://e.com/s"], None).0, 0);
+    assert_eq!(titles(&archive, "冬奥", &[]), ["简体"]);
+}

@@ -1,0 +1,174 @@
+//! `serve`: the built site and the search API over HTTP on a loopback port, started and stopped
+//! by the test through the shutdown future.
+
+mod common;
+
+use common::{FeedServer, TempArchive, fixture};
+use newsvault::config::Config;
+
+const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
+
+struct Running {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// An archive of the golden feed, built, served on 127.0.0.1:0.
+async fn serve_golden() -> (FeedServer, TempArchive, Running) {
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
+    assert_eq!(archive.cli(&["run"], Some(GOLDEN_NOW)).0, 0);
+    assert_eq!(archive.cli(&["build"], Some(GOLDEN_NOW)).0, 0);
+    let config = Config::load(&archive.config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(newsvault::serve::serve(
+        listener,
+        config.site_dir(),
+        config.index_dir(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let running = Running {
+        base,
+        stop: Some(stop),
+        task,
+    };
+    (server, archive, running)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_pages_with_security_headers_and_searches() {
+    let (_feeds, _archive, running) = serve_golden().await;
+    let client = reqwest::Client::new();
+    let home = client.get(&running.base).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    let csp = home.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(home.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        home.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(home.text().await.unwrap().contains("中韩外长会谈"));
+
+    let css = client
+        .get(format!("{}/assets/site.css", running.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+
+    let found = client
+        .get(format!("{}/api/search", running.base))
+        .query(&[("q", "冬奥")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let found: serde_json::Value = serde_json::from_str(&found).unwrap();
+    assert_eq!(found["total"], 1);
+    let url = found["hits"][0]["url"].as_str().unwrap();
+    let page = client
+        .get(format!("{}/{url}", running.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("<h1>中韩外长会谈 韩国支持北京举办冬奥</h1>")
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_queries_answer_400_with_a_message() {
+    let (_feeds, _archive, running) = serve_golden().await;
+    let client = reqwest::Client::new();
+    let long = "冬".repeat(300);
+    for query in [
+        vec![],
+        vec![("q", "")],
+        vec![("q", "，。！")],
+        vec![("q", long.as_str())],
+        vec![("q", "冬奥"), ("limit", "100000")],
+        vec![("q", "冬奥"), ("limit", "x")],
+        vec![("q", "冬奥"), ("since", "soon")],
+        vec![("q", "\"(AND OR *:*")],
+    ] {
+        let response = client
+            .get(format!("{}/api/search", running.base))
+            .query(&query)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: serde_json::Value =
+            serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        if query.first().is_some_and(|(_, q)| q.starts_with('"')) {
+            // Query syntax means nothing here: the words are searched as they are.
+            assert_eq!(status, 200, "{query:?}: {body}");
+        } else {
+            assert_eq!(status, 400, "{query:?}: {body}");
+            assert!(!body["error"].as_str().unwrap().is_empty());
+        }
+    }
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_path_leaves_the_site_folder() {
+    let (_feeds, archive, running) = serve_golden().await;
+    let client = reqwest::Client::new();
+    for path in [
+        "/../newsvault.toml",
+        "/%2e%2e/%2e%2e/newsvault.toml",
+        "/a/..%2f..%2f..%2fnewsvault.toml",
+        "/.newsvault-build.json",
+        "/a/999999.html",
+    ] {
+        // Sent raw: a client would normalise the dots away.
+        let mut stream = tokio::net::TcpStream::connect(running.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 404"), "{path}: {answer}");
+        assert!(!answer.contains("[[source]]"), "{path} leaked the config");
+    }
+    assert!(archive.config.exists());
+    let post = client.post(&running.base).send().await.unwrap();
+    assert_eq!(post.status(), 405);
+    running.stop().await;
+}

@@ -1,0 +1,228 @@
+//! The HTML site of `newsvault build`, end to end: `run` against feeds on a loopback port, then
+//! `build`, asserting on the files: pages, sanitising, versions, incremental rebuilds, hidden
+//! articles, user templates.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{FeedServer, TempArchive, fixture, rss};
+
+const GOLDEN_TITLE: &str = "中韩外长会谈 韩国支持北京举办冬奥";
+const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
+
+fn site(archive: &TempArchive) -> PathBuf {
+    archive.archive().join(".newsvault/site")
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every file of the site with its bytes and modification time.
+fn snapshot(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else if !entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".newsvault")
+            {
+                let meta = entry.metadata().unwrap();
+                out.push((
+                    entry.path(),
+                    std::fs::read(entry.path()).unwrap(),
+                    meta.modified().unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The id of the one article page whose text holds `needle`.
+fn page_with(archive: &TempArchive, needle: &str) -> PathBuf {
+    let pages: Vec<PathBuf> = std::fs::read_dir(site(archive).join("a"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| read(p.clone()).contains(needle))
+        .collect();
+    assert_eq!(pages.len(), 1, "pages holding {needle:?}: {pages:?}");
+    pages.into_iter().next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_writes_every_kind_of_page_for_the_golden_feed() {
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = archive.cli(&["build"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 articles"), "{out}");
+
+    let site = site(&archive);
+    let home = read(site.join("index.html"));
+    assert!(home.contains(GOLDEN_TITLE), "{home}");
+    assert!(home.contains("assets/site.css") && home.contains("assets/site.js"));
+    // No inline script, no requests to other hosts but images.
+    assert!(!home.contains("<script>"), "inline script in {home}");
+    assert!(!home.contains("src=\"http") && !home.contains("href=\"http"));
+
+    let article = read(page_with(&archive, GOLDEN_TITLE));
+    assert!(article.contains(&format!("<h1>{GOLDEN_TITLE}</h1>")));
+    assert!(
+        article.contains("href=\"https://www.zaobao.com/realtime/china/story20210404-1136538\"")
+    );
+    assert!(article.contains("联合早报"));
+    assert!(article.contains("存档"), "archived time");
+    assert!(
+        article.contains("韩方支持中方举办北京冬奥会"),
+        "the content"
+    );
+    assert!(!article.contains("已从来源删除"), "not gone");
+
+    let day = read(site.join("days/2021-04-04.html"));
+    assert!(day.contains(GOLDEN_TITLE));
+    assert!(read(site.join("days/index.html")).contains("2021-04-04"));
+    let source = read(site.join("sources/联合早报/index.html"));
+    assert!(source.contains(GOLDEN_TITLE) && source.contains("2021-04"));
+    assert!(read(site.join("sources/联合早报/2021-04.html")).contains(GOLDEN_TITLE));
+    assert!(read(site.join("sources/index.html")).contains("联合早报"));
+    let feed = read(site.join("feed.xml"));
+    assert!(feed.starts_with("<?xml") && feed.contains("<entry>"));
+    assert!(feed.contains(GOLDEN_TITLE));
+    assert!(read(site.join("search.html")).contains("search-input"));
+    assert!(read(site.join("assets/site.css")).contains("Noto Sans CJK SC"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verbatim_articles_are_sanitised_in_the_site() {
+    let server = FeedServer::start().await;
+    let evil = "<p>正文</p><script>alert('x')</script><img src=\"https://e.com/a.png\" onerror=\"alert(1)\">\
+                <a href=\"javascript:alert(2)\">链接</a><iframe src=\"https://evil.example/\"></iframe>";
+    server.set("/a", rss(&[("https://e.com/1", "危险的文章", evil)]));
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    // The Jekyll post keeps the feed's HTML, as `verbatim` asks.
+    let post = std::fs::read_dir(archive.posts()).unwrap().next().unwrap();
+    assert!(read(post.unwrap().path()).contains("<script>"));
+    let (code, _, err) = archive.cli(&["build"], None);
+    assert_eq!(code, 0, "{err}");
+    let page = read(page_with(&archive, "危险的文章"));
+    assert!(page.contains("<p>正文</p>"));
+    assert!(!page.contains("alert"), "{page}");
+    assert!(!page.contains("onerror"), "{page}");
+    assert!(!page.contains("<iframe"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rebuild_rewrites_only_what_changed_and_shows_versions() {
+    let server = FeedServer::start().await;
+    let one = ("https://e.com/1", "第一条", "<p>北京举办冬奥会</p>");
+    let two = ("https://e.com/2", "第二条", "<p>二</p>");
+    server.set("/a", rss(&[one, two]));
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    assert_eq!(archive.cli(&["run"], Some("2024-06-01T00:00:00Z")).0, 0);
+    let (code, out, err) = archive.cli(&["build"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 page(s) rendered"), "{out}");
+    let before = snapshot(&site(&archive));
+
+    // Nothing changed: nothing rendered, nothing touched.
+    let (_, out, _) = archive.cli(&["build"], Some("2024-06-01T00:00:00Z"));
+    assert!(
+        out.contains("0 page(s) rendered, 0 file(s) written"),
+        "{out}"
+    );
+    assert_eq!(snapshot(&site(&archive)), before);
+
+    // The first article is edited at the source: its page alone is rendered again.
+    let edited = ("https://e.com/1", "第一条", "<p>北京举办冬残奥会</p>");
+    server.set("/a", rss(&[edited, two]));
+    assert_eq!(archive.cli(&["run"], Some("2024-06-01T01:00:00Z")).0, 0);
+    let (_, out, _) = archive.cli(&["build"], Some("2024-06-01T00:00:00Z"));
+    assert!(out.contains("1 page(s) rendered"), "{out}");
+    let page = read(page_with(&archive, "第一条"));
+    assert!(page.contains("版本 · 2"), "{page}");
+    assert!(page.contains("<ins>残</ins>"), "{page}");
+    let second = page_with(&archive, "第二条");
+    let unchanged = before.iter().find(|(p, _, _)| *p == second).unwrap();
+    let now = std::fs::metadata(&second).unwrap().modified().unwrap();
+    assert_eq!(now, unchanged.2, "the second article's page was rewritten");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hidden_articles_leave_the_site_and_user_templates_replace_builtins() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a",
+        rss(&[
+            ("https://e.com/1", "留下的", "<p>一</p>"),
+            ("https://e.com/2", "要隐藏的", "<p>二</p>"),
+        ]),
+    );
+    let archive = TempArchive::new(
+        &[("A", vec![server.url("/a")])],
+        "[site]\ntemplates = \"my-templates\"\ntitle = \"我的存档\"\n",
+    );
+    let templates = archive.dir.path().join("my-templates");
+    std::fs::create_dir_all(templates.join("assets")).unwrap();
+    std::fs::write(
+        templates.join("home.html"),
+        "{% extends \"base.html\" %}{% block main %}CUSTOM HOME {{ total }}{% endblock %}",
+    )
+    .unwrap();
+    std::fs::write(templates.join("assets/site.css"), "body { color: red }").unwrap();
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    let (code, _, err) = archive.cli(&["build"], None);
+    assert_eq!(code, 0, "{err}");
+    let home = read(site(&archive).join("index.html"));
+    assert!(home.contains("CUSTOM HOME 2"), "{home}");
+    assert!(home.contains("我的存档"), "{home}");
+    assert_eq!(
+        read(site(&archive).join("assets/site.css")),
+        "body { color: red }"
+    );
+    let hidden = page_with(&archive, "要隐藏的");
+
+    let (code, _, err) = archive.cli(&["hide", "https://e.com/2", "--reason", "takedown"], None);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = archive.cli(&["build"], None);
+    assert!(out.contains("1 removed"), "{out}");
+    assert!(!hidden.exists());
+    let day_pages = std::fs::read_dir(site(&archive).join("days")).unwrap();
+    for page in day_pages {
+        assert!(!read(page.unwrap().path()).contains("要隐藏的"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_out_writes_where_asked_and_a_broken_template_fails_before_writing() {
+    let server = FeedServer::start().await;
+    server.set("/a", rss(&[("https://e.com/1", "一", "<p>一</p>")]));
+    let archive = TempArchive::new(
+        &[("A", vec![server.url("/a")])],
+        "[site]\ntemplates = \"tpl\"\n",
+    );
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    let out_dir = archive.dir.path().join("public");
+    let (code, _, err) = archive.cli(&["build", "--out", out_dir.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out_dir.join("index.html").exists());
+
+    std::fs::create_dir_all(archive.dir.path().join("tpl")).unwrap();
+    std::fs::write(archive.dir.path().join("tpl/article.html"), "{% if %}").unwrap();
+    let other = archive.dir.path().join("other");
+    let (code, _, err) = archive.cli(&["build", "--out", other.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("article.html"), "{err}");
+    assert!(!other.join("index.html").exists());
+}
