@@ -20,7 +20,12 @@ fn main() {
     let mut paths: Vec<_> = std::fs::read_dir(&folder)
         .expect("corpus folder")
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("feed-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("feed-")
+        })
         .collect();
     paths.sort();
     for path in paths {

@@ -51,21 +51,42 @@ fn item() -> impl Strategy<Value = Item> {
         Just("not a date".to_string()),
         field(),
     ]);
-    (field(), prop_oneof![field(), Just("https://e.com/a?b=1".to_string())], prop::option::of(field()), field(), date)
-        .prop_map(|(title, link, guid, content, date)| Item { title, link, guid, content, date })
+    (
+        field(),
+        prop_oneof![field(), Just("https://e.com/a?b=1".to_string())],
+        prop::option::of(field()),
+        field(),
+        date,
+    )
+        .prop_map(|(title, link, guid, content, date)| Item {
+            title,
+            link,
+            guid,
+            content,
+            date,
+        })
 }
 
 fn feed(items: &[Item]) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title><link>https://home.example/</link>\n");
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title><link>https://home.example/</link>\n",
+    );
     for item in items {
-        out.push_str(&format!("<item><title>{}</title><link>{}</link>", xml(&item.title), xml(&item.link)));
+        out.push_str(&format!(
+            "<item><title>{}</title><link>{}</link>",
+            xml(&item.title),
+            xml(&item.link)
+        ));
         if let Some(guid) = &item.guid {
             out.push_str(&format!("<guid>{}</guid>", xml(guid)));
         }
         if let Some(date) = &item.date {
             out.push_str(&format!("<pubDate>{}</pubDate>", xml(date)));
         }
-        out.push_str(&format!("<description>{}</description></item>\n", xml(&item.content)));
+        out.push_str(&format!(
+            "<description>{}</description></item>\n",
+            xml(&item.content)
+        ));
     }
     out.push_str("</channel></rss>\n");
     out
@@ -118,5 +139,7 @@ proptest! {
 
 /// What the title is after the XML round trip of `xml()` (forbidden controls dropped).
 fn xml_roundtrip(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).collect()
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect()
 }
