@@ -59,7 +59,7 @@ const STATE_FILE: &str = "newsvault-index.json";
 /// Bump when the schema or the analysis changes: the index is then rebuilt from the store.
 const FORMAT: u32 = 1;
 /// Memory the index writer may use while indexing.
-const WRITER_BUDGET: usize = 96 * 1024 * 1024;
+const WRITER_BUDGET: usize = 32 * 1024 * 1024;
 
 const JIEBA: &str = "jieba";
 const CHARS: &str = "cjk_chars";
@@ -127,7 +127,7 @@ pub fn jieba_tokens(text: &str) -> Vec<Token> {
     jieba()
         .cut_for_search(text, true)
         .into_iter()
-        .filter(|t| t.word.chars().any(char::is_alphanumeric))
+        .filter(|t| t.word.chars().any(|c| is_cjk(c) || c.is_alphanumeric()))
         .enumerate()
         .map(|(position, t)| {
             let offset_from = t.word.as_ptr() as usize - base;
@@ -135,11 +135,22 @@ pub fn jieba_tokens(text: &str) -> Vec<Token> {
                 offset_from,
                 offset_to: offset_from + t.word.len(),
                 position,
-                text: t.word.to_lowercase(),
+                text: lowercase(t.word),
                 position_length: 1,
             }
         })
         .collect()
+}
+
+/// `text` lower-cased, without Unicode tables for the common cases (ASCII, CJK).
+fn lowercase(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else if text.chars().all(is_cjk) {
+        text.to_string()
+    } else {
+        text.to_lowercase()
+    }
 }
 
 /// One token per CJK character, one per run of other letters and digits (lower-cased).
@@ -177,13 +188,13 @@ pub fn char_tokens(text: &str) -> Vec<Token> {
             offset_from: from,
             offset_to: to,
             position,
-            text: text[from..to].to_lowercase(),
+            text: lowercase(&text[from..to]),
             position_length: 1,
         });
     };
     for (i, c) in text.char_indices() {
         let cjk = is_cjk(c);
-        if !c.is_alphanumeric() || cjk {
+        if cjk || !c.is_alphanumeric() {
             if let Some(start) = word.take() {
                 push(&mut tokens, start, i);
             }
@@ -277,7 +288,10 @@ fn push_text(out: &mut String, text: &str) {
 
 fn decode_entity(text: &str) -> Option<(char, usize)> {
     // Entities are short; look at the first 12 characters (not bytes: the text is any Unicode).
-    let window = text.char_indices().nth(12).map_or(text, |(i, _)| &text[..i]);
+    let window = text
+        .char_indices()
+        .nth(12)
+        .map_or(text, |(i, _)| &text[..i]);
     let end = window.find(';')?;
     let name = &text[1..end];
     let c = match name {
@@ -413,7 +427,9 @@ pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchErro
         schema,
     )?;
     register_tokenizers(&index);
-    let mut writer: IndexWriter = index.writer(WRITER_BUDGET)?;
+    // One indexing thread: the run's memory stays bounded (tantivy splits the budget between
+    // threads, and a run indexes a few hundred articles at a time).
+    let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_BUDGET)?;
     let mut state = IndexState {
         format: FORMAT,
         articles: HashMap::with_capacity(old.articles.len()),

@@ -142,6 +142,9 @@ struct BuildState {
     templates: String,
     /// Article id → fingerprint of what its page shows.
     articles: HashMap<i64, String>,
+    /// List page (day or month, by path) → fingerprint of the articles it lists.
+    #[serde(default)]
+    lists: HashMap<String, String>,
 }
 
 /// One article as lists show it; the whole archive's worth stays in memory, bodies do not.
@@ -155,6 +158,9 @@ struct Item {
     time: String,
     iso: String,
     gone: bool,
+    /// The article's fingerprint: a list page is rendered again when one of its items changes.
+    #[serde(skip)]
+    print: String,
     #[serde(skip)]
     source_id: String,
     #[serde(skip)]
@@ -196,10 +202,17 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         out,
         report: SiteReport::default(),
         keep: HashSet::new(),
+        old_lists: if same_templates {
+            old.lists.clone()
+        } else {
+            HashMap::new()
+        },
+        lists: HashMap::new(),
     };
     let mut state = BuildState {
         templates: templates_hash,
         articles: HashMap::new(),
+        lists: HashMap::new(),
     };
     let mut items: Vec<Item> = Vec::new();
     let mut slugs = Slugs::default();
@@ -210,7 +223,8 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     let walked = store.for_each_article(|record| -> Result<(), SiteError> {
         let print = fingerprint(&record);
         let slug = slugs.slug(&record.source_id);
-        let item = item_of(&record, &slug);
+        let mut item = item_of(&record, &slug, items.len() < LATEST);
+        item.print = print.clone();
         let path = format!("a/{}.html", record.id);
         writer.keep.insert(path.clone());
         let fresh = same_templates
@@ -256,6 +270,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         writer.write(name, &bytes)?;
     }
     writer.report.removed = remove_stale(out, &writer.keep).map_err(write_error(out))?;
+    state.lists = std::mem::take(&mut writer.lists);
     let state_bytes = serde_json::to_vec(&state).expect("the build state serialises");
     write_atomically(&state_path, &state_bytes).map_err(write_error(&state_path))?;
     Ok(writer.report)
@@ -266,9 +281,26 @@ struct Writer<'a> {
     out: &'a Path,
     report: SiteReport,
     keep: HashSet<String>,
+    /// List fingerprints of the last build (none when the templates changed).
+    old_lists: HashMap<String, String>,
+    /// List fingerprints of this build.
+    lists: HashMap<String, String>,
 }
 
 impl Writer<'_> {
+    /// Whether list page `relative`, whose inputs hash to `print`, is on disk as the last build
+    /// left it; then it counts as kept and unchanged, and need not be rendered.
+    fn fresh(&mut self, relative: &str, print: String) -> bool {
+        let fresh =
+            self.old_lists.get(relative) == Some(&print) && self.out.join(relative).exists();
+        self.lists.insert(relative.to_string(), print);
+        if fresh {
+            self.keep.insert(relative.to_string());
+            self.report.unchanged += 1;
+        }
+        fresh
+    }
+
     fn write(&mut self, relative: &str, bytes: &[u8]) -> Result<(), SiteError> {
         let path = self.out.join(relative);
         if let Some(folder) = path.parent() {
@@ -503,6 +535,14 @@ fn render_paged(
             .collect();
         let start = (page - 1) * PAGE_SIZE;
         let end = (start + PAGE_SIZE).min(items.len());
+        let mut hash = Sha256::new();
+        hash.update(format!("{heading}\n{page}\n{pages}\n{}\n", items.len()).as_bytes());
+        for item in &items[start..end] {
+            hash.update(item.print.as_bytes());
+        }
+        if writer.fresh(&name(page), hex::encode(&hash.finalize()[..12])) {
+            continue;
+        }
         let html = template
             .render(context! {
                 root => root.clone(),
@@ -838,9 +878,14 @@ fn fingerprint(record: &ArticleRecord) -> String {
     hex::encode(&hash.finalize()[..12])
 }
 
-fn item_of(record: &ArticleRecord, slug: &str) -> Item {
+/// `with_summary`: only the feed shows summaries, and only of the latest articles.
+fn item_of(record: &ArticleRecord, slug: &str, with_summary: bool) -> Item {
     let day = day_of(record.date_ms);
-    let summary: String = plain_text(&record.body).chars().take(200).collect();
+    let summary: String = if with_summary {
+        plain_text(&record.body).chars().take(200).collect()
+    } else {
+        String::new()
+    };
     Item {
         id: record.id,
         title: record.title.clone(),
@@ -850,6 +895,7 @@ fn item_of(record: &ArticleRecord, slug: &str) -> Item {
         time: format_time(record.date_ms),
         iso: iso(record.date_ms),
         gone: record.gone_ms.is_some(),
+        print: String::new(),
         source_id: record.source_id.clone(),
         month: day[..7].to_string(),
         day,
