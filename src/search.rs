@@ -83,6 +83,12 @@ pub enum SearchError {
     Store(#[from] StoreError),
 }
 
+/// Loads jieba's dictionary now (a few hundred milliseconds), so that the first query does not
+/// wait for it; `serve` calls this on a thread of its own at start.
+pub fn warm_up() {
+    jieba();
+}
+
 fn jieba() -> &'static Jieba {
     static JIEBA: OnceLock<Jieba> = OnceLock::new();
     JIEBA.get_or_init(Jieba::new)

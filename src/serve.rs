@@ -60,6 +60,7 @@ pub async fn serve(
     index_dir: PathBuf,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    std::thread::spawn(crate::search::warm_up);
     axum::serve(listener, router(site, index_dir))
         .with_graceful_shutdown(shutdown)
         .await
