@@ -226,3 +226,43 @@ async fn build_out_writes_where_asked_and_a_broken_template_fails_before_writing
     assert!(err.contains("article.html"), "{err}");
     assert!(!other.join("index.html").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_article_leaves_older_list_pages_alone() {
+    let server = FeedServer::start().await;
+    let links: Vec<String> = (0..150).map(|i| format!("https://e.com/{i}")).collect();
+    let titles: Vec<String> = (0..150).map(|i| format!("第{i}条")).collect();
+    let items: Vec<(&str, &str, &str)> = links
+        .iter()
+        .zip(&titles)
+        .map(|(l, t)| (l.as_str(), t.as_str(), "<p>正文</p>"))
+        .collect();
+    server.set("/a", rss(&items));
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    assert_eq!(archive.cli(&["run"], Some("2024-06-01T00:00:00Z")).0, 0);
+    assert_eq!(archive.cli(&["build"], None).0, 0);
+    // 150 articles of one day: the newest page is the day's own name, the older one `-p1`.
+    let days = site(&archive).join("days");
+    let older = days.join("2021-04-03-p1.html");
+    let newest = days.join("2021-04-03.html");
+    assert!(read(newest.clone()).contains("150 篇文章"));
+    let older_text = read(older.clone());
+    assert!(
+        !older_text.contains("150 篇文章"),
+        "the total is on the newest page only"
+    );
+    let stamp = std::fs::metadata(&older).unwrap().modified().unwrap();
+
+    let mut more = items.clone();
+    more.push(("https://e.com/new", "新的一条", "<p>新</p>"));
+    server.set("/a", rss(&more));
+    assert_eq!(archive.cli(&["run"], Some("2024-06-01T01:00:00Z")).0, 0);
+    assert_eq!(archive.cli(&["build"], None).0, 0);
+    assert!(read(newest).contains("新的一条"));
+    assert_eq!(read(older.clone()), older_text);
+    assert_eq!(
+        std::fs::metadata(&older).unwrap().modified().unwrap(),
+        stamp,
+        "the older page was rewritten"
+    );
+}

@@ -9,14 +9,15 @@
 //!   content sanitised with [`sanitise`] (every article, verbatim sources too), its versions with
 //!   a character diff between each and the one before, and a "gone at source" mark.
 //! - `sources/index.html`, `sources/<slug>/index.html` (latest articles and months),
-//!   `sources/<slug>/<YYYY-MM>.html` (+ `-2.html`, … pages of [`PAGE_SIZE`]).
-//! - `days/index.html`, `days/<YYYY-MM-DD>.html` (+ `-2.html`, …).
+//!   `sources/<slug>/<YYYY-MM>.html` (the newest page; older pages of [`PAGE_SIZE`] are
+//!   `-p1.html`, `-p2.html`, … numbered from the oldest).
+//! - `days/index.html`, `days/<YYYY-MM-DD>.html` (older pages `-p1.html`, …).
 //! - `feed.xml` (Atom, the latest articles), `search.html` (uses `GET /api/search` of `serve`),
 //!   `assets/site.css` and `assets/site.js` (no inline script: a CSP of `script-src 'self'`
 //!   holds).
 //!
-//! Lists are split by month and by day, not numbered from the newest, so a new article rewrites
-//! the pages of its own day and month and leaves older pages byte for byte alone.
+//! Lists are split by month and by day, and their pages are numbered from the oldest, so a new
+//! article rewrites the newest page of its own day and month and leaves the others alone.
 //!
 //! Incremental: the build remembers, in [`STATE_FILE`] in the output folder, a fingerprint of
 //! every article page's inputs and of the templates. A rebuild renders only the articles whose
@@ -512,12 +513,14 @@ fn render_paged(
     items: &[&Item],
     show_source: bool,
 ) -> Result<(), SiteError> {
+    // Pages are numbered from the oldest, so a new article changes the newest page (the list's
+    // own name) and leaves the older ones alone, until the page count grows.
     let pages = items.len().div_ceil(PAGE_SIZE).max(1);
-    let name = |n: usize| {
-        if n == 1 {
+    let name = |k: usize| {
+        if k == pages {
             format!("{stem}.html")
         } else {
-            format!("{stem}-{n}.html")
+            format!("{stem}-p{k}.html")
         }
     };
     let depth = stem.matches('/').count();
@@ -527,16 +530,20 @@ fn render_paged(
         .map_err(template_error("list.html"))?;
     for page in 1..=pages {
         let links: Vec<PageLink> = (1..=pages)
-            .map(|n| PageLink {
-                n,
-                url: name(n),
-                current: n == page,
+            .rev()
+            .map(|k| PageLink {
+                n: k,
+                url: name(k),
+                current: k == page,
             })
             .collect();
-        let start = (page - 1) * PAGE_SIZE;
-        let end = (start + PAGE_SIZE).min(items.len());
+        // `items` is newest first; page k holds the k-th hundred from the oldest end.
+        let end = items.len() - (page - 1) * PAGE_SIZE;
+        let start = end.saturating_sub(PAGE_SIZE);
+        // Only the newest page shows the total, which every new article changes.
+        let count = (page == pages).then_some(items.len());
         let mut hash = Sha256::new();
-        hash.update(format!("{heading}\n{page}\n{pages}\n{}\n", items.len()).as_bytes());
+        hash.update(format!("{heading}\n{page}\n{pages}\n{count:?}\n").as_bytes());
         for item in &items[start..end] {
             hash.update(item.print.as_bytes());
         }
@@ -548,7 +555,7 @@ fn render_paged(
                 root => root.clone(),
                 heading => heading,
                 crumbs => crumbs.clone(),
-                count => items.len(),
+                count => count,
                 page => page,
                 pages => val(links),
                 items => val(&items[start..end]),
