@@ -38,6 +38,8 @@ pub const DEFAULT_MAX_RETRY_AFTER_SECS: u64 = 60;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 20 * 1024 * 1024;
 /// Redirects followed before giving up.
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
+/// Items taken from one feed body; the rest are reported and left.
+pub const DEFAULT_MAX_ITEMS: usize = 5_000;
 /// Consecutive failed runs after which a feed is tried less often (0: always try).
 pub const DEFAULT_FAILURE_BACKOFF_AFTER: u32 = 3;
 /// Longest pause, in hours, between tries of a feed that keeps failing.
@@ -210,6 +212,8 @@ pub struct FetchConfig {
     pub max_retry_after_secs: u64,
     pub max_body_bytes: u64,
     pub max_redirects: usize,
+    /// Items taken from one feed body (a feed built to flood the archive stops there).
+    pub max_items: usize,
     /// `http://…`, `socks5://…` or `socks5h://…`; otherwise the usual proxy variables apply.
     pub proxy: Option<String>,
     /// Sent as `User-Agent`; names newsvault and its version when unset.
@@ -236,6 +240,7 @@ impl Default for FetchConfig {
             max_retry_after_secs: DEFAULT_MAX_RETRY_AFTER_SECS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_redirects: DEFAULT_MAX_REDIRECTS,
+            max_items: DEFAULT_MAX_ITEMS,
             proxy: None,
             user_agent: None,
             allow_private_addresses: false,

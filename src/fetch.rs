@@ -199,6 +199,11 @@ impl Fetcher {
         Ok(client)
     }
 
+    /// The settings this fetcher was made with.
+    pub fn config(&self) -> &FetchConfig {
+        &self.config
+    }
+
     fn host_limit(&self, url: &Url) -> Arc<Semaphore> {
         let host = format!(
             "{}:{}",

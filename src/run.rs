@@ -340,9 +340,15 @@ pub async fn run_locked(
     summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
         .context("publishing the Jekyll tree")?;
     // The search index follows the store, so `search` works right after a run. It can always be
-    // rebuilt from the store, so a failure is reported and does not fail the run.
-    if let Err(e) = crate::search::update_index(&store, &config.index_dir()) {
-        tracing::warn!("updating the search index: {e:#}");
+    // rebuilt from the store, so a failure is reported and does not fail the run. A run that
+    // changed nothing leaves it alone: a quiet run costs what its feeds cost, whatever the size
+    // of the archive.
+    let changed =
+        summary.publish.posts_written > 0 || summary.sources.iter().any(|s| s.new + s.changed > 0);
+    if changed || !config.index_dir().exists() {
+        if let Err(e) = crate::search::update_index(&store, &config.index_dir()) {
+            tracing::warn!("updating the search index: {e:#}");
+        }
     }
     Ok(summary)
 }
@@ -563,8 +569,9 @@ async fn fetch_and_parse(
             let index = job.source;
             let previous = job.body_hash.clone();
             let moved_to = report.moved_to.clone();
+            let max_items = fetcher.config().max_items;
             tokio::task::spawn_blocking(move || {
-                parse_body(&sources[index], body, previous, moved_to)
+                parse_body(&sources[index], body, previous, moved_to, max_items)
             })
             .await
             .unwrap_or_else(|e| FeedOutcome::Failed {
@@ -588,6 +595,7 @@ fn parse_body(
     body: crate::fetch::Body,
     previous_hash: Option<String>,
     moved_to: Option<String>,
+    max_items: usize,
 ) -> FeedOutcome {
     let body_hash = hex::encode(Sha256::digest(&body.bytes));
     if previous_hash.as_deref() == Some(body_hash.as_str()) {
@@ -599,10 +607,18 @@ fn parse_body(
     }
     match parse_feed(&body.bytes, body.content_type.as_deref()) {
         Ok(feed) => {
-            // The source's include/exclude filters decide which items are archived at all.
+            // The source's include/exclude filters decide which items are archived at all; a feed
+            // longer than `max_items` is cut there (and says so).
+            if feed.entries.len() > max_items {
+                tracing::warn!(
+                    "feed has {} items; only the first {max_items} are taken",
+                    feed.entries.len()
+                );
+            }
             let articles = feed
                 .entries
                 .iter()
+                .take(max_items)
                 .filter(|entry| crate::content::keeps(source, entry))
                 .map(|entry| {
                     let article = make_article(entry, &feed, source);

@@ -202,3 +202,27 @@ async fn article_and_image_links_to_the_archives_own_network_are_refused() {
     assert!(out.contains("0 gone, 0 back, 4 without an answer"), "{out}");
     assert_eq!(server.hits("/page"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_items_and_endless_titles_are_cut() {
+    let links: Vec<String> = (0..20)
+        .map(|i| format!("https://e.com/flood/{i}"))
+        .collect();
+    let long = "长".repeat(5_000);
+    let items: Vec<(&str, &str, &str)> = links
+        .iter()
+        .map(|l| (l.as_str(), long.as_str(), "<p>x</p>"))
+        .collect();
+    let (_, _, archive, _) = run_hostile(Reply::ok(rss(&items)), "[fetch]\nmax_items = 5\n").await;
+    let names = archive.post_names();
+    assert_eq!(names.len(), 1 + 5, "{names:?}");
+    for name in names.iter().filter(|n| n.contains('长')) {
+        let post = std::fs::read_to_string(archive.posts().join(name)).unwrap();
+        let title = post.lines().nth(2).unwrap();
+        assert_eq!(
+            title.chars().filter(|c| *c == '长').count(),
+            1_000,
+            "cut at 1,000"
+        );
+    }
+}

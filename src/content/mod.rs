@@ -118,10 +118,15 @@ pub fn version_hash(title: &str, joined_content: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// A title fit for one line: tabs and line breaks become spaces, other control characters go.
+/// Longest title kept, in characters; a longer one is cut (news titles are far shorter).
+pub const MAX_TITLE_CHARS: usize = 1_000;
+
+/// A title fit for one line: tabs and line breaks become spaces, other control characters go,
+/// and it is cut at [`MAX_TITLE_CHARS`].
 pub fn clean_title(title: &str) -> String {
     title
         .chars()
+        .take(MAX_TITLE_CHARS)
         .filter_map(|c| match c {
             '\t' | '\n' | '\r' => Some(' '),
             c if c.is_control() => None,
