@@ -336,18 +336,33 @@ pub async fn run_locked(
     .await?;
     store.commit().context("committing the run")?;
 
+    // The search index follows the store, so `search` works right after a run. It is brought
+    // up to date on its own thread, with its own connection, while the posts are written: the
+    // one is CPU work, the other mostly the file system's. It can always be rebuilt from the
+    // store, so a failure is reported and does not fail the run. A run that changed nothing
+    // leaves it alone: a quiet run costs what its feeds cost, whatever the size of the archive.
+    let changed = summary
+        .sources
+        .iter()
+        .any(|s| s.new + s.changed + s.fulltext + s.images_saved > 0);
+    let index_dir = config.index_dir();
+    let indexing = (changed || !index_dir.exists()).then(|| {
+        let store_path = store_path.clone();
+        std::thread::spawn(move || -> Result<()> {
+            let store = Store::open(&store_path)?;
+            crate::search::update_index(&store, &index_dir)?;
+            Ok(())
+        })
+    });
+
     let ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
     summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
         .context("publishing the Jekyll tree")?;
-    // The search index follows the store, so `search` works right after a run. It can always be
-    // rebuilt from the store, so a failure is reported and does not fail the run. A run that
-    // changed nothing leaves it alone: a quiet run costs what its feeds cost, whatever the size
-    // of the archive.
-    let changed =
-        summary.publish.posts_written > 0 || summary.sources.iter().any(|s| s.new + s.changed > 0);
-    if changed || !config.index_dir().exists() {
-        if let Err(e) = crate::search::update_index(&store, &config.index_dir()) {
-            tracing::warn!("updating the search index: {e:#}");
+    if let Some(indexing) = indexing {
+        match indexing.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("updating the search index: {e:#}"),
+            Err(_) => tracing::warn!("updating the search index: the indexing thread panicked"),
         }
     }
     Ok(summary)
