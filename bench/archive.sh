@@ -13,6 +13,8 @@
 #   3. first run of 250 x 200 (47,531 distinct), then a nothing-new run over all 250 feeds and
 #      one over the same 50 feeds as in 2, now with 47,531 posts present;
 #   4. first run of 50 x 200 with 1 % long titles (nothing may be lost).
+#
+# INDEX_ON_RUN=false measures runs that leave the search index to `search`/`serve`.
 set -euo pipefail
 RUNS=${1:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +39,7 @@ sleep 1
 config() {
   mkdir -p "$1"
   { echo "archive = \"archive\""
+    [ -n "${INDEX_ON_RUN:-}" ] && printf '[site]\nindex_on_run = %s\n' "$INDEX_ON_RUN"
     echo "[[source]]"; echo "name = \"联合早报\""; echo "content = \"verbatim\""
     printf 'feeds = ['
     for ((i = 0; i < $3; i++)); do printf '"http://127.0.0.1:%s/%s/feed-%03d.xml",' "$PORT" "$2" "$i"; done

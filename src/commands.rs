@@ -658,7 +658,7 @@ pub fn search(
     use crate::search::{SearchError, SearchIndex, SearchRequest, parse_since, snippet_text};
     let config = Config::load(config_path)?;
     let dir = config.index_dir();
-    if !dir.join("meta.json").exists() {
+    if !dir.join("meta.json").exists() || !config.site.index_on_run() {
         let path = config.store_path();
         let store =
             Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
@@ -733,7 +733,7 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
             crate::publish::site::build_site(&store, &options)
                 .with_context(|| format!("building the site in {}", options.out.display()))?;
         }
-        if !index_dir.join("meta.json").exists() {
+        if !index_dir.join("meta.json").exists() || !config.site.index_on_run() {
             crate::search::update_index(&store, &index_dir)
                 .with_context(|| format!("building the search index in {}", index_dir.display()))?;
         }

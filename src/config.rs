@@ -134,6 +134,16 @@ pub struct SiteConfig {
     pub templates: Option<PathBuf>,
     /// The site's title, shown on every page and in the Atom feed.
     pub title: Option<String>,
+    /// Whether every `run` brings the search index up to date (the default). Off, a run is
+    /// lighter (indexing with jieba is most of a big first run's time and memory) and `search`
+    /// and `serve` bring the index up to date when they start instead.
+    pub index_on_run: Option<bool>,
+}
+
+impl SiteConfig {
+    pub fn index_on_run(&self) -> bool {
+        self.index_on_run.unwrap_or(true)
+    }
 }
 
 /// Article pages `run` re-checks at the end of each run (0: only `newsvault check` does).

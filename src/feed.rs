@@ -39,9 +39,14 @@ pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
         .build();
-    let feed = parser
-        .parse(bytes.as_ref())
-        .map_err(|e| FeedError::Invalid(describe(&e)))?;
+    // The XML reader under feed-rs can panic on some malformed input (found by fuzzing: an
+    // encoding declaration met after the reader's prefix buffer is gone); a bad feed must fail
+    // alone with a reason, never take the run down.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parser.parse(bytes.as_ref())
+    }))
+    .map_err(|_| FeedError::Invalid("the XML parser gave up on malformed input".into()))?;
+    let feed = parsed.map_err(|e| FeedError::Invalid(describe(&e)))?;
     Ok(flatten(feed))
 }
 

@@ -346,7 +346,7 @@ pub async fn run_locked(
         .iter()
         .any(|s| s.new + s.changed + s.fulltext + s.images_saved > 0);
     let index_dir = config.index_dir();
-    let indexing = (changed || !index_dir.exists()).then(|| {
+    let indexing = (config.site.index_on_run() && (changed || !index_dir.exists())).then(|| {
         let store_path = store_path.clone();
         std::thread::spawn(move || -> Result<()> {
             let store = Store::open(&store_path)?;

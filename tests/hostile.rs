@@ -226,3 +226,36 @@ async fn a_flood_of_items_and_endless_titles_are_cut() {
         );
     }
 }
+
+// Regression tests for what fuzzing found (`fuzz/run.sh`).
+
+#[test]
+fn fuzz_feed_parse_crash_1d92daaf_fails_the_feed_without_a_panic() {
+    let input = common::fixture("fuzz/feed_parse-crash-1d92daaf");
+    assert!(newsvault::feed::parse_feed(&input, None).is_err());
+}
+
+#[test]
+fn fuzz_clean_html_crash_iframe_content_cannot_carry_markup() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("clean_html-")
+        {
+            continue;
+        }
+        let html = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        let out = newsvault::content::clean::sanitise(&html, None, true);
+        assert!(!out.to_ascii_lowercase().contains("<script"), "{out}");
+        let rules = newsvault::content::clean::CleanRules {
+            keep_iframes: true,
+            ..Default::default()
+        };
+        let out = newsvault::content::clean::clean_html(&html, None, &rules);
+        assert!(!out.to_ascii_lowercase().contains("<script"), "{out}");
+    }
+}
