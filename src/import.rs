@@ -67,8 +67,11 @@ pub fn parse_post(name: &str, text: &str) -> Result<ParsedPost, String> {
         }
     }
     let title = unquote(fields.get("title").ok_or("no `title:`")?);
-    let div = text
+    // The body opens after the front matter: its closing `\n---\n` ends at 4 + end + 5.
+    let body_from = 4 + end + 4;
+    let div = text[body_from..]
         .find("\n<div>\n")
+        .map(|at| body_from + at)
         .ok_or("no `<div>` line opening the body")?;
     let head_end = div + "\n<div>\n".len();
     let tail_start = text
@@ -76,7 +79,8 @@ pub fn parse_post(name: &str, text: &str) -> Result<ParsedPost, String> {
         .filter(|at| *at + 1 >= head_end)
         .ok_or("no `</div>` line closing the body")?;
     let (body, tail) = if tail_start < head_end {
-        ("", &text[head_end - 1..])
+        // `<div>\n</div>`: an empty body, the closing line right after the opening one.
+        ("", &text[head_end..])
     } else {
         (&text[head_end..tail_start], &text[tail_start..])
     };

@@ -259,3 +259,15 @@ fn fuzz_clean_html_crash_iframe_content_cannot_carry_markup() {
         assert!(!out.to_ascii_lowercase().contains("<script"), "{out}");
     }
 }
+
+#[test]
+fn fuzz_import_post_crash_ef1cb648_a_div_line_inside_the_front_matter() {
+    let input =
+        String::from_utf8_lossy(&common::fixture("fuzz/import_post-crash-ef1cb648")).into_owned();
+    if let Ok(post) = newsvault::import::parse_post("2020-07-04-x.md", &input) {
+        assert_eq!(format!("{}{}{}", post.head, post.body, post.tail), input);
+    }
+    let empty = "---\ntitle: x\n---\n<div>\n</div>\n";
+    let post = newsvault::import::parse_post("2020-07-04-x.md", empty).unwrap();
+    assert_eq!(format!("{}{}{}", post.head, post.body, post.tail), empty);
+}
