@@ -221,8 +221,8 @@ async fn a_flood_of_items_and_endless_titles_are_cut() {
         let title = post.lines().nth(2).unwrap();
         assert_eq!(
             title.chars().filter(|c| *c == '长').count(),
-            1_000,
-            "cut at 1,000"
+            4_096,
+            "cut at 4,096"
         );
     }
 }

@@ -19,7 +19,9 @@ fn title() -> impl Strategy<Value = String> {
         2 => tricky.prop_map(str::to_string),
         1 => "[a-z ]{1,5}",
     ];
-    prop::collection::vec(piece, 1..2000).prop_map(|pieces| pieces.concat())
+    // 1 to 2,000 characters, as the format promises to keep whole.
+    prop::collection::vec(piece, 1..2000)
+        .prop_map(|pieces| pieces.concat().chars().take(2_000).collect())
 }
 
 fn post(title: &str, author: &str, link: &str) -> PostRecord {

@@ -119,7 +119,7 @@ pub fn version_hash(title: &str, joined_content: &str) -> String {
 }
 
 /// Longest title kept, in characters; a longer one is cut (news titles are far shorter).
-pub const MAX_TITLE_CHARS: usize = 1_000;
+pub const MAX_TITLE_CHARS: usize = 4_096;
 
 /// A title fit for one line: tabs and line breaks become spaces, other control characters go,
 /// and it is cut at [`MAX_TITLE_CHARS`].
