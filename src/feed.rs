@@ -26,6 +26,7 @@ pub enum FeedError {
 /// Parses a feed. `content_type` is the HTTP `Content-Type`, for its charset.
 pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed, FeedError> {
     let bytes = to_utf8(bytes, content_type.and_then(charset_of));
+    let bytes = disarm_late_declarations(bytes);
     let start = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_ascii_lowercase();
     let head = start.trim_start_matches('\u{feff}').trim_start();
     if head.is_empty() {
@@ -48,6 +49,32 @@ pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed
     .map_err(|_| FeedError::Invalid("the XML parser gave up on malformed input".into()))?;
     let feed = parsed.map_err(|e| FeedError::Invalid(describe(&e)))?;
     Ok(flatten(feed))
+}
+
+/// An XML declaration anywhere but at the start is invalid, and one naming an encoding makes the
+/// XML reader under feed-rs panic (found by fuzzing). The bytes are UTF-8 by now, so such
+/// declarations are turned into an ordinary processing instruction, which parsers skip.
+fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    let late = |at: usize, b: &[u8]| {
+        at > start
+            && b[at..].starts_with(b"<?xml")
+            && b.get(at + 5)
+                .is_some_and(|c| c.is_ascii_whitespace() || *c == b'?')
+    };
+    if !(0..bytes.len()).any(|at| bytes[at] == b'<' && late(at, &bytes)) {
+        return bytes;
+    }
+    let mut out = bytes.into_owned();
+    for at in 0..out.len() {
+        if out[at] == b'<' && late(at, &out) {
+            out[at + 2] = b'_';
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn describe(error: &feed_rs::parser::ParseFeedError) -> String {
