@@ -51,27 +51,38 @@ pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed
     Ok(flatten(feed))
 }
 
-/// An XML declaration anywhere but at the start is invalid, and one naming an encoding makes the
-/// XML reader under feed-rs panic (found by fuzzing). The bytes are UTF-8 by now, so such
-/// declarations are turned into an ordinary processing instruction, which parsers skip.
+/// The bytes are UTF-8 by now, so the XML reader must not switch encodings: a declaration naming
+/// one makes the reader under feed-rs panic when it comes late in the document or is longer than
+/// its prefix buffer (both found by fuzzing). The leading declaration becomes a plain
+/// `<?xml version="1.0"?>`, and any other is turned into an ordinary processing instruction,
+/// which parsers skip.
 fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     let start = bytes
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(0);
-    let late = |at: usize, b: &[u8]| {
-        at > start
-            && b[at..].starts_with(b"<?xml")
+    let is_decl = |at: usize, b: &[u8]| {
+        b[at..].starts_with(b"<?xml")
             && b.get(at + 5)
                 .is_some_and(|c| c.is_ascii_whitespace() || *c == b'?')
     };
-    if !(0..bytes.len()).any(|at| bytes[at] == b'<' && late(at, &bytes)) {
+    let declarations: Vec<usize> = (0..bytes.len())
+        .filter(|&at| bytes[at] == b'<' && is_decl(at, &bytes))
+        .collect();
+    if declarations.is_empty() {
         return bytes;
     }
     let mut out = bytes.into_owned();
-    for at in 0..out.len() {
-        if out[at] == b'<' && late(at, &out) {
-            out[at + 2] = b'_';
+    for &at in declarations.iter().rev() {
+        let end = out[at..]
+            .windows(2)
+            .position(|w| w == b"?>")
+            .map(|e| at + e + 2);
+        match end {
+            Some(end) if at == start => {
+                out.splice(at..end, b"<?xml version=\"1.0\"?>".iter().copied());
+            }
+            _ => out[at + 2] = b'_',
         }
     }
     Cow::Owned(out)
