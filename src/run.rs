@@ -164,6 +164,7 @@ pub async fn run_locked(
     }
 
     let started = clock.now().timestamp_millis();
+    let timer = std::time::Instant::now();
     let mut jobs = Vec::new();
     let mut backing_off = Vec::new();
     for (i, source) in config.sources.iter().enumerate() {
@@ -325,6 +326,10 @@ pub async fn run_locked(
     }
     drop(results);
     drop(progress);
+    tracing::debug!(
+        ms = timer.elapsed().as_millis(),
+        "feeds fetched, parsed and ingested"
+    );
     fetch_fulltexts(&store, &fetcher, config, &mut summary).await?;
     fetch_images(
         &store,
@@ -335,6 +340,7 @@ pub async fn run_locked(
     )
     .await?;
     store.commit().context("committing the run")?;
+    tracing::debug!(ms = timer.elapsed().as_millis(), "store committed");
 
     // The search index follows the store, so `search` works right after a run. It is brought
     // up to date on its own thread, with its own connection, while the posts are written: the
@@ -358,12 +364,14 @@ pub async fn run_locked(
     let ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
     summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
         .context("publishing the Jekyll tree")?;
+    tracing::debug!(ms = timer.elapsed().as_millis(), "Jekyll tree published");
     if let Some(indexing) = indexing {
         match indexing.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!("updating the search index: {e:#}"),
             Err(_) => tracing::warn!("updating the search index: the indexing thread panicked"),
         }
+        tracing::debug!(ms = timer.elapsed().as_millis(), "search index updated");
     }
     Ok(summary)
 }

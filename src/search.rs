@@ -94,22 +94,46 @@ fn jieba() -> &'static Jieba {
     JIEBA.get_or_init(Jieba::new)
 }
 
-/// Tokens computed up front, handed to tantivy one by one.
-pub struct TokenList {
-    tokens: Vec<Token>,
-    next: usize,
+/// Tokens handed to tantivy one by one from their byte ranges in the text, through one reused
+/// [`Token`]: no string is allocated per token (an article has thousands).
+pub struct TokenSpans<'a> {
+    text: &'a str,
+    spans: std::vec::IntoIter<(usize, usize)>,
+    token: Token,
 }
 
-impl TokenStream for TokenList {
+impl<'a> TokenSpans<'a> {
+    fn new(text: &'a str, spans: Vec<(usize, usize)>) -> Self {
+        TokenSpans {
+            text,
+            spans: spans.into_iter(),
+            token: Token {
+                position: usize::MAX,
+                ..Token::default()
+            },
+        }
+    }
+}
+
+impl TokenStream for TokenSpans<'_> {
     fn advance(&mut self) -> bool {
-        self.next += 1;
-        self.next <= self.tokens.len()
+        let Some((from, to)) = self.spans.next() else {
+            return false;
+        };
+        let token = &mut self.token;
+        token.offset_from = from;
+        token.offset_to = to;
+        token.position = token.position.wrapping_add(1);
+        token.position_length = 1;
+        token.text.clear();
+        push_lowercase(&mut token.text, &self.text[from..to]);
+        true
     }
     fn token(&self) -> &Token {
-        &self.tokens[self.next - 1]
+        &self.token
     }
     fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokens[self.next - 1]
+        &mut self.token
     }
 }
 
@@ -118,44 +142,47 @@ impl TokenStream for TokenList {
 pub struct JiebaTokenizer;
 
 impl Tokenizer for JiebaTokenizer {
-    type TokenStream<'a> = TokenList;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenList {
-        TokenList {
-            tokens: jieba_tokens(text),
-            next: 0,
-        }
+    type TokenStream<'a> = TokenSpans<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenSpans<'a> {
+        TokenSpans::new(text, jieba_spans(text))
     }
 }
 
-/// The words jieba finds in `text`, as the index sees them.
-pub fn jieba_tokens(text: &str) -> Vec<Token> {
+/// The byte ranges of the words jieba finds in `text` that the index keeps.
+fn jieba_spans(text: &str) -> Vec<(usize, usize)> {
     let base = text.as_ptr() as usize;
     jieba()
         .cut_for_search(text, true)
         .into_iter()
         .filter(|t| t.word.chars().any(|c| is_cjk(c) || c.is_alphanumeric()))
-        .enumerate()
-        .map(|(position, t)| {
-            let offset_from = t.word.as_ptr() as usize - base;
-            Token {
-                offset_from,
-                offset_to: offset_from + t.word.len(),
-                position,
-                text: lowercase(t.word),
-                position_length: 1,
-            }
+        .map(|t| {
+            let from = t.word.as_ptr() as usize - base;
+            (from, from + t.word.len())
         })
         .collect()
 }
 
-/// `text` lower-cased, without Unicode tables for the common cases (ASCII, CJK).
-fn lowercase(text: &str) -> String {
+/// The words jieba finds in `text`, as the index sees them.
+pub fn jieba_tokens(text: &str) -> Vec<Token> {
+    collect_tokens(TokenSpans::new(text, jieba_spans(text)))
+}
+
+fn collect_tokens(mut stream: impl TokenStream) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    while stream.advance() {
+        tokens.push(stream.token().clone());
+    }
+    tokens
+}
+
+/// Appends `text` lower-cased, without Unicode tables for the common cases (ASCII, CJK).
+fn push_lowercase(out: &mut String, text: &str) {
     if text.is_ascii() {
-        text.to_ascii_lowercase()
+        out.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else if text.chars().all(is_cjk) {
-        text.to_string()
+        out.push_str(text);
     } else {
-        text.to_lowercase()
+        out.push_str(&text.to_lowercase());
     }
 }
 
@@ -164,12 +191,9 @@ fn lowercase(text: &str) -> String {
 pub struct CharTokenizer;
 
 impl Tokenizer for CharTokenizer {
-    type TokenStream<'a> = TokenList;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenList {
-        TokenList {
-            tokens: char_tokens(text),
-            next: 0,
-        }
+    type TokenStream<'a> = TokenSpans<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenSpans<'a> {
+        TokenSpans::new(text, char_spans(text))
     }
 }
 
@@ -186,35 +210,31 @@ fn is_cjk(c: char) -> bool {
 
 /// The tokens of the `chars` field.
 pub fn char_tokens(text: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
+    collect_tokens(TokenSpans::new(text, char_spans(text)))
+}
+
+/// The byte ranges of the `chars` tokens of `text`: each CJK character, each run of other
+/// letters and digits.
+fn char_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::with_capacity(text.len() / 3);
     let mut word: Option<usize> = None;
-    let push = |tokens: &mut Vec<Token>, from: usize, to: usize| {
-        let position = tokens.len();
-        tokens.push(Token {
-            offset_from: from,
-            offset_to: to,
-            position,
-            text: lowercase(&text[from..to]),
-            position_length: 1,
-        });
-    };
     for (i, c) in text.char_indices() {
         let cjk = is_cjk(c);
         if cjk || !c.is_alphanumeric() {
             if let Some(start) = word.take() {
-                push(&mut tokens, start, i);
+                spans.push((start, i));
             }
             if cjk {
-                push(&mut tokens, i, i + c.len_utf8());
+                spans.push((i, i + c.len_utf8()));
             }
         } else if word.is_none() {
             word = Some(i);
         }
     }
     if let Some(start) = word {
-        push(&mut tokens, start, text.len());
+        spans.push((start, text.len()));
     }
-    tokens
+    spans
 }
 
 /// The text of an HTML fragment: tags dropped (script and style with their content), the
@@ -433,9 +453,15 @@ pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchErro
         schema,
     )?;
     register_tokenizers(&index);
-    // One indexing thread: the run's memory stays bounded (tantivy splits the budget between
-    // threads, and a run indexes a few hundred articles at a time).
-    let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_BUDGET)?;
+    // An index built from scratch (the whole archive) is segmented on two threads; bringing
+    // one up to date after a run (a few hundred articles) takes one. Tantivy splits the memory
+    // budget between the threads, so memory stays the same.
+    let threads = if old.articles.is_empty() {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+    } else {
+        1
+    };
+    let mut writer: IndexWriter = index.writer_with_num_threads(threads, WRITER_BUDGET)?;
     let mut state = IndexState {
         format: FORMAT,
         articles: HashMap::with_capacity(old.articles.len()),

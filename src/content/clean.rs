@@ -15,6 +15,7 @@
 //! The result is put on one line (line breaks and the white space around them become one
 //! space), as the post format wants its content.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 
 use ammonia::{Builder, UrlRelative};
@@ -76,6 +77,28 @@ pub fn sanitise(html: &str, base: Option<&Url>, keep_iframes: bool) -> String {
     } else {
         html
     };
+    thread_local! {
+        // Building the allow-list costs as much as a small article's cleaning: one per thread.
+        static PLAIN: RefCell<Builder<'static>> = RefCell::new(allow_list(false));
+        static WITH_IFRAMES: RefCell<Builder<'static>> = RefCell::new(allow_list(true));
+    }
+    let clean = |builder: &RefCell<Builder<'static>>| {
+        let mut builder = builder.borrow_mut();
+        match base {
+            Some(base) => builder.url_relative(UrlRelative::RewriteWithBase(base.clone())),
+            None => builder.url_relative(UrlRelative::PassThrough),
+        };
+        builder.clean(html).to_string()
+    };
+    if keep_iframes {
+        WITH_IFRAMES.with(clean)
+    } else {
+        PLAIN.with(clean)
+    }
+}
+
+/// The allow-list of [`sanitise`], without the base URL (set per article).
+fn allow_list(keep_iframes: bool) -> Builder<'static> {
     let mut builder = Builder::default();
     builder
         .add_tags([
@@ -98,11 +121,7 @@ pub fn sanitise(html: &str, base: Option<&Url>, keep_iframes: bool) -> String {
             .set_tag_attribute_value("iframe", "referrerpolicy", "no-referrer")
             .set_tag_attribute_value("iframe", "sandbox", "allow-scripts allow-same-origin");
     }
-    match base {
-        Some(base) => builder.url_relative(UrlRelative::RewriteWithBase(base.clone())),
-        None => builder.url_relative(UrlRelative::PassThrough),
-    };
-    builder.clean(html).to_string()
+    builder
 }
 
 /// The `lol_html` pass: lazy images, ads, tracking pixels, dropped elements.
@@ -183,10 +202,11 @@ pub fn nesting_depth(html: &str) -> usize {
                     .iter()
                     .position(|b| !b.is_ascii_alphanumeric())
                     .map_or(bytes.len(), |n| i + n);
-                let name = html[i..name_end].to_ascii_lowercase();
+                let name = &bytes[i..name_end];
                 let close = bytes[name_end..].iter().position(|b| *b == b'>');
                 let self_closing = close.is_some_and(|c| c > 0 && bytes[name_end + c - 1] == b'/');
-                if !VOID.contains(&name.as_str()) && !self_closing {
+                let void = VOID.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(name));
+                if !void && !self_closing {
                     depth += 1;
                     deepest = deepest.max(depth);
                 }

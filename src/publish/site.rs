@@ -55,7 +55,7 @@ const HOME_DAYS: usize = 14;
 pub const STATE_FILE: &str = ".newsvault-build.json";
 /// Bump when the data given to templates changes shape, so old pages are all rendered again.
 const FORMAT: u32 = 1;
-/// Articles rendered per batch handed to the worker threads.
+/// Articles waiting for a page worker, at most.
 const BATCH: usize = 128;
 
 /// The built-in templates, by name.
@@ -217,42 +217,76 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     };
     let mut items: Vec<Item> = Vec::new();
     let mut slugs = Slugs::default();
-    let mut batch: Vec<(ArticleRecord, Vec<VersionView>)> = Vec::new();
     let page_dir = out.join("a");
     std::fs::create_dir_all(&page_dir).map_err(write_error(&page_dir))?;
 
-    let walked = store.for_each_article(|record| -> Result<(), SiteError> {
-        let print = fingerprint(&record);
-        let slug = slugs.slug(&record.source_id);
-        let mut item = item_of(&record, &slug, items.len() < LATEST);
-        item.print = print.clone();
-        let path = format!("a/{}.html", record.id);
-        writer.keep.insert(path.clone());
-        let fresh = same_templates
-            && old.articles.get(&record.id) == Some(&print)
-            && out.join(&path).exists();
-        state.articles.insert(record.id, print);
-        items.push(item);
-        if !fresh {
-            let versions = if record.versions > 1 {
-                version_views(&store.versions(record.id)?)
-            } else {
-                Vec::new()
-            };
-            batch.push((record, versions));
-            if batch.len() >= BATCH {
-                render_articles(&env, &mut batch, &mut writer, &slugs, &options.title)?;
-            }
-        }
-        Ok(())
-    })?;
-    walked?;
-    render_articles(&env, &mut batch, &mut writer, &slugs, &options.title)?;
-    writer.report.articles = items.len();
-
+    // The pipeline: this thread walks the store and hands the articles to render to a worker
+    // per core, which render (ammonia and the diff are the costly part) and write their pages
+    // while the walk goes on; the lists are rendered here while the workers finish.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (to_render, pending) = crossbeam_channel::bounded::<PageJob>(BATCH);
     let base = context! { site_title => options.title.clone(), generated => generated.clone() };
-    render_lists(&env, &items, &slugs, &base, &mut writer)?;
-    render_feed(&env, &items, options, &mut writer)?;
+    let pages = std::thread::scope(|scope| -> Result<PagesDone, SiteError> {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let pending = pending.clone();
+                let env = &env;
+                scope.spawn(move || render_pages(env, pending, out, &options.title))
+            })
+            .collect();
+        drop(pending);
+        let walked = store.for_each_article(|record| -> Result<(), SiteError> {
+            let print = fingerprint(&record);
+            let slug = slugs.slug(&record.source_id);
+            let mut item = item_of(&record, &slug, items.len() < LATEST);
+            item.print = print.clone();
+            let path = format!("a/{}.html", record.id);
+            let fresh = same_templates
+                && old.articles.get(&record.id) == Some(&print)
+                && out.join(&path).exists();
+            writer.keep.insert(path);
+            state.articles.insert(record.id, print);
+            items.push(item);
+            if !fresh {
+                let versions = if record.versions > 1 {
+                    version_views(&store.versions(record.id)?)
+                } else {
+                    Vec::new()
+                };
+                // A closed channel means every worker stopped on an error, reported below.
+                let _ = to_render.send(PageJob {
+                    record,
+                    versions,
+                    slug,
+                });
+            }
+            Ok(())
+        });
+        drop(to_render);
+        let walked = walked.map_err(SiteError::from).and_then(|w| w);
+        let lists = walked.and_then(|()| {
+            writer.report.articles = items.len();
+            render_lists(&env, &items, &slugs, &base, &mut writer)?;
+            render_feed(&env, &items, options, &mut writer)
+        });
+        let mut done = PagesDone::default();
+        for worker in workers {
+            let part = worker.join().expect("a page renderer panicked");
+            done.rendered += part.rendered;
+            done.written += part.written;
+            done.unchanged += part.unchanged;
+            done.error = done.error.or(part.error);
+        }
+        lists?;
+        match done.error.take() {
+            Some(error) => Err(error),
+            None => Ok(done),
+        }
+    })?;
+    writer.report.rendered += pages.rendered;
+    writer.report.written += pages.written;
+    writer.report.unchanged += pages.unchanged;
+
     let search = env
         .get_template("search.html")
         .and_then(|t| t.render(context! { root => "./", ..base.clone() }))
@@ -324,47 +358,54 @@ impl Writer<'_> {
     }
 }
 
-/// Renders a batch of article pages on all cores (ammonia and the diff are the costly part), then
-/// writes them from this thread.
-fn render_articles(
+/// An article page to render: the record, its versions (when more than one) and its source's
+/// slug.
+struct PageJob {
+    record: ArticleRecord,
+    versions: Vec<VersionView>,
+    slug: String,
+}
+
+/// What one page worker did; the first error stops it.
+#[derive(Default)]
+struct PagesDone {
+    rendered: usize,
+    written: usize,
+    unchanged: usize,
+    error: Option<SiteError>,
+}
+
+/// A page worker: renders and writes the article pages it receives until the channel closes.
+fn render_pages(
     env: &Environment<'static>,
-    batch: &mut Vec<(ArticleRecord, Vec<VersionView>)>,
-    writer: &mut Writer,
-    slugs: &Slugs,
+    pending: crossbeam_channel::Receiver<PageJob>,
+    out: &Path,
     title: &str,
-) -> Result<(), SiteError> {
-    if batch.is_empty() {
-        return Ok(());
+) -> PagesDone {
+    let mut done = PagesDone::default();
+    for job in pending {
+        let written =
+            render_article(env, &job.record, &job.versions, &job.slug, title).and_then(|html| {
+                let path = out.join(format!("a/{}.html", job.record.id));
+                write_atomically(&path, html.as_bytes())
+                    .map_err(|source| SiteError::Write { path, source })
+            });
+        match written {
+            Ok(changed) => {
+                done.rendered += 1;
+                if changed {
+                    done.written += 1;
+                } else {
+                    done.unchanged += 1;
+                }
+            }
+            Err(error) => {
+                done.error = Some(error);
+                break;
+            }
+        }
     }
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let chunk = batch.len().div_ceil(threads);
-    let rendered: Vec<Result<(i64, String), SiteError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = batch
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(record, versions)| {
-                            let slug = slugs.get(&record.source_id);
-                            render_article(env, record, versions, &slug, title)
-                                .map(|html| (record.id, html))
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a page renderer panicked"))
-            .collect()
-    });
-    batch.clear();
-    for page in rendered {
-        let (id, html) = page?;
-        writer.write(&format!("a/{id}.html"), html.as_bytes())?;
-        writer.report.rendered += 1;
-    }
-    Ok(())
+    done
 }
 
 /// One version as the article page shows it.
