@@ -57,7 +57,7 @@ const SNIPPET_SCAN: usize = 20_000;
 /// The index's memory of what it holds, in the index folder.
 const STATE_FILE: &str = "newsvault-index.json";
 /// Bump when the schema or the analysis changes: the index is then rebuilt from the store.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Memory the index writer may use while indexing.
 const WRITER_BUDGET: usize = 32 * 1024 * 1024;
 
@@ -467,16 +467,25 @@ pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchErro
         articles: HashMap::with_capacity(old.articles.len()),
     };
     let mut report = IndexReport::default();
-    let walked = store.for_each_article(|record| -> Result<(), SearchError> {
+    // Bringing an index up to date reads only the bodies of the articles whose revision moved.
+    let each = |mut record: ArticleRecord| -> Result<(), SearchError> {
         let print = fingerprint(&record);
         if old.articles.get(&record.id) != Some(&print) {
+            if !old.articles.is_empty() {
+                record.body = store.article_body(record.id)?;
+            }
             writer.delete_term(Term::from_field_i64(fields.id, record.id));
             writer.add_document(document(&fields, &record))?;
             report.indexed += 1;
         }
         state.articles.insert(record.id, print);
         Ok(())
-    })?;
+    };
+    let walked = if old.articles.is_empty() {
+        store.for_each_article(each)
+    } else {
+        store.for_each_article_without_body(each)
+    }?;
     walked?;
     for id in old.articles.keys() {
         if !state.articles.contains_key(id) {
@@ -494,21 +503,22 @@ pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchErro
     Ok(report)
 }
 
+/// What the index holds of an article, hashed; its text is in the store's revision.
 fn fingerprint(record: &ArticleRecord) -> String {
     let mut hash = Sha256::new();
     hash.update(
         format!(
-            "{}\n{}\n{}\n{}\n{}\n{:?}\n",
+            "{}\n{}\n{}\n{}\n{}\n{:?}\n{}\n",
             record.source_id,
             record.source_name,
             record.title,
             record.link,
             record.date_ms,
-            record.gone_ms
+            record.gone_ms,
+            record.revision,
         )
         .as_bytes(),
     );
-    hash.update(record.body.as_bytes());
     hex::encode(&hash.finalize()[..12])
 }
 

@@ -18,11 +18,12 @@ use crate::fetch::Validators;
 use crate::model::Article;
 
 /// The schema this build writes; older stores are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_schedule.sql"),
     include_str!("../migrations/0003_images.sql"),
+    include_str!("../migrations/0004_revision.sql"),
 ];
 
 #[derive(Debug, Error)]
@@ -1307,6 +1308,8 @@ pub struct ArticleRecord {
     pub versions: i64,
     pub updated_ms: Option<i64>,
     pub gone_ms: Option<i64>,
+    /// Bumped by the store whenever anything above but the source's name changes.
+    pub revision: i64,
 }
 
 /// Reading for the HTML site and the search index.
@@ -1315,15 +1318,33 @@ impl Store {
     /// memory. An error from `each` stops the walk and is returned inside.
     pub fn for_each_article<E>(
         &self,
+        each: impl FnMut(ArticleRecord) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
+        self.walk_articles("a.body", each)
+    }
+
+    /// [`Store::for_each_article`] with every `body` left empty: a walk that decides by
+    /// [`ArticleRecord::revision`] which bodies it needs ([`Store::article_body`]) costs what the
+    /// articles' metadata costs, not what their text does.
+    pub fn for_each_article_without_body<E>(
+        &self,
+        each: impl FnMut(ArticleRecord) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
+        self.walk_articles("''", each)
+    }
+
+    fn walk_articles<E>(
+        &self,
+        body: &str,
         mut each: impl FnMut(ArticleRecord) -> std::result::Result<(), E>,
     ) -> Result<std::result::Result<(), E>> {
-        let mut statement = self.conn.prepare(
-            "SELECT a.id, a.source_id, s.name, a.title, a.link, a.body, a.published_ms,
-                    a.first_seen_ms, a.date_ms, a.versions, a.updated_ms, a.gone_ms
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT a.id, a.source_id, s.name, a.title, a.link, {body}, a.published_ms,
+                    a.first_seen_ms, a.date_ms, a.versions, a.updated_ms, a.gone_ms, a.revision
              FROM article a JOIN source s ON s.id = a.source_id
              WHERE a.hidden_ms IS NULL
-             ORDER BY a.date_ms DESC, a.id DESC",
-        )?;
+             ORDER BY a.date_ms DESC, a.id DESC"
+        ))?;
         let mut rows = statement.query([])?;
         while let Some(r) = rows.next()? {
             let record = ArticleRecord {
@@ -1339,12 +1360,23 @@ impl Store {
                 versions: r.get(9)?,
                 updated_ms: r.get(10)?,
                 gone_ms: r.get(11)?,
+                revision: r.get(12)?,
             };
             if let Err(e) = each(record) {
                 return Ok(Err(e));
             }
         }
         Ok(Ok(()))
+    }
+
+    /// The body of article `id` (empty when there is no such article).
+    pub fn article_body(&self, id: i64) -> Result<String> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT body FROM article WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default())
     }
 }
 
@@ -1354,4 +1386,81 @@ fn json_list(items: &[String]) -> String {
 
 fn parse_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version-3 store: migrations 1 to 3 only, and one article in it.
+    fn version_3_store(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO source (id, name, first_seen_ms) VALUES ('s', 'S', 0);
+             INSERT INTO article (source_id, key, link, title, first_seen_ms, last_seen_ms,
+                 date_ms, author, tags, categories, body, summary, version_hash)
+             VALUES ('s', 'url:a', 'https://e.com/a', 'T', 1, 1, 1, 'S', '[]', '[]', '<p>b</p>',
+                 'b', 'h');",
+        )
+        .unwrap();
+    }
+
+    fn revision(store: &Store) -> i64 {
+        store
+            .conn
+            .query_row("SELECT revision FROM article", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_3_store_gains_revisions_that_follow_what_pages_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        version_3_store(&path);
+        let store = Store::open(&path).unwrap();
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(revision(&store), 0);
+
+        // What no page shows leaves the revision alone, and so does writing the same body.
+        store
+            .conn
+            .execute_batch(
+                "UPDATE article SET last_seen_ms = 9, post_dirty = 0, checked_ms = 9;
+                 UPDATE article SET body = '<p>b</p>';",
+            )
+            .unwrap();
+        assert_eq!(revision(&store), 0);
+
+        // A new body (a reprocess, the full text, local images), a gone mark: each counts.
+        store
+            .conn
+            .execute_batch("UPDATE article SET body = '<p>c</p>'")
+            .unwrap();
+        assert_eq!(revision(&store), 1);
+        store
+            .conn
+            .execute_batch("UPDATE article SET gone_ms = 5, post_dirty = 1")
+            .unwrap();
+        assert_eq!(revision(&store), 2);
+
+        // The walk without bodies sees the revision, and the body is there on demand.
+        let mut seen = Vec::new();
+        store
+            .for_each_article_without_body(|r| -> std::result::Result<(), ()> {
+                seen.push((r.id, r.body, r.revision));
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen, vec![(1, String::new(), 2)]);
+        assert_eq!(store.article_body(1).unwrap(), "<p>c</p>");
+    }
 }

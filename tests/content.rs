@@ -379,6 +379,10 @@ async fn reprocess_rederives_without_adding_versions() {
             .unwrap()
             .contains("分享")
     );
+    // The site and the search index are built before the reprocess …
+    assert_eq!(archive.cli(&["build"], None).0, 0);
+    let (_, found, _) = archive.cli(&["search", "分享"], None);
+    assert!(found.contains("标题"), "{found}");
     std::fs::write(&archive.config, format!("{text}remove = [\".share\"]\n")).unwrap();
     let (code, out, err) = archive.cli(&["reprocess"], Some("2024-06-01T01:00:00Z"));
     assert_eq!(code, 0, "{out}{err}");
@@ -391,6 +395,18 @@ async fn reprocess_rederives_without_adding_versions() {
     assert!(!post.contains("versions:"), "{post}");
     let (_, history, _) = archive.cli(&["history", "https://e.com/1"], None);
     assert!(history.contains("1 version(s)"), "{history}");
+    // … and follow the new body though no version was added: the page is rendered again and
+    // the removed words are no longer found.
+    let (_, out, _) = archive.cli(&["build"], None);
+    assert!(out.contains("1 page(s) rendered"), "{out}");
+    let page = std::fs::read_dir(archive.dir.path().join("archive/.newsvault/site/a"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .find(|page| page.contains("正文"))
+        .expect("the article's page");
+    assert!(!page.contains("分享"), "{page}");
+    let (_, found, _) = archive.cli(&["search", "分享"], None);
+    assert!(!found.contains("标题"), "{found}");
     // And a run over the same feed afterwards changes nothing.
     let (_, out, _) = archive.cli(&["run"], Some("2024-06-01T02:00:00Z"));
     assert!(out.contains("0 new, 0 changed"), "{out}");

@@ -54,7 +54,7 @@ const HOME_DAYS: usize = 14;
 /// The build's memory of what it rendered, in the output folder.
 pub const STATE_FILE: &str = ".newsvault-build.json";
 /// Bump when the data given to templates changes shape, so old pages are all rendered again.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Articles waiting for a page worker, at most.
 const BATCH: usize = 128;
 
@@ -224,6 +224,9 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     // per core, which render (ammonia and the diff are the costly part) and write their pages
     // while the walk goes on; the lists are rendered here while the workers finish.
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // A full build reads every body along the walk; an incremental one only the bodies of the
+    // pages it renders, found by the articles' revisions.
+    let full = !same_templates || old.articles.is_empty();
     let (to_render, pending) = crossbeam_channel::bounded::<PageJob>(BATCH);
     let base = context! { site_title => options.title.clone(), generated => generated.clone() };
     let pages = std::thread::scope(|scope| -> Result<PagesDone, SiteError> {
@@ -235,15 +238,19 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
             })
             .collect();
         drop(pending);
-        let walked = store.for_each_article(|record| -> Result<(), SiteError> {
+        let each = |mut record: ArticleRecord| -> Result<(), SiteError> {
             let print = fingerprint(&record);
-            let slug = slugs.slug(&record.source_id);
-            let mut item = item_of(&record, &slug, items.len() < LATEST);
-            item.print = print.clone();
             let path = format!("a/{}.html", record.id);
             let fresh = same_templates
                 && old.articles.get(&record.id) == Some(&print)
                 && out.join(&path).exists();
+            let latest = items.len() < LATEST;
+            if !full && (!fresh || latest) {
+                record.body = store.article_body(record.id)?;
+            }
+            let slug = slugs.slug(&record.source_id);
+            let mut item = item_of(&record, &slug, latest);
+            item.print = print.clone();
             writer.keep.insert(path);
             state.articles.insert(record.id, print);
             items.push(item);
@@ -261,7 +268,12 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
                 });
             }
             Ok(())
-        });
+        };
+        let walked = if full {
+            store.for_each_article(each)
+        } else {
+            store.for_each_article_without_body(each)
+        };
         drop(to_render);
         let walked = walked.map_err(SiteError::from).and_then(|w| w);
         let lists = walked.and_then(|()| {
@@ -902,12 +914,13 @@ fn template_error(name: &str) -> impl Fn(minijinja::Error) -> SiteError + '_ {
     }
 }
 
-/// What an article page shows, hashed: the page is rendered again when this changes.
+/// What an article page shows, hashed: the page is rendered again when this changes. The text
+/// is in the store's revision of the article, which any change to it bumps.
 fn fingerprint(record: &ArticleRecord) -> String {
     let mut hash = Sha256::new();
     hash.update(
         format!(
-            "{}\n{}\n{}\n{}\n{}\n{:?}\n{}\n{}\n{}\n{:?}\n{:?}\n",
+            "{}\n{}\n{}\n{}\n{}\n{:?}\n{}\n{}\n{}\n{:?}\n{:?}\n{}\n",
             record.id,
             record.source_id,
             record.source_name,
@@ -919,10 +932,10 @@ fn fingerprint(record: &ArticleRecord) -> String {
             record.versions,
             record.updated_ms,
             record.gone_ms,
+            record.revision,
         )
         .as_bytes(),
     );
-    hash.update(record.body.as_bytes());
     hex::encode(&hash.finalize()[..12])
 }
 
