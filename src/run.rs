@@ -154,6 +154,7 @@ pub async fn run_locked(
     let store_path = config.store_path();
     let store = Store::open(&store_path)
         .with_context(|| format!("opening store {}", store_path.display()))?;
+    store.defer_checkpoints()?;
     let posts_dir = config.archive.join(POSTS_DIR);
     std::fs::create_dir_all(&posts_dir)
         .with_context(|| format!("creating {}", posts_dir.display()))?;
@@ -341,6 +342,14 @@ pub async fn run_locked(
     .await?;
     store.commit().context("committing the run")?;
     tracing::debug!(ms = timer.elapsed().as_millis(), "store committed");
+    // The log the run filled is copied into the store file while the posts are written.
+    let checkpoint = {
+        let store_path = store_path.clone();
+        std::thread::spawn(move || -> Result<()> {
+            Store::open(&store_path)?.checkpoint()?;
+            Ok(())
+        })
+    };
 
     // The search index follows the store, so `search` works right after a run. It is brought
     // up to date on its own thread, with its own connection, while the posts are written: the
@@ -365,6 +374,13 @@ pub async fn run_locked(
     summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
         .context("publishing the Jekyll tree")?;
     tracing::debug!(ms = timer.elapsed().as_millis(), "Jekyll tree published");
+    match checkpoint.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("checkpointing the store: {e:#}"),
+        Err(_) => tracing::warn!("checkpointing the store: the thread panicked"),
+    }
+    // What publishing committed since (posts marked written) follows it now.
+    store.checkpoint().context("checkpointing the store")?;
     if let Some(indexing) = indexing {
         match indexing.join() {
             Ok(Ok(())) => {}

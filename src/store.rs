@@ -198,6 +198,22 @@ impl Store {
         Ok(())
     }
 
+    /// Leaves copying the write-ahead log into the store to [`Store::checkpoint`] instead of
+    /// doing it inside the commit that fills the log: a run commits tens of megabytes at once
+    /// and goes on writing posts while another thread copies (and syncs) them.
+    pub fn defer_checkpoints(&self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        Ok(())
+    }
+
+    /// Copies what the write-ahead log holds into the store file, without waiting for readers
+    /// or writers (what they hold stays in the log for a later checkpoint).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Starts the run's transaction.
     pub fn begin(&self) -> Result<()> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
