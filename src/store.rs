@@ -840,6 +840,50 @@ pub enum ImportOutcome {
 }
 
 impl Store {
+    /// Prepares the store for a bulk import, if no other connection has it open: a rollback
+    /// journal instead of the write-ahead log, so each page is written once rather than to the
+    /// log and again at the checkpoint, with `synchronous = FULL` so that every commit is
+    /// durable and a crash leaves the last commit (the next open rolls back the rest). Returns
+    /// whether it did; if not, the import goes through the log as usual.
+    pub fn begin_bulk_import(&self) -> Result<bool> {
+        let mode: String = match self
+            .conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        {
+            Ok(mode) => mode,
+            // Another connection (`serve`, `status`) has the store open.
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Ok(false);
+        }
+        self.conn.execute_batch("PRAGMA synchronous = FULL")?;
+        Ok(true)
+    }
+
+    /// Back to the write-ahead log after [`Store::begin_bulk_import`]. Should another
+    /// connection hold the store past the busy timeout, the next [`Store::open`] does it.
+    pub fn end_bulk_import(&self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        match self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+        {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Stores an imported post as an article whose post is that file, already written.
     pub fn import_post(
         &self,

@@ -304,3 +304,110 @@ fn export_jsonl_streams_every_version() {
             .any(|l| l["title"] == "中韩外长会谈 韩国支持北京举办冬奥")
     );
 }
+
+/// A post in the original format.
+fn original_post(title: &str, link: &str) -> String {
+    format!(
+        "---\nlayout: post\ntitle: \"{title}\"\ndate: 2020-01-01T00:00:00.000Z\nauthor: S\nfrom: {link}\ntags: [ S ]\ncategories: [ S ]\n---\n<!--1577836800000-->\n[{title}]({link})\n------\n\n<div>\n<p>{title}</p>\n</div>\n"
+    )
+}
+
+/// The import reads files on several threads and commits them in batches: over many batches,
+/// the first file (by name) of each article is still its post, the later ones its aliases, and
+/// the unreadable ones are reported in name order.
+#[test]
+fn a_large_import_keeps_name_order_across_threads_and_batches() {
+    let archive = TempArchive::new(&[], "");
+    std::fs::create_dir_all(archive.posts()).unwrap();
+    let (mut posts, mut aliases, mut broken) = (vec![], vec![], vec![]);
+    let mut link = 0;
+    for i in 0..4_321 {
+        let name = format!("2020-01-01-p{i:05}.md");
+        if i % 1_000 == 7 {
+            std::fs::write(archive.posts().join(&name), "no front matter").unwrap();
+            broken.push(name);
+            continue;
+        }
+        // Every 97th file is another name of the article before it.
+        if i % 97 == 0 && i > 0 {
+            aliases.push(name.clone());
+        } else {
+            link += 1;
+            posts.push(name.clone());
+        }
+        let text = original_post(&format!("t{link}"), &format!("https://e.com/{link}"));
+        std::fs::write(archive.posts().join(&name), text).unwrap();
+    }
+    let (code, out, err) = archive.cli(
+        &["import", "jekyll", archive.posts().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    let reported: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("skipped ")?.split(':').next())
+        .collect();
+    assert_eq!(reported, broken);
+    assert!(
+        out.contains(&format!(
+            "{} imported, {} duplicate, {} skipped",
+            posts.len(),
+            aliases.len(),
+            broken.len()
+        )),
+        "{out}"
+    );
+
+    // The store is back on its write-ahead log (byte 18 of the header: 2), no journal left.
+    let store = archive.archive().join(".newsvault/store.sqlite");
+    assert_eq!(std::fs::read(&store).unwrap()[18], 2);
+    assert!(
+        !archive
+            .archive()
+            .join(".newsvault/store.sqlite-journal")
+            .exists()
+    );
+
+    std::fs::remove_dir_all(archive.posts()).unwrap();
+    let (code, out, err) = archive.cli(&["republish"], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(archive.post_names(), posts);
+}
+
+/// With another connection on the store (`serve`, `status`), the import keeps the write-ahead
+/// log and works as well.
+#[test]
+fn an_import_beside_a_reader_of_the_store() {
+    let archive = TempArchive::new(&[], "");
+    std::fs::create_dir_all(archive.posts()).unwrap();
+    let (code, out, err) = archive.cli(
+        &["import", "jekyll", archive.posts().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let store = archive.archive().join(".newsvault/store.sqlite");
+    let reader = rusqlite::Connection::open(&store).unwrap();
+    let count = |c: &rusqlite::Connection| -> i64 {
+        c.query_row("SELECT count(*) FROM article", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(&reader), 0);
+    for i in 0..120 {
+        let text = original_post(&format!("t{i}"), &format!("https://e.com/{i}"));
+        std::fs::write(archive.posts().join(format!("2020-01-01-{i:03}.md")), text).unwrap();
+    }
+    let (code, out, err) = archive.cli(
+        &["import", "jekyll", archive.posts().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("120 imported, 0 duplicate, 0 skipped"),
+        "{out}"
+    );
+    assert_eq!(count(&reader), 120);
+    let mode: String = reader
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
