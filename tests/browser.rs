@@ -1,7 +1,10 @@
-//! The site in a real browser: headless Chromium against `newsvault serve` on a loopback port.
-//! Open the home page, search for 冬奥 on the search page (its script calls `/api/search` under
-//! the site's Content-Security-Policy), find the golden article among the results, open it, and
-//! save screenshots under `target/browser/`.
+//! The site in a real browser: headless Chromium against `newsvault serve` on a loopback port,
+//! then against the built folder served by a plain static file server (as GitHub Pages would;
+//! browsers do not let pages opened from the file system fetch the index). Each time: open the
+//! home page, search for 冬奥 on the search page (its script calls `/api/search` under the site's
+//! Content-Security-Policy, or, on the static server, reads the index files under `search/`),
+//! find the golden article among the results, open it, and save screenshots under
+//! `target/browser/`.
 //!
 //! Chromium is driven from the command line (`--dump-dom` runs the page's script for a while of
 //! virtual time, then prints the DOM; `--screenshot` saves a PNG), so no driver or npm is needed.
@@ -15,6 +18,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{FeedServer, TempArchive, fixture};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 const GOLDEN_TITLE: &str = "中韩外长会谈 韩国支持北京举办冬奥";
 const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
@@ -102,6 +107,96 @@ fn run_chromium(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> St
     reader.join().unwrap()
 }
 
+/// The text of an HTML fragment: tags dropped (results mark hits inside titles).
+fn text_of(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+/// A plain static file server for the folder `root` on a loopback port, as a static host is:
+/// GET and HEAD of files (a folder's `index.html`), a content type from the extension, 404 for
+/// anything else (`/api/search` included). Returns its base URL.
+async fn serve_static(root: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let root = root.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 65_536 {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&request);
+                let mut words = request.split_whitespace();
+                let method = words.next().unwrap_or_default().to_string();
+                let target = words.next().unwrap_or_default();
+                let path = target.split(['?', '#']).next().unwrap_or_default();
+                let path = percent_encoding::percent_decode_str(path)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                let mut file = root.clone();
+                let mut safe = true;
+                for part in path.split('/').filter(|p| !p.is_empty()) {
+                    safe &= part != ".." && part != "." && !part.contains('\\');
+                    file.push(part);
+                }
+                if file.is_dir() {
+                    file.push("index.html");
+                }
+                let body = if safe && (method == "GET" || method == "HEAD") {
+                    std::fs::read(&file).ok()
+                } else {
+                    None
+                };
+                let (status, kind, body) = match body {
+                    Some(body) => {
+                        let kind = match file.extension().and_then(|e| e.to_str()) {
+                            Some("html") => "text/html; charset=utf-8",
+                            Some("css") => "text/css; charset=utf-8",
+                            Some("js") => "text/javascript; charset=utf-8",
+                            Some("json") => "application/json",
+                            Some("xml") => "application/xml",
+                            Some("png") => "image/png",
+                            _ => "application/octet-stream",
+                        };
+                        ("200 OK", kind, body)
+                    }
+                    None => (
+                        "404 Not Found",
+                        "text/html; charset=utf-8",
+                        b"<!doctype html><title>404</title>Not found".to_vec(),
+                    ),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                if method != "HEAD" {
+                    let _ = socket.write_all(&body).await;
+                }
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    base
+}
+
 fn screenshots() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -148,11 +243,12 @@ async fn search_for_the_golden_article_in_chromium() {
     // The search page, as the form submits it: its script fetches /api/search and lists hits.
     let search_url = format!("{base}/search.html?q=%E5%86%AC%E5%A5%A5");
     let results = dom(&search_url);
+    assert!(results.contains("data-search=\"api\""), "{results}");
     let hit = results
         .split("<li class=\"hit\">")
         .nth(1)
         .unwrap_or_else(|| panic!("no result on the search page: {results}"));
-    assert!(hit.contains(GOLDEN_TITLE), "{hit}");
+    assert!(text_of(hit).contains(GOLDEN_TITLE), "{hit}");
     assert!(hit.contains("<mark>冬奥</mark>"), "highlight: {hit}");
     let href = hit
         .split("href=\"")
@@ -205,4 +301,95 @@ async fn search_for_the_golden_article_in_chromium() {
         &article_url,
     );
     assert!(phone.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_the_static_build_in_chromium() {
+    let Some(chromium) = chromium() else {
+        println!(
+            "SKIPPED search_the_static_build_in_chromium: no chromium at /usr/bin/chromium \
+             (apt-get install chromium, or set NEWSVAULT_CHROMIUM)"
+        );
+        return;
+    };
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    let out = archive.dir.path().join("public");
+    let (code, _, err) = archive.cli(&["build", "--out", out.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("search/manifest.json").is_file());
+    // No newsvault here: a plain file server, as a static host.
+    let base = serve_static(out).await;
+    let profile = tempfile::tempdir().unwrap();
+    let dom = |url: &str| {
+        run_chromium(
+            &chromium,
+            profile.path(),
+            &["--virtual-time-budget=5000", "--dump-dom"],
+            url,
+        )
+    };
+
+    let home = dom(&format!("{base}/"));
+    assert!(home.contains(GOLDEN_TITLE), "home page: {home}");
+    assert!(
+        home.contains("action=\"./search.html\""),
+        "search form: {home}"
+    );
+
+    // The search page: `api/search` is a 404 here, so the script reads the static index.
+    let search_url = format!("{base}/search.html?q=%E5%86%AC%E5%A5%A5");
+    let results = dom(&search_url);
+    assert!(results.contains("data-search=\"static\""), "{results}");
+    let hit = results
+        .split("<li class=\"hit\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no result on the search page: {results}"));
+    assert!(text_of(hit).contains(GOLDEN_TITLE), "{hit}");
+    assert!(hit.contains("<mark>冬奥</mark>"), "highlight: {hit}");
+    assert!(text_of(hit).contains("联合早报"), "{hit}");
+    assert!(results.contains("找到 1 篇"), "{results}");
+    let href = hit
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    assert!(href.ends_with(".html"), "{href}");
+
+    let article_url = format!("{base}/{}", href.trim_start_matches("./"));
+    let article = dom(&article_url);
+    assert!(
+        article.contains(&format!("<h1>{GOLDEN_TITLE}</h1>")),
+        "{article}"
+    );
+    assert!(article.contains("韩方支持中方举办北京冬奥会"), "{article}");
+
+    let shots = screenshots();
+    for (name, url) in [
+        ("static-search.png", &search_url),
+        ("static-article.png", &article_url),
+    ] {
+        let path = shots.join(name);
+        let _ = std::fs::remove_file(&path);
+        run_chromium(
+            &chromium,
+            profile.path(),
+            &[
+                "--virtual-time-budget=5000",
+                "--window-size=1200,900",
+                &format!("--screenshot={}", path.display()),
+            ],
+            url,
+        );
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            bytes.starts_with(b"\x89PNG"),
+            "no screenshot at {}",
+            path.display()
+        );
+        println!("screenshot: {}", path.display());
+    }
 }

@@ -1,12 +1,13 @@
 //! The HTML site of `newsvault build`, end to end: `run` against feeds on a loopback port, then
 //! `build`, asserting on the files: pages, sanitising, versions, incremental rebuilds, hidden
-//! articles, user templates.
+//! articles, user templates, the static search index.
 
 mod common;
 
 use std::path::PathBuf;
 
 use common::{FeedServer, TempArchive, fixture, rss};
+use newsvault::publish::shards::search_files;
 
 const GOLDEN_TITLE: &str = "中韩外长会谈 韩国支持北京举办冬奥";
 const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
@@ -265,4 +266,148 @@ async fn a_new_article_leaves_older_list_pages_alone() {
         stamp,
         "the older page was rewritten"
     );
+}
+
+/// The static search index (`search/` in the site) answers as `assets/site.js` reads it:
+/// [`search_files`] follows the same steps (terms, FNV-1a shard, postings, document files).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_static_search_index_finds_chinese_words_and_latin_in_any_case() {
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    server.set(
+        "/a",
+        rss(&[
+            (
+                "https://e.com/1",
+                "COVID Vaccine 疫苗",
+                "<p>The WHO says vaccines work.</p>",
+            ),
+            ("https://e.com/2", "繁體", "<p>北京冬奧會開幕</p>"),
+            (
+                "https://e.com/3",
+                "冬天",
+                "<p>北京冬天很冷，奥运会在夏天</p>",
+            ),
+        ]),
+    );
+    let archive = TempArchive::new(
+        &[
+            ("联合早报", vec![server.url("/zaobao")]),
+            ("A", vec![server.url("/a")]),
+        ],
+        "",
+    );
+    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = archive.cli(&["build"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    let site = site(&archive);
+    let titles = |query: &str| -> Vec<String> {
+        search_files(&site, query)
+            .unwrap()
+            .into_iter()
+            .map(|hit| hit.title)
+            .collect()
+    };
+
+    // A two-character word inside a longer phrase; the hit's entry leads to its page.
+    let hits = search_files(&site, "冬奥").unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let golden = &hits[0];
+    assert_eq!(golden.title, GOLDEN_TITLE);
+    assert_eq!(golden.source, "联合早报");
+    assert_eq!(golden.score, 1, "冬奥 is in the title");
+    assert!(golden.time.starts_with("2021-04-04"), "{golden:?}");
+    assert!(!golden.excerpt.is_empty() && !golden.gone);
+    assert!(read(site.join(&golden.url)).contains(&format!("<h1>{GOLDEN_TITLE}</h1>")));
+    // Words in the text, several words, a single character.
+    assert_eq!(titles("郑义溶 厦门"), [GOLDEN_TITLE]);
+    assert_eq!(titles("韩国 冬奥"), [GOLDEN_TITLE]);
+    assert_eq!(titles("冬").len(), 3, "冬奥, 冬奧 and 冬天");
+    assert_eq!(titles("奧"), ["繁體"]);
+    // Characters apart are not a word: 冬 and 奥 are both in the third article.
+    assert!(!titles("冬奥").contains(&"冬天".to_string()));
+    // Traditional and simplified characters each find their own text.
+    assert_eq!(titles("冬奧"), ["繁體"]);
+    // Latin words, whatever their case; whole words only.
+    assert_eq!(titles("covid"), ["COVID Vaccine 疫苗"]);
+    assert_eq!(titles("VACCINES who"), ["COVID Vaccine 疫苗"]);
+    assert!(titles("vacc").is_empty());
+    assert!(titles("，。").is_empty());
+
+    // The files stay small and the manifest says how to find them.
+    let manifest = read(site.join("search/manifest.json"));
+    assert!(manifest.contains("\"hash\":\"fnv1a32\""), "{manifest}");
+    assert!(manifest.contains("\"docs\":4"), "{manifest}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_static_search_index_follows_edits_new_and_hidden_articles() {
+    let server = FeedServer::start().await;
+    let one = ("https://e.com/1", "第一条", "<p>北京举办冬奥会</p>");
+    let two = ("https://e.com/2", "第二条", "<p>韩国外长访华</p>");
+    server.set("/a", rss(&[one, two]));
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    let site = site(&archive);
+    let titles = |query: &str| -> Vec<String> {
+        let mut titles: Vec<String> = search_files(&site, query)
+            .unwrap()
+            .into_iter()
+            .map(|hit| hit.title)
+            .collect();
+        titles.sort();
+        titles
+    };
+    let run_and_build = |now: &str| {
+        assert_eq!(archive.cli(&["run"], Some(now)).0, 0);
+        let (code, out, err) = archive.cli(&["build"], Some(now));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    run_and_build("2024-06-01T00:00:00Z");
+    assert_eq!(titles("冬奥"), ["第一条"]);
+    let search_files_before = snapshot(&site.join("search"));
+
+    // Nothing changed: no index file is touched.
+    let out = run_and_build("2024-06-01T00:30:00Z");
+    assert!(out.contains("0 file(s) written"), "{out}");
+    assert_eq!(snapshot(&site.join("search")), search_files_before);
+
+    // Edited at the source: the old text is no longer found, the new one is.
+    let edited = ("https://e.com/1", "第一条", "<p>上海举办亚运会</p>");
+    server.set("/a", rss(&[edited, two]));
+    run_and_build("2024-06-01T01:00:00Z");
+    assert!(titles("冬奥").is_empty());
+    assert_eq!(titles("亚运"), ["第一条"]);
+
+    // A new article.
+    let three = ("https://e.com/3", "第三条", "<p>冬奥会闭幕</p>");
+    server.set("/a", rss(&[edited, two, three]));
+    run_and_build("2024-06-01T02:00:00Z");
+    assert_eq!(titles("冬奥"), ["第三条"]);
+    assert_eq!(titles("举办 上海"), ["第一条"]);
+
+    // Hidden: gone from the results and from every file of the index.
+    let (code, _, err) = archive.cli(&["hide", "https://e.com/2", "--reason", "takedown"], None);
+    assert_eq!(code, 0, "{err}");
+    run_and_build("2024-06-01T03:00:00Z");
+    assert!(titles("韩国").is_empty());
+    for (path, bytes, _) in snapshot(&site.join("search")) {
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(!text.contains("第二条"), "{}: {text}", path.display());
+    }
+
+    // The index folder deleted: the next build writes it again, whole.
+    let before = snapshot(&site.join("search"));
+    std::fs::remove_dir_all(site.join("search")).unwrap();
+    run_and_build("2024-06-01T03:00:00Z");
+    let after = snapshot(&site.join("search"));
+    let bytes = |files: &[(PathBuf, Vec<u8>, std::time::SystemTime)]| -> Vec<(PathBuf, Vec<u8>)> {
+        files
+            .iter()
+            .map(|(p, b, _)| (p.clone(), b.clone()))
+            .collect()
+    };
+    assert_eq!(bytes(&after), bytes(&before));
+    assert_eq!(titles("冬奥"), ["第三条"]);
 }

@@ -2,12 +2,15 @@
 //!
 //! - [`jekyll`]: the post format of the original archives, byte for byte.
 //! - [`site`]: the HTML site of `newsvault build`, with templates a user can override.
+//! - [`shards`]: the site's search index for static hosts, small JSON files that `site.js`
+//!   fetches when there is no `/api/search`.
 //! - [`git`]: commit (and push) the Jekyll outputs after a run, when `[publish.git]` asks.
 //! - [`write_atomically`]: how every output file reaches the disk (temporary file, then rename),
 //!   so a reader or a crash never sees half a file.
 
 pub mod git;
 pub mod jekyll;
+pub mod shards;
 pub mod site;
 
 use std::io::Write;

@@ -12,7 +12,8 @@
 //!   `sources/<slug>/<YYYY-MM>.html` (the newest page; older pages of [`PAGE_SIZE`] are
 //!   `-p1.html`, `-p2.html`, … numbered from the oldest).
 //! - `days/index.html`, `days/<YYYY-MM-DD>.html` (older pages `-p1.html`, …).
-//! - `feed.xml` (Atom, the latest articles), `search.html` (uses `GET /api/search` of `serve`),
+//! - `feed.xml` (Atom, the latest articles), `search.html` (uses `GET /api/search` of `serve`,
+//!   else the static index of [`super::shards`] in `search/`),
 //!   `assets/site.css` and `assets/site.js` (no inline script: a CSP of `script-src 'self'`
 //!   holds).
 //!
@@ -317,6 +318,8 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         writer.write(name, &bytes)?;
     }
     writer.report.removed = remove_stale(out, &writer.keep).map_err(write_error(out))?;
+    // Search on a static host: the index as small files under `search/`.
+    super::shards::write_search_shards(store, out, &state.articles)?.add_to(&mut writer.report);
     state.lists = std::mem::take(&mut writer.lists);
     let state_bytes = serde_json::to_vec(&state).expect("the build state serialises");
     write_atomically(&state_path, &state_bytes).map_err(write_error(&state_path))?;
