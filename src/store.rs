@@ -18,12 +18,13 @@ use crate::fetch::Validators;
 use crate::model::Article;
 
 /// The schema this build writes; older stores are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_schedule.sql"),
     include_str!("../migrations/0003_images.sql"),
     include_str!("../migrations/0004_revision.sql"),
+    include_str!("../migrations/0005_version_body.sql"),
 ];
 
 #[derive(Debug, Error)]
@@ -949,9 +950,33 @@ impl Store {
                 post.tail,
             ])?;
         let id = self.conn.last_insert_rowid();
-        self.insert_version(id, article, post.date_ms)?;
-        self.add_event(id, "first_seen", post.date_ms, None)?;
-        self.add_event(id, "imported", now_ms, Some(post.name))?;
+        // The content is usually the body itself: kept once, in the article (see
+        // migrations/0005_version_body.sql).
+        let content_is_body = article.raw_content == article.body;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO version (article_id, hash, title, content, content_is_body,
+                     first_seen_ms, last_seen_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )?
+            .execute(params![
+                id,
+                article.version_hash,
+                article.title,
+                if content_is_body {
+                    ""
+                } else {
+                    &article.raw_content
+                },
+                content_is_body,
+                post.date_ms,
+            ])?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO event (article_id, kind, at_ms, detail)
+                 VALUES (?1, 'first_seen', ?2, NULL), (?1, 'imported', ?3, ?4)",
+            )?
+            .execute(params![id, post.date_ms, now_ms, post.name])?;
         Ok(ImportOutcome::Imported)
     }
 
@@ -1037,8 +1062,10 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT hash, title, content, first_seen_ms, last_seen_ms FROM version
-                 WHERE article_id = ?1 ORDER BY first_seen_ms, id",
+                "SELECT v.hash, v.title, CASE WHEN v.content_is_body THEN a.body ELSE v.content END,
+                        v.first_seen_ms, v.last_seen_ms
+                 FROM version v JOIN article a ON a.id = v.article_id
+                 WHERE v.article_id = ?1 ORDER BY v.first_seen_ms, v.id",
             )?
             .query_map([article_id], |r| {
                 Ok(VersionRecord {
@@ -1060,7 +1087,8 @@ impl Store {
     ) -> Result<std::io::Result<()>> {
         let mut statement = self.conn.prepare(
             "SELECT a.id, a.source_id, a.key, a.guid, a.link, a.post_name, a.published_ms,
-                    v.hash, v.title, v.content, v.first_seen_ms, v.last_seen_ms, a.gone_ms,
+                    v.hash, v.title, CASE WHEN v.content_is_body THEN a.body ELSE v.content END,
+                    v.first_seen_ms, v.last_seen_ms, a.gone_ms,
                     a.hidden_ms
              FROM version v JOIN article a ON a.id = v.article_id ORDER BY a.id, v.id",
         )?;
@@ -1214,7 +1242,8 @@ impl Store {
         mut each: impl FnMut(i64, &str, &str, Option<&str>) -> Result<()>,
     ) -> Result<()> {
         let mut statement = self.conn.prepare(
-            "SELECT a.id, a.link, v.content, a.fulltext FROM article a
+            "SELECT a.id, a.link, CASE WHEN v.content_is_body THEN a.body ELSE v.content END,
+                    a.fulltext FROM article a
              JOIN version v ON v.article_id = a.id AND v.hash = a.version_hash
              WHERE a.source_id = ?1 AND a.imported_head IS NULL ORDER BY a.id",
         )?;
@@ -1522,5 +1551,155 @@ mod tests {
             .unwrap();
         assert_eq!(seen, vec![(1, String::new(), 2)]);
         assert_eq!(store.article_body(1).unwrap(), "<p>c</p>");
+    }
+}
+
+#[cfg(test)]
+mod version_body_tests {
+    use super::*;
+
+    fn article(raw_content: &str, body: &str) -> Article {
+        Article {
+            key: format!("url:https://e.com/{raw_content}"),
+            guid: None,
+            link: format!("https://e.com/{raw_content}"),
+            title: "T".into(),
+            published: None,
+            authors: vec![],
+            categories: vec![],
+            raw_content: raw_content.into(),
+            body: body.into(),
+            version_hash: format!("h-{raw_content}"),
+        }
+    }
+
+    fn import(store: &Store, article: &Article, name: &str) -> i64 {
+        let source = SourceMeta {
+            id: "s".into(),
+            name: "S".into(),
+            tags: vec![],
+            categories: vec![],
+        };
+        store.ensure_source("s", "S", 0).unwrap();
+        let post = ImportedPost {
+            name,
+            author: "S",
+            date_ms: 1,
+            published_ms: None,
+            summary: "",
+            head: "",
+            tail: "",
+        };
+        let outcome = store.import_post(&source, article, &post, 2).unwrap();
+        assert_eq!(outcome, ImportOutcome::Imported);
+        store
+            .conn
+            .query_row("SELECT id FROM article WHERE post_name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    }
+
+    fn content(store: &Store, id: i64) -> String {
+        store.versions(id).unwrap().remove(0).content
+    }
+
+    fn stored(store: &Store, id: i64) -> (String, i64) {
+        store
+            .conn
+            .query_row(
+                "SELECT content, content_is_body FROM version WHERE article_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_4_store_upgrades_and_keeps_its_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..4] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 4;
+                 INSERT INTO source (id, name, first_seen_ms) VALUES ('s', 'S', 0);
+                 INSERT INTO article (source_id, key, link, title, first_seen_ms, last_seen_ms,
+                     date_ms, author, tags, categories, body, summary, version_hash)
+                 VALUES ('s', 'url:a', 'https://e.com/a', 'T', 1, 1, 1, 'S', '[]', '[]',
+                     '<p>b</p>', 'b', 'h');
+                 INSERT INTO version (article_id, hash, title, content, first_seen_ms,
+                     last_seen_ms)
+                 VALUES (1, 'h', 'T', '<p>raw</p>', 1, 1);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(content(&store, 1), "<p>raw</p>");
+        assert!(store.set_body(1, "<p>c</p>", "c").unwrap());
+        assert_eq!(stored(&store, 1), ("<p>raw</p>".into(), 0));
+    }
+
+    #[test]
+    fn an_imported_body_is_stored_once_and_kept_when_the_body_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let same = import(&store, &article("<p>a</p>", "<p>a</p>"), "a.md");
+        assert_eq!(stored(&store, same), (String::new(), 1));
+        assert_eq!(content(&store, same), "<p>a</p>");
+        let mut exported = vec![];
+        store
+            .for_each_version(|row| {
+                exported.push(row.content.clone());
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(exported, ["<p>a</p>"]);
+
+        // The original's `null` before the body: the content differs, and is stored as is.
+        let null = import(&store, &article(" <p>n</p>", "null <p>n</p>"), "n.md");
+        assert_eq!(stored(&store, null), (" <p>n</p>".into(), 0));
+
+        // Any writer changing the body (rules re-applied here) leaves the version its text.
+        assert!(store.set_body(same, "<p>a, cleaned</p>", "a").unwrap());
+        assert_eq!(stored(&store, same), ("<p>a</p>".into(), 0));
+        assert_eq!(content(&store, same), "<p>a</p>");
+        assert_eq!(stored(&store, null), (" <p>n</p>".into(), 0));
+
+        // A feed brings an edited version of an imported post.
+        let again = import(&store, &article("<p>e</p>", "<p>e</p>"), "e.md");
+        let mut edited = article("<p>e</p>", "<p>e, edited</p>");
+        edited.raw_content = "<p>e, edited</p>".into();
+        edited.version_hash = "h-edited".into();
+        let source = SourceMeta {
+            id: "s".into(),
+            name: "S".into(),
+            tags: vec![],
+            categories: vec![],
+        };
+        let names = NameChoice {
+            plain: "e.md".into(),
+            hashed: vec![],
+        };
+        let (outcome, id) = store
+            .ingest(&source, &edited, "", &names, &|_| false, 3)
+            .unwrap();
+        assert_eq!((outcome, id), (Ingest::Changed, again));
+        let versions: Vec<String> = store
+            .versions(again)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.content)
+            .collect();
+        assert_eq!(versions, ["<p>e</p>", "<p>e, edited</p>"]);
     }
 }
