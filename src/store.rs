@@ -819,6 +819,8 @@ impl Store {
 pub struct ImportedPost<'a> {
     /// Its file name under `_posts/`.
     pub name: &'a str,
+    /// `name` lower-cased (`article.post_key`: names unique on any file system).
+    pub name_key: &'a str,
     /// Front matter `author:` (may differ from the source).
     pub author: &'a str,
     pub date_ms: i64,
@@ -885,101 +887,122 @@ impl Store {
         }
     }
 
+    /// What stores imported posts, its statements prepared once for all of them.
+    pub fn importer(&self) -> Result<PostImporter<'_>> {
+        Ok(PostImporter {
+            conn: &self.conn,
+            find_key: self
+                .conn
+                .prepare("SELECT id, post_name FROM article WHERE source_id = ?1 AND key = ?2")?,
+            add_alias: self.conn.prepare(
+                "INSERT INTO alias (name, name_key, article_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+            )?,
+            find_name: self.conn.prepare(
+                "SELECT id FROM article WHERE post_key = ?1
+                 UNION ALL SELECT article_id FROM alias WHERE name_key = ?1",
+            )?,
+            add_article: self.conn.prepare(
+                "INSERT INTO article (source_id, key, link, title, published_ms, first_seen_ms,
+                     last_seen_ms, date_ms, author, tags, categories, body, summary, version_hash,
+                     post_name, post_key, post_dirty, imported_head, imported_tail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0,
+                     ?15, ?16)",
+            )?,
+            // The content is usually the body itself: then kept once, in the article (see
+            // migrations/0005_version_body.sql).
+            add_version: self.conn.prepare(
+                "INSERT INTO version (article_id, hash, title, content, content_is_body,
+                     first_seen_ms, last_seen_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )?,
+            add_events: self.conn.prepare(
+                "INSERT INTO event (article_id, kind, at_ms, detail)
+                 VALUES (?1, 'first_seen', ?2, NULL), (?1, 'imported', ?3, ?4)",
+            )?,
+        })
+    }
+}
+
+/// Stores imported posts (from [`Store::importer`]).
+pub struct PostImporter<'s> {
+    conn: &'s Connection,
+    find_key: rusqlite::Statement<'s>,
+    add_alias: rusqlite::Statement<'s>,
+    find_name: rusqlite::Statement<'s>,
+    add_article: rusqlite::Statement<'s>,
+    add_version: rusqlite::Statement<'s>,
+    add_events: rusqlite::Statement<'s>,
+}
+
+impl PostImporter<'_> {
     /// Stores an imported post as an article whose post is that file, already written.
     pub fn import_post(
-        &self,
+        &mut self,
         source: &SourceMeta,
         article: &Article,
         post: &ImportedPost<'_>,
         now_ms: i64,
     ) -> Result<ImportOutcome> {
-        let name_key = post.name.to_lowercase();
         let existing: Option<(i64, Option<String>)> = self
-            .conn
-            .prepare_cached("SELECT id, post_name FROM article WHERE source_id = ?1 AND key = ?2")?
+            .find_key
             .query_row(params![source.id, article.key], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
         if let Some((id, post_name)) = existing {
             if post_name.as_deref() != Some(post.name) {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO alias (name, name_key, article_id) VALUES (?1, ?2, ?3)
-                         ON CONFLICT DO NOTHING",
-                    )?
-                    .execute(params![post.name, name_key, id])?;
+                self.add_alias
+                    .execute(params![post.name, post.name_key, id])?;
             }
             return Ok(ImportOutcome::Duplicate);
         }
         let holder: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT id FROM article WHERE post_key = ?1
-                 UNION ALL SELECT article_id FROM alias WHERE name_key = ?1",
-            )?
-            .query_row([&name_key], |r| r.get(0))
+            .find_name
+            .query_row([post.name_key], |r| r.get(0))
             .optional()?;
         if holder.is_some() {
             return Ok(ImportOutcome::NameHeldByOther);
         }
-        self.conn
-            .prepare_cached(
-                "INSERT INTO article (source_id, key, link, title, published_ms, first_seen_ms,
-                     last_seen_ms, date_ms, author, tags, categories, body, summary, version_hash,
-                     post_name, post_key, post_dirty, imported_head, imported_tail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0,
-                     ?15, ?16)",
-            )?
-            .execute(params![
-                source.id,
-                article.key,
-                article.link,
-                article.title,
-                post.published_ms,
-                post.date_ms,
-                post.author,
-                json_list(&source.tags),
-                json_list(&source.categories),
-                article.body,
-                post.summary,
-                article.version_hash,
-                post.name,
-                name_key,
-                post.head,
-                post.tail,
-            ])?;
+        self.add_article.execute(params![
+            source.id,
+            article.key,
+            article.link,
+            article.title,
+            post.published_ms,
+            post.date_ms,
+            post.author,
+            json_list(&source.tags),
+            json_list(&source.categories),
+            article.body,
+            post.summary,
+            article.version_hash,
+            post.name,
+            post.name_key,
+            post.head,
+            post.tail,
+        ])?;
         let id = self.conn.last_insert_rowid();
-        // The content is usually the body itself: kept once, in the article (see
-        // migrations/0005_version_body.sql).
         let content_is_body = article.raw_content == article.body;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO version (article_id, hash, title, content, content_is_body,
-                     first_seen_ms, last_seen_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            )?
-            .execute(params![
-                id,
-                article.version_hash,
-                article.title,
-                if content_is_body {
-                    ""
-                } else {
-                    &article.raw_content
-                },
-                content_is_body,
-                post.date_ms,
-            ])?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO event (article_id, kind, at_ms, detail)
-                 VALUES (?1, 'first_seen', ?2, NULL), (?1, 'imported', ?3, ?4)",
-            )?
+        self.add_version.execute(params![
+            id,
+            article.version_hash,
+            article.title,
+            if content_is_body {
+                ""
+            } else {
+                &article.raw_content
+            },
+            content_is_body,
+            post.date_ms,
+        ])?;
+        self.add_events
             .execute(params![id, post.date_ms, now_ms, post.name])?;
         Ok(ImportOutcome::Imported)
     }
+}
 
+impl Store {
     /// Every source's id.
     pub fn source_ids(&self) -> Result<Vec<String>> {
         Ok(self
@@ -1583,6 +1606,7 @@ mod version_body_tests {
         store.ensure_source("s", "S", 0).unwrap();
         let post = ImportedPost {
             name,
+            name_key: name,
             author: "S",
             date_ms: 1,
             published_ms: None,
@@ -1590,7 +1614,11 @@ mod version_body_tests {
             head: "",
             tail: "",
         };
-        let outcome = store.import_post(&source, article, &post, 2).unwrap();
+        let outcome = store
+            .importer()
+            .unwrap()
+            .import_post(&source, article, &post, 2)
+            .unwrap();
         assert_eq!(outcome, ImportOutcome::Imported);
         store
             .conn
