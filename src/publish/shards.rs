@@ -42,16 +42,21 @@
 //!   document files of the results it shows (20 at a time).
 //!
 //! Incremental: [`STATE_FILE`] in the output folder remembers each article's number and a
-//! fingerprint of what the index holds of it (title, text, source, date, gone). A build
-//! compares, and computes again only the segments (and document files) where an article was
-//! added, edited or hidden, or whose files are missing. New articles land in the last small
-//! segment, so a build after a run reads at most [`SMALL_SEGMENT`] articles again (and
-//! [`SEGMENT`] once per block), and the other segments' files keep their bytes (and their place
-//! in a browser's cache or a git history). Every file goes through [`write_atomically`]: a file
-//! whose bytes did not change is not touched. Files that no longer belong (a hidden article's
-//! last document file, the small segments of a full block, shards beyond a smaller count) are
-//! removed. Articles are read on all cores, and a segment is written as soon as its articles
-//! are read, so memory holds the segments being read, not the archive.
+//! fingerprint of what the index holds of it (title, source, date, gone, and the store's
+//! revision of the article, which any change to its text bumps). A build walks the store
+//! without the bodies, compares, and reads the bodies of the articles added, edited or hidden
+//! only. Their segments are patched: each shard read, the touched articles taken out of every
+//! list and put back as they are now (a hidden article's words leave the files), terms left
+//! without documents dropped; their document files likewise. A segment is computed again from
+//! all its articles (read along a second walk when they are many) only when it is new (a block
+//! just filled), a file of it is missing or does not read, or more than an eighth of it
+//! changed. When the site build's own fingerprints of its articles are those of the last build
+//! ([`write_search_shards`]), nothing is read at all. Every file goes through
+//! [`write_atomically`]: a file whose bytes did not change is not touched, so a static host's
+//! cache (or a git history of the site) keeps it. Files that no longer belong (a hidden
+//! article's last document file, the small segments of a full block, shards beyond a smaller
+//! count) are removed. Articles are read on all cores, and a segment is written as soon as its
+//! articles are read, so memory holds the segments being read, not the archive.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -87,6 +92,16 @@ pub const EXCERPT_CHARS: usize = 140;
 const TITLE_CHARS: usize = 300;
 /// The digits of postings.
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// The value of each byte as a digit of postings; 255 for bytes that are none.
+const DIGITS: [u8; 256] = {
+    let mut table = [255u8; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// Chinese, Japanese and Korean characters, each a term of its own (the ranges of
 /// `crate::search`'s character tokenizer, so both searches cut text alike).
@@ -274,7 +289,7 @@ pub fn encode_postings(docs: &[u32], out: &mut String) {
 
 /// The numbers of postings written by [`encode_postings`]; `None` when they are malformed.
 pub fn decode_postings(text: &str) -> Option<Vec<u32>> {
-    let digit = |c: u8| ALPHABET.iter().position(|&a| a == c).map(|d| d as u64);
+    let digit = |c: u8| Some(u64::from(DIGITS[c as usize])).filter(|&d| d < 64);
     let mut docs = Vec::new();
     if let Some(bitmap) = text.strip_prefix('~') {
         for (i, c) in bitmap.bytes().enumerate() {
@@ -366,14 +381,17 @@ enum Key {
 }
 
 /// The postings of documents, each added whole (its terms one after the other), in any order.
-/// Terms are numbered as they come: single characters through a table (no hashing: they are
-/// half of all terms), pairs and words through hash maps.
+/// Terms are numbered as they come: single characters through a table, pairs through an
+/// open-addressing table of their two characters, words through a hash map; this loop is most
+/// of the index's time.
 #[derive(Default)]
 struct Postings {
     /// CJK character → its term's number + 1 (0: not seen yet); empty until the first text.
     char_ids: Vec<u32>,
-    /// Pair `(a, b)` as `a << 21 | b` → its term's number.
-    pair_ids: FxMap<u64, u32>,
+    /// Pairs: `(a << 21 | b, term number)`, [`NO_PAIR`] for a free slot; a power of two long,
+    /// at most half full.
+    pairs: Vec<(u64, u32)>,
+    pair_count: usize,
     word_ids: FxMap<Box<str>, u32>,
     /// By term number: the term, its lists, the last document that held it.
     keys: Vec<Key>,
@@ -384,102 +402,114 @@ struct Postings {
 
 /// One past the largest character [`is_cjk`] accepts.
 const CJK_END: usize = 0x3_1350;
+/// A free slot of [`Postings::pairs`] (no pair of characters is this).
+const NO_PAIR: u64 = u64::MAX;
 
 impl Postings {
-    fn term(keys: &mut Vec<Key>, lists: &mut Vec<Lists>, last: &mut Vec<u32>, key: Key) -> u32 {
-        keys.push(key);
-        lists.push(Lists::default());
-        last.push(u32::MAX);
-        u32::try_from(keys.len() - 1).expect("fewer than 2^32 terms")
+    fn term(&mut self, key: Key) -> u32 {
+        self.keys.push(key);
+        self.lists.push(Lists::default());
+        self.last.push(u32::MAX);
+        u32::try_from(self.keys.len() - 1).expect("fewer than 2^32 terms")
     }
 
-    /// The number of `key`, a new one when it is new.
-    fn id(&mut self, key: Key) -> usize {
-        let Postings {
-            char_ids,
-            pair_ids,
-            word_ids,
-            keys,
-            lists,
-            last,
-            ..
-        } = self;
-        let id = match key {
-            Key::Char(c) => {
-                if char_ids.is_empty() {
-                    char_ids.resize(CJK_END, 0);
-                }
-                let slot = &mut char_ids[c as usize];
-                if *slot == 0 {
-                    *slot = Self::term(keys, lists, last, key) + 1;
-                }
-                *slot - 1
+    fn char_id(&mut self, c: char) -> u32 {
+        if self.char_ids.is_empty() {
+            self.char_ids.resize(CJK_END, 0);
+        }
+        match self.char_ids[c as usize] {
+            0 => {
+                let id = self.term(Key::Char(c));
+                self.char_ids[c as usize] = id + 1;
+                id
             }
-            Key::Pair(a, b) => *pair_ids
-                .entry(u64::from(a) << 21 | u64::from(b))
-                .or_insert_with(|| Self::term(keys, lists, last, key)),
-            Key::Word(ref word) => match word_ids.get(word) {
-                Some(&id) => id,
-                None => {
-                    let id = Self::term(keys, lists, last, key.clone());
-                    word_ids.insert(word.clone(), id);
-                    id
-                }
-            },
+            slot => slot - 1,
+        }
+    }
+
+    fn slot(pairs: &[(u64, u32)], key: u64) -> usize {
+        let mask = pairs.len() - 1;
+        let mut i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize & mask;
+        while pairs[i].0 != key && pairs[i].0 != NO_PAIR {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    fn pair_id(&mut self, a: char, b: char) -> u32 {
+        if self.pairs.len() < 2 * (self.pair_count + 1) {
+            let size = (self.pairs.len() * 2).max(1024);
+            let old = std::mem::replace(&mut self.pairs, vec![(NO_PAIR, 0); size]);
+            for (key, id) in old.into_iter().filter(|&(key, _)| key != NO_PAIR) {
+                let i = Self::slot(&self.pairs, key);
+                self.pairs[i] = (key, id);
+            }
+        }
+        let key = u64::from(a) << 21 | u64::from(b);
+        let i = Self::slot(&self.pairs, key);
+        if self.pairs[i].0 == key {
+            return self.pairs[i].1;
+        }
+        let id = self.term(Key::Pair(a, b));
+        self.pairs[i] = (key, id);
+        self.pair_count += 1;
+        id
+    }
+
+    /// The number of word `w` (lower-cased here), none when it is too long to be a term.
+    fn word_id(&mut self, w: &str) -> Option<u32> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let id = lower_into(w, &mut buf).then(|| match self.word_ids.get(buf.as_str()) {
+            Some(&id) => id,
+            None => {
+                let id = self.term(Key::Word(buf.as_str().into()));
+                self.word_ids.insert(buf.as_str().into(), id);
+                id
+            }
+        });
+        self.buf = buf;
+        id
+    }
+
+    fn id(&mut self, key: Key) -> usize {
+        let id = match key {
+            Key::Char(c) => self.char_id(c),
+            Key::Pair(a, b) => self.pair_id(a, b),
+            Key::Word(word) => self.word_id(&word).expect("a word that was a term"),
         };
         id as usize
     }
 
-    fn add(&mut self, doc: u32, title: &str, text: &str) {
-        if self.char_ids.is_empty() {
-            self.char_ids.resize(CJK_END, 0);
+    #[inline(always)]
+    fn hit(&mut self, id: u32, doc: u32, in_title: bool) {
+        let id = id as usize;
+        if self.last[id] != doc {
+            self.last[id] = doc;
+            self.lists[id].all.push(doc);
         }
-        let Postings {
-            char_ids,
-            pair_ids,
-            word_ids,
-            keys,
-            lists,
-            last,
-            buf,
-        } = self;
-        for (part, in_title) in [(title, true), (text, false)] {
-            scan(part, |term| {
-                let id = match term {
-                    Term::Char(c) => {
-                        let slot = &mut char_ids[c as usize];
-                        if *slot == 0 {
-                            *slot = Self::term(keys, lists, last, Key::Char(c)) + 1;
-                        }
-                        *slot - 1
-                    }
-                    Term::Pair(a, b) => *pair_ids
-                        .entry(u64::from(a) << 21 | u64::from(b))
-                        .or_insert_with(|| Self::term(keys, lists, last, Key::Pair(a, b))),
-                    Term::Word(w) => {
-                        if !lower_into(w, buf) {
-                            return;
-                        }
-                        match word_ids.get(buf.as_str()) {
-                            Some(&id) => id,
-                            None => {
-                                let key = Key::Word(buf.as_str().into());
-                                let id = Self::term(keys, lists, last, key);
-                                word_ids.insert(buf.as_str().into(), id);
-                                id
-                            }
-                        }
-                    }
-                } as usize;
-                if last[id] != doc {
-                    last[id] = doc;
-                    lists[id].all.push(doc);
-                }
-                if in_title && lists[id].title.last() != Some(&doc) {
-                    lists[id].title.push(doc);
-                }
-            });
+        if in_title && self.lists[id].title.last() != Some(&doc) {
+            self.lists[id].title.push(doc);
         }
+    }
+
+    /// Adds the terms of a document: its title, and its body (HTML) read as [`plain_text`]
+    /// would give it (the terms of [`index_terms`], found without the text in between).
+    fn add(&mut self, doc: u32, title: &str, body: &str) {
+        let mut reader = Reader {
+            postings: self,
+            doc,
+            in_title: true,
+            previous: None,
+            word: String::new(),
+        };
+        reader.push_str(title);
+        reader.separate();
+        reader.in_title = false;
+        text_runs(body, |run| match run {
+            Run::Text(text) => reader.push_str(text),
+            Run::Char(c) => reader.push(c),
+        });
+        reader.separate();
     }
 
     /// Adds the postings of other documents.
@@ -493,27 +523,253 @@ impl Postings {
 
     /// `(shard hash, term, postings)` of every term.
     fn encode(self) -> Vec<(u32, String, String)> {
-        let mut out = Vec::with_capacity(self.keys.len());
-        for (key, mut lists) in self.keys.into_iter().zip(self.lists) {
-            // Threads read articles in turn: each list is sorted here.
-            // (A stable sort: the lists are runs of ascending or descending numbers.)
-            lists.all.sort();
-            lists.title.sort();
+        self.into_terms(|_, lists| {
             let mut value = String::new();
-            encode_postings(&lists.all, &mut value);
-            if !lists.title.is_empty() {
-                value.push(' ');
-                encode_postings(&lists.title, &mut value);
-            }
-            let term = match key {
-                Key::Char(c) => c.to_string(),
-                Key::Pair(a, b) => [a, b].iter().collect(),
-                Key::Word(word) => word.into(),
-            };
-            out.push((fnv1a32(term.as_bytes()), term, value));
-        }
-        out
+            encode_lists(&lists, &mut value);
+            value
+        })
     }
+
+    /// `(shard hash, term, what `each` makes of the term's lists)` of every term, the lists
+    /// sorted; on all cores.
+    fn into_terms<T: Send>(self, each: impl Fn(&str, Lists) -> T + Sync) -> Vec<(u32, String, T)> {
+        let mut terms: Vec<(Key, Lists)> = self.keys.into_iter().zip(self.lists).collect();
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let part = terms.len().div_ceil(threads).max(1);
+        let mut parts: Vec<Vec<(Key, Lists)>> = Vec::new();
+        while terms.len() > part {
+            let rest = terms.split_off(part);
+            parts.push(std::mem::replace(&mut terms, rest));
+        }
+        parts.push(terms);
+        let each = &each;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.into_iter()
+                            .map(|(key, mut lists)| {
+                                // Threads read articles in turn: each list is sorted here (a
+                                // stable sort: the lists are runs of ascending or descending
+                                // numbers).
+                                lists.all.sort();
+                                lists.title.sort();
+                                let term = match key {
+                                    Key::Char(c) => c.to_string(),
+                                    Key::Pair(a, b) => [a, b].iter().collect(),
+                                    Key::Word(word) => word.into(),
+                                };
+                                let made = each(&term, lists);
+                                (fnv1a32(term.as_bytes()), term, made)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| -> Vec<_> { h.join().expect("an encoding thread panicked") })
+                .collect()
+        })
+    }
+}
+
+/// A term's postings: all documents, then a space and the title's when there are any.
+fn encode_lists(lists: &Lists, out: &mut String) {
+    encode_postings(&lists.all, out);
+    if !lists.title.is_empty() {
+        out.push(' ');
+        encode_postings(&lists.title, out);
+    }
+}
+
+/// Reads a text a character at a time into [`Postings`], as [`scan`] cuts it.
+struct Reader<'a> {
+    postings: &'a mut Postings,
+    doc: u32,
+    in_title: bool,
+    previous: Option<char>,
+    word: String,
+}
+
+impl Reader<'_> {
+    fn push_str(&mut self, text: &str) {
+        for c in text.chars() {
+            self.push(c);
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, c: char) {
+        if is_cjk(c) {
+            self.end_word();
+            let id = self.postings.char_id(c);
+            self.postings.hit(id, self.doc, self.in_title);
+            if let Some(p) = self.previous {
+                let id = self.postings.pair_id(p, c);
+                self.postings.hit(id, self.doc, self.in_title);
+            }
+            self.previous = Some(c);
+        } else {
+            self.previous = None;
+            if is_word_char(c) {
+                self.word.push(c);
+            } else {
+                self.end_word();
+            }
+        }
+    }
+
+    fn end_word(&mut self) {
+        if !self.word.is_empty() {
+            if let Some(id) = self.postings.word_id(&self.word) {
+                self.postings.hit(id, self.doc, self.in_title);
+            }
+            self.word.clear();
+        }
+    }
+
+    fn separate(&mut self) {
+        self.end_word();
+        self.previous = None;
+    }
+}
+
+/// Tags after which [`plain_text`] breaks the line.
+const BLOCK_TAGS: &[&str] = &[
+    "p",
+    "br",
+    "div",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "blockquote",
+    "figcaption",
+    "section",
+    "article",
+];
+
+/// A piece of [`plain_text`]`(html)` as far as terms go: a run of text as it is in the HTML,
+/// or one character (a decoded entity, a line break for a block tag).
+enum Run<'a> {
+    Text(&'a str),
+    Char(char),
+}
+
+/// Calls `each` with the pieces of [`plain_text`]`(html)` as far as terms go: the same
+/// characters between separators (a line break for a block tag, whitespace as it is), without
+/// building the text. [`plain_text`]'s rules: tags dropped, `script` and `style` with their
+/// content, the common entities decoded.
+fn text_runs<'a>(html: &'a str, mut each: impl FnMut(Run<'a>)) {
+    let mut rest = html;
+    loop {
+        let lt = rest.find('<');
+        decoded_runs(&rest[..lt.unwrap_or(rest.len())], &mut each);
+        let Some(lt) = lt else { break };
+        rest = &rest[lt..];
+        // `<` is one byte; a tag without `>` runs to the end.
+        let (tag, end) = match rest.find('>') {
+            Some(at) => (&rest[1..at], at + 1),
+            None => (&rest[1..], rest.len()),
+        };
+        rest = &rest[end..];
+        let closing = tag.starts_with('/');
+        let name = tag.trim_start_matches('/');
+        let name = &name[..name.bytes().take_while(u8::is_ascii_alphanumeric).count()];
+        if !closing && (name.eq_ignore_ascii_case("script") || name.eq_ignore_ascii_case("style")) {
+            let at = find_closing(rest, name).unwrap_or(rest.len());
+            rest = &rest[at..];
+            continue;
+        }
+        if BLOCK_TAGS.iter().any(|b| name.eq_ignore_ascii_case(b)) {
+            each(Run::Char('\n'));
+        }
+    }
+}
+
+/// Where `</name` starts in `text`, whatever its case.
+fn find_closing(text: &str, name: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("</") {
+        let start = from + at;
+        let after = &bytes[start + 2..];
+        if after.len() >= name.len() && after[..name.len()].eq_ignore_ascii_case(name.as_bytes()) {
+            return Some(start);
+        }
+        from = start + 2;
+    }
+    None
+}
+
+/// The pieces of a run of text between tags, entities decoded.
+fn decoded_runs<'a>(text: &'a str, each: &mut impl FnMut(Run<'a>)) {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        each(Run::Text(&rest[..amp]));
+        rest = &rest[amp..];
+        let (c, len) = decode_entity(rest).unwrap_or(('&', 1));
+        each(Run::Char(c));
+        rest = &rest[len..];
+    }
+    each(Run::Text(rest));
+}
+
+/// The entity at the start of `text` (`&…;`), as [`plain_text`] decodes it.
+fn decode_entity(text: &str) -> Option<(char, usize)> {
+    // Entities are short: `;` within the first 12 characters.
+    let window = text
+        .char_indices()
+        .nth(12)
+        .map_or(text, |(i, _)| &text[..i]);
+    let end = window.find(';')?;
+    let name = &text[1..end];
+    let c = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" | "#39" => '\'',
+        "nbsp" => ' ',
+        _ if name.starts_with("#x") || name.starts_with("#X") => {
+            char::from_u32(u32::from_str_radix(&name[2..], 16).ok()?)?
+        }
+        _ if name.starts_with('#') => char::from_u32(name[1..].parse().ok()?)?,
+        _ => return None,
+    };
+    Some((c, end + 1))
+}
+
+/// A document's excerpt: the start of [`plain_text`] of its body, read from as little of the
+/// body as gives it (the end of a cut body may be half an entity: it is left well behind).
+fn excerpt(body: &str) -> String {
+    let mut prefix = 1024;
+    let text = loop {
+        let mut cut = body.len().min(prefix);
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = plain_text(&body[..cut]);
+        if cut == body.len() || text.chars().nth(EXCERPT_CHARS + 16).is_some() {
+            break text;
+        }
+        prefix *= 4;
+    };
+    let mut excerpt: String = text
+        .chars()
+        .take(EXCERPT_CHARS)
+        .map(|c| if c == '\n' { ' ' } else { c })
+        .collect();
+    if excerpt.len() < text.len() {
+        excerpt.push('…');
+    }
+    excerpt
 }
 
 /// What [`write_search_shards`] did.
@@ -521,9 +777,10 @@ impl Postings {
 pub struct ShardReport {
     /// Articles in the index.
     pub docs: usize,
-    /// Segments in the index, and those whose postings were computed again.
+    /// Segments in the index, those whose postings were computed again, those patched.
     pub segments: usize,
     pub recomputed: usize,
+    pub patched: usize,
     /// Files whose bytes changed (new or rewritten), files left as they were, files removed.
     pub written: usize,
     pub unchanged: usize,
@@ -599,13 +856,13 @@ struct Text {
 }
 
 /// One entry of a document file.
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct DocEntry {
     title: String,
     url: String,
     source: String,
     time: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     gone: bool,
     excerpt: String,
 }
@@ -806,15 +1063,16 @@ pub fn write_index(
     })?;
     let walked_in = started.elapsed();
 
-    // Numbers: the old ones kept, new articles after them, oldest first.
+    // Numbers: the old ones kept, new articles after them, oldest first. `touched`: the numbers
+    // of articles new, changed or gone.
     let mut numbers: BTreeMap<u32, (i64, u64)> = BTreeMap::new();
-    let mut touched: Vec<u32> = Vec::new();
+    let mut touched: BTreeSet<u32> = BTreeSet::new();
     let mut fresh: Vec<(i64, i64, u64)> = Vec::new();
     for &(id, date_ms, print) in &seen {
         match old_docs.get(&id) {
             Some(&(number, old_print)) => {
                 if old_print != print {
-                    touched.push(number);
+                    touched.insert(number);
                 }
                 numbers.insert(number, (id, print));
             }
@@ -826,44 +1084,79 @@ pub fn write_index(
     let mut next = old.next;
     for (_, id, print) in fresh {
         numbers.insert(next, (id, print));
-        touched.push(next);
+        touched.insert(next);
         next += 1;
     }
     for &(id, number, _) in &old.docs {
         if numbers.get(&number).is_none_or(|&(held, _)| held != id) {
-            touched.push(number); // hidden since
-        }
-    }
-    let segment_of = |number: u32| layout.segment_of(number, next);
-    let mut dirty_segments: BTreeSet<Segment> = BTreeSet::new();
-    let mut dirty_chunks: BTreeSet<u32> = BTreeSet::new();
-    for number in touched {
-        dirty_segments.insert(segment_of(number));
-        dirty_chunks.insert(number / layout.doc_chunk);
-    }
-    // New segments (a block just filled) and files gone from the disk are written again.
-    let live_segments: BTreeSet<Segment> = numbers.keys().map(|&n| segment_of(n)).collect();
-    for &segment in &live_segments {
-        let whole = old_segments
-            .get(&segment)
-            .is_some_and(|&count| (0..count).all(|k| shard_path(&dir, segment, k).exists()));
-        if !whole {
-            dirty_segments.insert(segment);
-        }
-    }
-    let live_chunks: BTreeSet<u32> = numbers.keys().map(|n| n / layout.doc_chunk).collect();
-    for &chunk in &live_chunks {
-        if !chunk_path(&dir, chunk).exists() {
-            dirty_chunks.insert(chunk);
+            touched.insert(number); // hidden since
         }
     }
 
-    // The articles to read again: every one of a segment or a document file to write again.
-    let wanted = |number: u32| {
-        dirty_segments.contains(&segment_of(number))
-            || dirty_chunks.contains(&(number / layout.doc_chunk))
+    // What each segment needs: nothing, a patch (its files read, the touched articles taken
+    // out and put back as they are now), or to be computed again from all its articles (a new
+    // segment, a file missing, or many articles touched).
+    let segment_of = |number: u32| layout.segment_of(number, next);
+    let live_segments: BTreeSet<Segment> = numbers.keys().map(|&n| segment_of(n)).collect();
+    let mut segment_work: BTreeMap<Segment, SegmentWork> = BTreeMap::new();
+    for &segment in &live_segments {
+        let (first, size) = segment;
+        let in_segment = touched.range(first..first.saturating_add(size)).count();
+        let whole = old_segments
+            .get(&segment)
+            .filter(|&&count| (0..count).all(|k| shard_path(&dir, segment, k).exists()));
+        match whole {
+            None => {
+                segment_work.insert(segment, SegmentWork::Compute);
+            }
+            Some(&count) if in_segment > 0 => {
+                let work = if in_segment > (size / 8) as usize {
+                    SegmentWork::Compute
+                } else {
+                    SegmentWork::Patch(count)
+                };
+                segment_work.insert(segment, work);
+            }
+            Some(_) => {}
+        }
+    }
+    // Document files: patched from the file when it reads, else written from all their
+    // articles.
+    let live_chunks: BTreeSet<u32> = numbers.keys().map(|n| n / layout.doc_chunk).collect();
+    let mut chunk_work: BTreeMap<u32, Option<Vec<Option<DocEntry>>>> = BTreeMap::new();
+    for &chunk in &live_chunks {
+        let first = chunk * layout.doc_chunk;
+        let is_touched = touched
+            .range(first..first + layout.doc_chunk)
+            .next()
+            .is_some();
+        let path = chunk_path(&dir, chunk);
+        if is_touched || !path.exists() {
+            let old_entries = std::fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Vec<Option<DocEntry>>>(&bytes).ok());
+            chunk_work.insert(chunk, old_entries);
+        }
+    }
+
+    // The articles to read: all of a segment computed again or of a document file written
+    // whole; the touched ones of a patch.
+    let computes = |number: u32| {
+        matches!(
+            segment_work.get(&segment_of(number)),
+            Some(SegmentWork::Compute)
+        )
     };
-    let mut expected: BTreeMap<Segment, usize> = BTreeMap::new();
+    let wanted = |number: u32| {
+        computes(number)
+            || matches!(chunk_work.get(&(number / layout.doc_chunk)), Some(None))
+            || touched.contains(&number)
+    };
+    let mut expected: BTreeMap<Segment, usize> =
+        segment_work.keys().map(|&segment| (segment, 0)).collect();
+    for &chunk in chunk_work.keys() {
+        expected.insert(segment_of(chunk * layout.doc_chunk), 0);
+    }
     let mut wanted_ids: HashMap<i64, u32> = HashMap::new();
     for (&number, &(id, _)) in &numbers {
         if wanted(number) {
@@ -880,9 +1173,11 @@ pub fn write_index(
         dir: &dir,
         layout,
         next,
+        old_next: old.next,
+        touched: &touched,
+        segment_work: &segment_work,
+        chunk_work: &chunk_work,
         old_segments: &old_segments,
-        dirty_segments: &dirty_segments,
-        dirty_chunks: &dirty_chunks,
     };
     let (mut shards, read) = indexer.run(expected, &mut counts, |feed| {
         if second_walk {
@@ -908,14 +1203,18 @@ pub fn write_index(
     let indexed_in = started.elapsed();
     // Hidden between the two walks: left out now, added by the next build.
     numbers.retain(|number, (id, _)| !wanted(*number) || read.contains(id));
-    let recomputed = shards.len();
+    let recomputed = segment_work
+        .values()
+        .filter(|w| matches!(w, SegmentWork::Compute))
+        .count();
+    let patched = segment_work.len() - recomputed;
     for &segment in &live_segments {
         if let Some(&count) = old_segments.get(&segment) {
             shards.entry(segment).or_insert(count);
         }
     }
     let live_segments: BTreeSet<Segment> = numbers.keys().map(|&n| segment_of(n)).collect();
-    shards.retain(|segment, _| live_segments.contains(segment));
+    shards.retain(|segment, &mut count| live_segments.contains(segment) && count > 0);
     let live_chunks: BTreeSet<u32> = numbers.keys().map(|n| n / layout.doc_chunk).collect();
 
     let segments: Vec<SegmentInfo> = shards
@@ -949,6 +1248,7 @@ pub fn write_index(
         docs: numbers.len(),
         segments: segments.len(),
         recomputed,
+        patched,
         written: counts.written,
         unchanged: counts.unchanged,
         removed,
@@ -971,12 +1271,19 @@ pub fn write_index(
     let bytes = serde_json::to_vec(&state).expect("the search state serialises");
     write_atomically(&state_path, &bytes).map_err(write_error(&state_path))?;
     tracing::debug!(
-        "static search index: {} articles, {} of {} segments computed again{}, {} files \
-         written, {} unchanged, {} removed, in {:?} (walk {:?}, plan {:?}, index {:?})",
+        "static search index: {} articles, {} segments, {} computed again, {} patched, \
+         {} articles read{}, {} files written, {} unchanged, {} removed, in {:?} (walk {:?}, \
+         plan {:?}, index {:?})",
         report.docs,
-        report.recomputed,
         report.segments,
-        if second_walk { " (second walk)" } else { "" },
+        report.recomputed,
+        report.patched,
+        read.len(),
+        if second_walk {
+            " along a second walk"
+        } else {
+            ""
+        },
         report.written,
         report.unchanged,
         report.removed,
@@ -986,6 +1293,15 @@ pub fn write_index(
         indexed_in - planned_in,
     );
     Ok(report)
+}
+
+/// What a segment needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SegmentWork {
+    /// Its shards written from all its articles.
+    Compute,
+    /// Its shards (this many) read, the touched articles taken out, and put back as they are.
+    Patch(u32),
 }
 
 impl From<ArticleRecord> for Text {
@@ -1043,8 +1359,8 @@ fn fingerprint(record: &ArticleRecord) -> u64 {
 
 /// Work for an analysing thread.
 enum Job {
-    /// An article to read: its terms when its segment is written again, its entry when its
-    /// document file is.
+    /// An article to read: its terms when its segment needs them, its entry when its document
+    /// file is written.
     Doc {
         segment: Segment,
         number: u32,
@@ -1070,14 +1386,19 @@ struct Indexer<'a> {
     dir: &'a Path,
     layout: Layout,
     next: u32,
+    /// The first number of this build's new articles.
+    old_next: u32,
+    touched: &'a BTreeSet<u32>,
+    segment_work: &'a BTreeMap<Segment, SegmentWork>,
+    /// Document files to write: from their old entries, or (`None`) from all their articles.
+    chunk_work: &'a BTreeMap<u32, Option<Vec<Option<DocEntry>>>>,
     old_segments: &'a HashMap<Segment, u32>,
-    dirty_segments: &'a BTreeSet<Segment>,
-    dirty_chunks: &'a BTreeSet<u32>,
 }
 
 impl Indexer<'_> {
-    /// `walk` calls the function it gets with every article of `expected` (articles to read by
-    /// segment). Returns the shard counts of the segments written again and the articles read.
+    /// `walk` calls the function it gets with every article to read; `expected` says how many
+    /// each segment to write has. Returns the shard counts of the segments written and the
+    /// articles read.
     fn run(
         &self,
         mut expected: BTreeMap<Segment, usize>,
@@ -1115,17 +1436,32 @@ impl Indexer<'_> {
                     *error = Some(e);
                 }
             };
+            // Segments with nothing to read (articles only hidden) are written first.
+            let empty: Vec<Segment> = expected
+                .iter()
+                .filter(|&(_, &n)| n == 0)
+                .map(|(&s, _)| s)
+                .collect();
+            for segment in empty {
+                expected.remove(&segment);
+                finish(segment, &mut error);
+            }
             let mut feed = |number: u32, text: Text| {
                 let segment = self.layout.segment_of(number, self.next);
                 read.insert(text.id);
+                let terms = match self.segment_work.get(&segment) {
+                    Some(SegmentWork::Compute) => true,
+                    Some(SegmentWork::Patch(_)) => self.touched.contains(&number),
+                    None => false,
+                };
                 let job = Job::Doc {
                     segment,
                     number,
                     text,
-                    terms: self.dirty_segments.contains(&segment),
+                    terms,
                     entry: self
-                        .dirty_chunks
-                        .contains(&(number / self.layout.doc_chunk)),
+                        .chunk_work
+                        .contains_key(&(number / self.layout.doc_chunk)),
                 };
                 // Runs of numbers to each thread: its lists are then runs too.
                 let _ = senders[turn / 64 % threads].send(job);
@@ -1152,8 +1488,8 @@ impl Indexer<'_> {
         }
     }
 
-    /// Writes what was read of `segment`: its shards when it is written again, its document
-    /// files that are.
+    /// Writes what was read of `segment`: its shards, computed or patched, and its document
+    /// files that are to be written.
     fn write_segment(
         &self,
         segment: Segment,
@@ -1161,28 +1497,50 @@ impl Indexer<'_> {
         shards: &mut BTreeMap<Segment, u32>,
         counts: &mut Counts,
     ) -> Result<(), SiteError> {
-        if self.dirty_segments.contains(&segment) {
-            let count = write_shards(
-                self.dir,
-                segment,
-                part.postings,
-                self.old_segments.get(&segment).copied(),
-                counts,
-            )?;
-            shards.insert(segment, count);
-        }
-        let mut by_chunk: BTreeMap<u32, Vec<Option<DocEntry>>> = BTreeMap::new();
-        for (number, entry) in part.entries {
-            let slots = by_chunk.entry(number / self.layout.doc_chunk).or_default();
-            let at = (number % self.layout.doc_chunk) as usize;
-            if slots.len() <= at {
-                slots.resize_with(at + 1, || None);
+        let (first, size) = segment;
+        let old = self.old_segments.get(&segment).copied();
+        match self.segment_work.get(&segment) {
+            Some(SegmentWork::Compute) => {
+                let count = write_shards(self.dir, segment, part.postings, old, counts)?;
+                shards.insert(segment, count);
             }
-            slots[at] = Some(entry);
+            Some(&SegmentWork::Patch(count)) => {
+                // New numbers were in no list.
+                let out: Vec<u32> = self
+                    .touched
+                    .range(first..first.saturating_add(size).min(self.old_next))
+                    .map(|n| n - first)
+                    .collect();
+                let patched = patch_shards(self.dir, segment, count, &out, part.postings, counts)?;
+                // A shard count of 0: left out of this build, computed again by the next.
+                shards.insert(segment, if patched { count } else { 0 });
+            }
+            None => {}
         }
-        for (chunk, slots) in by_chunk {
-            let bytes = serde_json::to_vec(&slots).expect("document entries serialise");
-            counts.write(&chunk_path(self.dir, chunk), &bytes)?;
+        let mut entries: HashMap<u32, DocEntry> = part.entries.into_iter().collect();
+        let chunk_size = self.layout.doc_chunk;
+        let chunks = first / chunk_size..first.saturating_add(size).div_ceil(chunk_size);
+        for (&chunk, old) in self.chunk_work.range(chunks) {
+            let numbers = chunk * chunk_size..(chunk + 1) * chunk_size;
+            let mut slots: Vec<Option<DocEntry>> = match old {
+                // The old entries, the touched ones as they are now (none: hidden).
+                Some(old) => {
+                    let mut slots = old.clone();
+                    slots.resize_with(chunk_size as usize, || None);
+                    for number in self.touched.range(numbers.clone()) {
+                        slots[(number - numbers.start) as usize] = entries.remove(number);
+                    }
+                    slots
+                }
+                None => numbers.map(|number| entries.remove(&number)).collect(),
+            };
+            while slots.last().is_some_and(Option::is_none) {
+                slots.pop();
+            }
+            if !slots.is_empty() {
+                let bytes = serde_json::to_vec(&slots).expect("document entries serialise");
+                counts.write(&chunk_path(self.dir, chunk), &bytes)?;
+            }
         }
         Ok(())
     }
@@ -1201,12 +1559,12 @@ fn analyse(jobs: std::sync::mpsc::Receiver<Job>, done: std::sync::mpsc::Sender<P
                 entry,
             } => {
                 let part = open.entry(segment).or_default();
-                let plain = plain_text(&text.body);
                 if terms {
-                    part.postings.add(number - segment.0, &text.title, &plain);
+                    part.postings
+                        .add(number - segment.0, &text.title, &text.body);
                 }
                 if entry {
-                    part.entries.push((number, doc_entry(&text, &plain)));
+                    part.entries.push((number, doc_entry(&text)));
                 }
             }
             Job::Finish(segment) => {
@@ -1219,18 +1577,10 @@ fn analyse(jobs: std::sync::mpsc::Receiver<Job>, done: std::sync::mpsc::Sender<P
     }
 }
 
-fn doc_entry(doc: &Text, text: &str) -> DocEntry {
+fn doc_entry(doc: &Text) -> DocEntry {
     let mut title: String = doc.title.chars().take(TITLE_CHARS).collect();
     if title.len() < doc.title.len() {
         title.push('…');
-    }
-    let mut excerpt: String = text
-        .chars()
-        .take(EXCERPT_CHARS)
-        .map(|c| if c == '\n' { ' ' } else { c })
-        .collect();
-    if excerpt.len() < text.len() {
-        excerpt.push('…');
     }
     DocEntry {
         title,
@@ -1238,7 +1588,7 @@ fn doc_entry(doc: &Text, text: &str) -> DocEntry {
         source: doc.source.clone(),
         time: format_time(doc.date_ms),
         gone: doc.gone,
-        excerpt,
+        excerpt: excerpt(&doc.body),
     }
 }
 
@@ -1257,22 +1607,200 @@ fn write_shards(
     for (hash, term, value) in terms {
         buckets[(hash % count) as usize].push((term, value));
     }
-    for (shard, mut bucket) in buckets.into_iter().enumerate() {
-        bucket.sort_unstable();
-        let mut json = String::with_capacity(TARGET_SHARD_BYTES * 2);
-        json.push('{');
-        for (i, (term, value)) in bucket.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json_string(term, &mut json);
-            json.push(':');
-            json_string(value, &mut json);
-        }
-        json.push('}');
-        counts.write(&shard_path(dir, segment, shard as u32), json.as_bytes())?;
+    // Shards are put together and written on all cores.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_thread = buckets.len().div_ceil(threads).max(1);
+    let mut numbered: Vec<(u32, Vec<(String, String)>)> = buckets
+        .into_iter()
+        .enumerate()
+        .map(|(shard, bucket)| (shard as u32, bucket))
+        .collect();
+    let mut parts = Vec::new();
+    while numbered.len() > per_thread {
+        let rest = numbered.split_off(per_thread);
+        parts.push(std::mem::replace(&mut numbered, rest));
+    }
+    parts.push(numbered);
+    let written: Vec<Result<Counts, SiteError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut counts = Counts::default();
+                    for (shard, mut bucket) in part {
+                        bucket.sort_unstable();
+                        let mut json = String::with_capacity(TARGET_SHARD_BYTES * 2);
+                        json.push('{');
+                        for (i, (term, value)) in bucket.iter().enumerate() {
+                            if i > 0 {
+                                json.push(',');
+                            }
+                            json_string(term, &mut json);
+                            json.push(':');
+                            json_string(value, &mut json);
+                        }
+                        json.push('}');
+                        counts.write(&shard_path(dir, segment, shard), json.as_bytes())?;
+                    }
+                    Ok(counts)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a shard writer panicked"))
+            .collect()
+    });
+    for part in written {
+        let part = part?;
+        counts.written += part.written;
+        counts.unchanged += part.unchanged;
     }
     Ok(count)
+}
+
+/// Patches a segment's `count` shards: the documents of `out` (numbers within the segment)
+/// taken out of every list, those of `postings` (read again) put in, terms left without
+/// documents dropped. False (nothing written) when a shard does not read as this module wrote
+/// it: the segment is then computed again by the next build.
+fn patch_shards(
+    dir: &Path,
+    segment: Segment,
+    count: u32,
+    out: &[u32],
+    postings: Postings,
+    counts: &mut Counts,
+) -> Result<bool, SiteError> {
+    let mut added: Vec<Vec<(String, Lists)>> = (0..count).map(|_| Vec::new()).collect();
+    for (hash, term, lists) in postings.into_terms(|_, lists| lists) {
+        added[(hash % count) as usize].push((term, lists));
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_thread = added.len().div_ceil(threads).max(1);
+    let mut numbered: Vec<(u32, Vec<(String, Lists)>)> = added
+        .into_iter()
+        .enumerate()
+        .map(|(shard, terms)| (shard as u32, terms))
+        .collect();
+    let mut parts = Vec::new();
+    while numbered.len() > per_thread {
+        let rest = numbered.split_off(per_thread);
+        parts.push(std::mem::replace(&mut numbered, rest));
+    }
+    parts.push(numbered);
+    // Read and patch every shard first, write only when all read.
+    let patched: Vec<Option<Vec<(u32, String)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut files = Vec::new();
+                    for (shard, terms) in part {
+                        let path = shard_path(dir, segment, shard);
+                        let json = patch_shard(&path, out, terms)?;
+                        files.push((shard, json));
+                    }
+                    Some(files)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a shard patcher panicked"))
+            .collect()
+    });
+    let mut files = Vec::new();
+    for part in patched {
+        match part {
+            Some(part) => files.extend(part),
+            None => {
+                tracing::warn!(
+                    "static search index: a shard of {} does not read; the next build computes \
+                     it again",
+                    terms_dir(dir, segment).display()
+                );
+                return Ok(false);
+            }
+        }
+    }
+    for (shard, json) in files {
+        counts.write(&shard_path(dir, segment, shard), json.as_bytes())?;
+    }
+    Ok(true)
+}
+
+/// One shard patched (see [`patch_shards`]), as JSON; `None` when it does not read. Terms that
+/// hold none of `out` and get nothing new are copied as they are.
+fn patch_shard(path: &Path, out: &[u32], added: Vec<(String, Lists)>) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let old: BTreeMap<String, String> = serde_json::from_slice(&bytes).ok()?;
+    let mut added: BTreeMap<String, Lists> = added.into_iter().collect();
+    let mut terms: BTreeMap<String, String> = BTreeMap::new();
+    let mut value = String::new();
+    for (term, old_value) in old {
+        let (all, title) = old_value.split_once(' ').unwrap_or((&old_value, ""));
+        let new = added.remove(&term);
+        if new.is_none() && !holds_any(all, out)? {
+            terms.insert(term, old_value);
+            continue;
+        }
+        let keep = |n: &u32| out.binary_search(n).is_err();
+        let mut lists = Lists {
+            all: decode_postings(all)?,
+            title: decode_postings(title)?,
+        };
+        lists.all.retain(keep);
+        lists.title.retain(keep);
+        if let Some(new) = new {
+            // Two sorted runs, usually the new numbers after the old: a stable sort merges.
+            lists.append(new);
+            lists.all.sort();
+            lists.title.sort();
+        }
+        if !lists.all.is_empty() {
+            value.clear();
+            encode_lists(&lists, &mut value);
+            terms.insert(term, value.clone());
+        }
+    }
+    for (term, lists) in added {
+        value.clear();
+        encode_lists(&lists, &mut value);
+        terms.insert(term, value.clone());
+    }
+    let mut json = String::with_capacity(bytes.len() + 1024);
+    json.push('{');
+    for (term, value) in &terms {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json_string(term, &mut json);
+        json.push(':');
+        json_string(value, &mut json);
+    }
+    json.push('}');
+    Some(json)
+}
+
+/// Whether postings hold any of `docs` (sorted); `None` when they are malformed.
+fn holds_any(postings: &str, docs: &[u32]) -> Option<bool> {
+    if docs.is_empty() {
+        return Some(false);
+    }
+    if let Some(bitmap) = postings.strip_prefix('~') {
+        let bits = bitmap.as_bytes();
+        for &doc in docs {
+            if let Some(&c) = bits.get(doc as usize / 6) {
+                let digit = Some(DIGITS[c as usize]).filter(|&d| d < 64)?;
+                if digit & (1 << (doc % 6)) != 0 {
+                    return Some(true);
+                }
+            }
+        }
+        return Some(false);
+    }
+    let list = decode_postings(postings)?;
+    Some(docs.iter().any(|d| list.binary_search(d).is_ok()))
 }
 
 /// A power of two that puts about [`TARGET_SHARD_BYTES`] in each shard; `previous` as long as
@@ -1550,6 +2078,120 @@ mod tests {
     }
 
     #[test]
+    fn the_builder_keeps_the_terms_of_index_terms() {
+        for text in [
+            "冬奧 Beijing-2022年，冬奧",
+            "ÉCOLE Straße ① ½ Ⅻ ٣ カタカナ 한국어 𠀀𠀁 İstanbul",
+            "中韩外长会谈，韩国支持北京举办冬奥。COVID-19! 冬奥",
+            &format!("{} ok 冬", "x".repeat(MAX_WORD_BYTES + 1)),
+        ] {
+            let mut postings = Postings::default();
+            postings.add(3, "标题 Title", text);
+            let mut built: Vec<(String, String)> = postings
+                .encode()
+                .into_iter()
+                .map(|(_, term, value)| (term, value))
+                .collect();
+            built.sort();
+            let title = index_terms("标题 Title");
+            let mut want: Vec<(String, String)> = index_terms(text)
+                .into_iter()
+                .chain(title.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .map(|term| {
+                    let value = if title.contains(&term) { "D D" } else { "D" };
+                    (term, value.to_string())
+                })
+                .collect();
+            want.sort();
+            assert_eq!(built, want, "{text}");
+        }
+    }
+
+    /// The terms [`Postings::add`] finds in `html`, with whether each is in the title.
+    fn built_terms(title: &str, html: &str) -> BTreeSet<(String, bool)> {
+        let mut postings = Postings::default();
+        postings.add(0, title, html);
+        postings
+            .encode()
+            .into_iter()
+            .map(|(_, term, value)| (term, value.contains(' ')))
+            .collect()
+    }
+
+    #[test]
+    fn terms_are_read_from_html_as_from_its_plain_text() {
+        let pieces = [
+            "冬",
+            "奥",
+            "會",
+            "北京",
+            "a",
+            "B",
+            "ö",
+            "1",
+            " ",
+            "\n",
+            "，",
+            "-",
+            "<p>",
+            "</p>",
+            "<b>",
+            "</B>",
+            "<br/>",
+            "<DIV class=\"x\">",
+            "<script>冬奥 x</script>",
+            "<STYLE>p{}</style>",
+            "<script>",
+            "</scripT>",
+            "<",
+            ">",
+            "<!-- 奥 -->",
+            "&amp;",
+            "&lt;",
+            "&#x4E2D;",
+            "&#20013;",
+            "&nbsp;",
+            "&bogus;",
+            "&",
+            ";",
+            "&#;",
+            "&#x110000;",
+            "<a href=\"&amp;\">",
+            "<img alt=\"冬奥\">",
+            "&quot;",
+        ];
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..3000 {
+            let html: String = (0..rng.usize(0..24))
+                .map(|_| pieces[rng.usize(..pieces.len())])
+                .collect();
+            let title = "冬奥 T";
+            let mut want: BTreeSet<(String, bool)> = BTreeSet::new();
+            let title_terms = index_terms(title);
+            for term in index_terms(&plain_text(&html))
+                .into_iter()
+                .chain(title_terms.clone())
+            {
+                let in_title = title_terms.contains(&term);
+                want.insert((term, in_title));
+            }
+            assert_eq!(built_terms(title, &html), want, "{html:?}");
+        }
+    }
+
+    #[test]
+    fn excerpts_are_the_start_of_the_text() {
+        assert_eq!(excerpt("<p>短</p><p>文</p>"), "短 文");
+        let long = format!("<p>{}</p>", "长".repeat(EXCERPT_CHARS + 1));
+        assert_eq!(excerpt(&long), format!("{}…", "长".repeat(EXCERPT_CHARS)));
+        // Text after a long tag at the start is still found.
+        let late = format!("<img alt=\"{}\"><p>正文</p>", "x".repeat(20_000));
+        assert_eq!(excerpt(&late), "正文");
+    }
+
+    #[test]
     fn fnv1a32_matches_the_published_vectors() {
         assert_eq!(fnv1a32(b""), 0x811c_9dc5);
         assert_eq!(fnv1a32(b"a"), 0xe40c_292c);
@@ -1698,6 +2340,7 @@ mod tests {
         };
         let incremental = tempfile::tempdir().unwrap();
         let mut articles: BTreeMap<i64, ArticleRecord> = BTreeMap::new();
+        let (mut patched, mut recomputed) = (0, 0);
         let mut next_id = 1;
         for round in 0..25 {
             for _ in 0..rng.usize(0..6) {
@@ -1738,9 +2381,16 @@ mod tests {
             }
             // A second build changes nothing.
             let again = build(&articles, incremental.path(), layout);
-            assert_eq!((again.written, again.recomputed), (0, 0), "round {round}");
+            assert_eq!(
+                (again.written, again.recomputed, again.patched),
+                (0, 0, 0),
+                "round {round}"
+            );
+            patched += report.patched;
+            recomputed += report.recomputed;
         }
         assert!(articles.len() > 30, "{}", articles.len());
+        assert!(patched > 10 && recomputed > 10, "{patched} {recomputed}");
         let hit = &search_files(incremental.path(), "冬奥").unwrap()[0];
         let article = &articles[&hit.url[2..hit.url.len() - 5].parse::<i64>().unwrap()];
         assert_eq!(hit.title, article.title);
@@ -1765,11 +2415,24 @@ mod tests {
         assert_eq!(found(out.path(), "秘密").len(), 1);
         articles.remove(&3);
         let report = build(&articles, out.path(), layout);
-        assert_eq!(report.recomputed, 1, "only the first segment: {report:?}");
+        assert_eq!(
+            (report.recomputed, report.patched),
+            (0, 1),
+            "the first segment patched: {report:?}"
+        );
         assert!(found(out.path(), "秘密").is_empty());
-        for entry in std::fs::read_dir(out.path().join("search/docs")).unwrap() {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            assert!(!text.contains("秘密"), "{text}");
+        // Nothing of it is left in any file: not its entry, not its words.
+        let mut folders = vec![out.path().join("search")];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    assert!(!text.contains('秘') && !text.contains('密'), "{text}");
+                }
+            }
         }
         // Every article hidden: no segment, no document file left.
         articles.clear();
@@ -1786,5 +2449,30 @@ mod tests {
                 .next()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_shard_that_does_not_read_is_computed_again() {
+        let layout = Layout {
+            segment: 8,
+            small: 4,
+            doc_chunk: 2,
+        };
+        let out = tempfile::tempdir().unwrap();
+        let mut articles = BTreeMap::new();
+        for id in 1..=10 {
+            articles.insert(id, record(id, id * 1000, "标题", "<p>正文</p>", false));
+        }
+        build(&articles, out.path(), layout);
+        for shard in std::fs::read_dir(out.path().join("search/terms/0-8")).unwrap() {
+            std::fs::write(shard.unwrap().path(), "{not json").unwrap();
+        }
+        let edited = articles.get_mut(&2).unwrap();
+        edited.body = "<p>新的正文</p>".into();
+        edited.revision += 1;
+        build(&articles, out.path(), layout);
+        build(&articles, out.path(), layout);
+        assert_eq!(found(out.path(), "正文").len(), 10);
+        assert_eq!(found(out.path(), "新的").len(), 1);
     }
 }
