@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use minijinja::value::Serde;
 use minijinja::{Environment, Value, context};
 use serde::{Deserialize, Serialize};
@@ -1026,22 +1026,74 @@ fn utc(ms: i64) -> DateTime<Utc> {
 
 /// `2021-04-04 08:45 UTC`.
 pub fn format_time(ms: i64) -> String {
-    utc(ms).format("%Y-%m-%d %H:%M UTC").to_string()
+    let t = utc(ms);
+    match four_digit_year(&t) {
+        Some(y) => format!(
+            "{y:04}-{:02}-{:02} {:02}:{:02} UTC",
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        None => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
 }
 
 /// RFC 3339, for `datetime=` attributes and Atom.
 fn iso(ms: i64) -> String {
-    utc(ms).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    let t = utc(ms);
+    match four_digit_year(&t) {
+        Some(y) => format!(
+            "{y:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        None => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    }
 }
 
 /// The day (UTC) an article belongs to: `2021-04-04`.
 fn day_of(ms: i64) -> String {
-    utc(ms).format("%Y-%m-%d").to_string()
+    let t = utc(ms);
+    match four_digit_year(&t) {
+        Some(y) => format!("{y:04}-{:02}-{:02}", t.month(), t.day()),
+        None => t.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// The year when `%Y` would print it as four plain digits; the formatting above spells those
+/// dates out directly (a build formats a few per article, and parsing the strftime pattern
+/// each time was a tenth of a build with nothing to render).
+fn four_digit_year(t: &DateTime<Utc>) -> Option<i32> {
+    Some(t.year()).filter(|y| (0..=9999).contains(y))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_spelled_as_strftime_spells_them() {
+        for ms in [
+            0,
+            1_617_525_953_966,
+            -1,
+            -62_135_596_800_000,
+            -62_135_596_800_001,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let t = utc(ms);
+            assert_eq!(format_time(ms), t.format("%Y-%m-%d %H:%M UTC").to_string());
+            assert_eq!(iso(ms), t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            assert_eq!(day_of(ms), t.format("%Y-%m-%d").to_string());
+        }
+    }
 
     #[test]
     fn diff_marks_the_changed_characters_and_escapes() {
