@@ -17,20 +17,20 @@
 //!   (`date`) to the newest, later builds give new articles the next numbers (oldest first), a
 //!   hidden article's number is never reused. Results are listed by the number of query terms
 //!   in their title, then by number (the newest first).
-//! - **Segments.** Each full block of [`SEGMENT`] numbers is a segment; the last block, while it
-//!   fills, is cut into segments of [`SMALL_SEGMENT`], which become one segment when the block
-//!   is full. Each segment has its own term shards, `search/terms/<first>-<size>/<shard>.json`
-//!   (`first` the segment's first number), where a term lives in shard
-//!   `fnv1a32(term as UTF-8) % shards` ([`fnv1a32`]: FNV-1a, 32 bits). A shard is a JSON object
-//!   from term to postings: the documents holding the term, then, after a space when there are
-//!   any, those holding it in their title. Postings are numbers within the segment (number −
-//!   `first`), written with the 64 characters `A–Z a–z 0–9 - _` (values 0–63) as either gaps
-//!   (each number minus the one before minus one, the first counted from −1) in little-endian
-//!   groups of 5 bits, a character of value ≥ 32 meaning "more groups follow", or, when that is
-//!   shorter, `~` and a bitmap of 6 documents per character (lowest bit first). A segment's
-//!   shard count is a power of two chosen from its size, so that shards are near
-//!   [`TARGET_SHARD_BYTES`]; it changes only when the average shard would leave a quarter to
-//!   twice that.
+//! - **Segments.** Numbers are grouped in blocks of [`SEGMENT`], a segment each (the last one
+//!   grows as articles come; [`Layout`] can also cut the last block into smaller segments until
+//!   it is full, which the tests use). Each segment has its own term shards,
+//!   `search/terms/<first>-<size>/<shard>.json` (`first` the segment's first number), where a
+//!   term lives in shard `fnv1a32(term as UTF-8) % shards` ([`fnv1a32`]: FNV-1a, 32 bits).
+//!   A shard is a JSON object from term to postings: the documents holding the term, then,
+//!   after a space when there are any, those holding it in their title. Postings are numbers
+//!   within the segment (number − `first`), written with the 64 characters `A–Z a–z 0–9 - _`
+//!   (values 0–63) as either gaps (each number minus the one before minus one, the first
+//!   counted from −1) in little-endian groups of 5 bits, a character of value ≥ 32 meaning
+//!   "more groups follow", or, when that is shorter, `~` and a bitmap of 6 documents per
+//!   character (lowest bit first). A segment's shard count is a power of two chosen from its
+//!   size, so that shards are near [`TARGET_SHARD_BYTES`]; it changes (the terms cut into
+//!   shards again) only when the average shard would leave a quarter to twice that.
 //! - **Document data** (title, `url` relative to the site's root, source, time, `gone`, an
 //!   excerpt of [`EXCERPT_CHARS`] characters) lives in `search/docs/<number / DOC_CHUNK>.json`,
 //!   a JSON array indexed by `number % DOC_CHUNK` (`null` for numbers no longer used).
@@ -48,14 +48,12 @@
 //! only. Their segments are patched: each shard read, the touched articles taken out of every
 //! list and put back as they are now (a hidden article's words leave the files), terms left
 //! without documents dropped; their document files likewise. A segment is computed again from
-//! all its articles (read along a second walk when they are many) only when it is new (a block
-//! just filled), a file of it is missing or does not read, or more than an eighth of it
-//! changed. When the site build's own fingerprints of its articles are those of the last build
+//! all its articles (read along a second walk when they are many) only when it is new, a file
+//! of it is missing or does not read, or more than an eighth of it changed. When the site build's own fingerprints of its articles are those of the last build
 //! ([`write_search_shards`]), nothing is read at all. Every file goes through
 //! [`write_atomically`]: a file whose bytes did not change is not touched, so a static host's
 //! cache (or a git history of the site) keeps it. Files that no longer belong (a hidden
-//! article's last document file, the small segments of a full block, shards beyond a smaller
-//! count) are removed. Articles are read on all cores, and a segment is written as soon as its
+//! article's last document file, shards beyond a smaller count) are removed. Articles are read on all cores, and a segment is written as soon as its
 //! articles are read, so memory holds the segments being read, not the archive.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -70,16 +68,21 @@ use crate::publish::{TEMP_PREFIX, sweep_temporary_files, write_atomically};
 use crate::search::plain_text;
 use crate::store::{ArticleRecord, Store};
 
-/// Bump when the files' format or the analysis changes: the index is then written again whole.
+/// The files' format, in the manifest: `site.js` reads this one. Bump when the files change
+/// (and [`STATE_FORMAT`] with it).
 pub const FORMAT: u32 = 1;
+/// The format of [`STATE_FILE`]: bump when the files, the analysis or [`fingerprint`] change,
+/// so that the index is written again whole (a state of another format is not trusted).
+const STATE_FORMAT: u32 = 2;
 /// The index's folder, inside the site.
 pub const DIR: &str = "search";
 /// The index's memory of what it holds, in the site's folder.
 pub const STATE_FILE: &str = ".newsvault-search.json";
 /// Document numbers per segment, once a block of them is full.
 pub const SEGMENT: u32 = 8192;
-/// Document numbers per segment in the last block, while it fills.
-pub const SMALL_SEGMENT: u32 = 1024;
+/// Document numbers per segment in the last block, while it fills: the block itself, since a
+/// segment that grows is patched, and cut into more shards when it needs them.
+pub const SMALL_SEGMENT: u32 = SEGMENT;
 /// Documents per document file.
 pub const DOC_CHUNK: u32 = 64;
 /// The size a term shard aims at.
@@ -954,15 +957,80 @@ impl Articles for Store {
     }
 }
 
+/// What the index needs of the site build's walk of the store: every article's fingerprint,
+/// and the articles new or changed since the index was written. Fed by [`SiteWalk::article`]
+/// from the site's own walk, it spares the index a walk of its own.
+pub struct SiteWalk {
+    old: State,
+    old_docs: HashMap<i64, (u32, u64)>,
+    /// `(id, date, fingerprint)` of every article, in walk order.
+    seen: Vec<(i64, i64, u64)>,
+    /// The articles new or changed, their bodies left out.
+    changed: HashMap<i64, ArticleRecord>,
+}
+
+impl SiteWalk {
+    /// Before the walk: the state of the index in the site folder `out`.
+    pub fn new(out: &Path) -> SiteWalk {
+        SiteWalk::with_state(read_state(&out.join(STATE_FILE), Layout::DEFAULT).unwrap_or_default())
+    }
+
+    fn with_state(old: State) -> SiteWalk {
+        let old_docs = old
+            .docs
+            .iter()
+            .map(|&(id, number, print)| (id, (number, print)))
+            .collect();
+        SiteWalk {
+            old,
+            old_docs,
+            seen: Vec::new(),
+            changed: HashMap::new(),
+        }
+    }
+
+    /// Every article of the walk (not hidden), newest first as the store walks; the body is
+    /// not needed.
+    pub fn article(&mut self, record: &ArticleRecord) {
+        let print = fingerprint(record);
+        self.seen.push((record.id, record.date_ms, print));
+        if self
+            .old_docs
+            .get(&record.id)
+            .is_none_or(|&(_, old)| old != print)
+        {
+            // Without the body, which a full site build's walk carries.
+            let meta = ArticleRecord {
+                id: record.id,
+                source_id: record.source_id.clone(),
+                source_name: record.source_name.clone(),
+                title: record.title.clone(),
+                link: record.link.clone(),
+                body: String::new(),
+                published_ms: record.published_ms,
+                first_seen_ms: record.first_seen_ms,
+                date_ms: record.date_ms,
+                versions: record.versions,
+                updated_ms: record.updated_ms,
+                gone_ms: record.gone_ms,
+                revision: record.revision,
+            };
+            self.changed.insert(record.id, meta);
+        }
+    }
+}
+
 /// Writes (or brings up to date) the static search index of `store` in `out/search/`.
 ///
 /// `site` is the site build's fingerprint of each article on it (id → a hash of everything its
 /// page shows, which includes everything the index holds): when they are those of the last
-/// build and the index's files are all there, nothing is read or written.
+/// build and the index's files are all there, nothing is read or written. `walked` is what
+/// the site's walk of the store showed ([`SiteWalk`]).
 pub fn write_search_shards(
     store: &Store,
     out: &Path,
     site: &HashMap<i64, String>,
+    walked: SiteWalk,
 ) -> Result<ShardReport, SiteError> {
     let mut ids: Vec<(&i64, &String)> = site.iter().collect();
     ids.sort_unstable();
@@ -971,24 +1039,23 @@ pub fn write_search_shards(
         hash.update(format!("{id} {print}\n").as_bytes());
     }
     let digest = hex::encode(&hash.finalize()[..12]);
-    if let Some(report) = unchanged(out, &digest) {
+    if let Some(report) = unchanged(out, &walked.old, &digest) {
         return Ok(report);
     }
-    write_index(store, out, Layout::DEFAULT, Some(digest))
+    write_index(store, out, Layout::DEFAULT, Some(digest), Some(walked))
 }
 
 fn read_state(path: &Path, layout: Layout) -> Option<State> {
     std::fs::read(path)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<State>(&bytes).ok())
-        .filter(|state| state.format == FORMAT && state.layout == layout)
+        .filter(|state| state.format == STATE_FORMAT && state.layout == layout)
 }
 
 /// The report of a build that has nothing to do: the site's articles are those the index was
 /// last written from (`digest`), and its files are all there.
-fn unchanged(out: &Path, digest: &str) -> Option<ShardReport> {
-    let state = read_state(&out.join(STATE_FILE), Layout::DEFAULT)?;
-    if state.site.as_deref() != Some(digest) {
+fn unchanged(out: &Path, state: &State, digest: &str) -> Option<ShardReport> {
+    if state.format != STATE_FORMAT || state.site.as_deref() != Some(digest) {
         return None;
     }
     let dir = out.join(DIR);
@@ -1029,6 +1096,7 @@ pub fn write_index(
     out: &Path,
     layout: Layout,
     site: Option<String>,
+    walked: Option<SiteWalk>,
 ) -> Result<ShardReport, SiteError> {
     assert!(
         layout.doc_chunk > 0
@@ -1042,25 +1110,28 @@ pub fn write_index(
         sweep_temporary_files(&folder).map_err(write_error(&folder))?;
     }
     let state_path = out.join(STATE_FILE);
-    let old: State = read_state(&state_path, layout).unwrap_or_default();
-    let old_docs: HashMap<i64, (u32, u64)> = old
-        .docs
-        .iter()
-        .map(|&(id, number, print)| (id, (number, print)))
-        .collect();
+    // First walk, without the bodies (unless the site's walk was seen): what changed, by the
+    // store's revisions.
+    let walked = match walked {
+        Some(walked) if layout == Layout::DEFAULT => walked,
+        _ => {
+            let mut walked =
+                SiteWalk::with_state(read_state(&state_path, layout).unwrap_or_default());
+            articles.walk_without_body(&mut |record| walked.article(&record))?;
+            walked
+        }
+    };
+    let SiteWalk {
+        old,
+        old_docs,
+        seen,
+        changed: mut metas,
+    } = walked;
     let old_segments: HashMap<Segment, u32> = old
         .segments
         .iter()
         .map(|&(first, size, count)| ((first, size), count))
         .collect();
-
-    // First walk, without the bodies: what changed, by the store's revisions.
-    let mut seen: Vec<(i64, i64, u64)> = Vec::new();
-    let mut metas: HashMap<i64, ArticleRecord> = HashMap::new();
-    articles.walk_without_body(&mut |record| {
-        seen.push((record.id, record.date_ms, fingerprint(&record)));
-        metas.insert(record.id, record);
-    })?;
     let walked_in = started.elapsed();
 
     // Numbers: the old ones kept, new articles after them, oldest first. `touched`: the numbers
@@ -1164,8 +1235,10 @@ pub fn write_index(
             wanted_ids.insert(id, number);
         }
     }
-    // A few bodies are read one by one; many, along a second walk.
-    let second_walk = wanted_ids.len() > metas.len() / 4;
+    // The bodies of a few touched articles are read one by one; when more are wanted (a
+    // segment or a document file written from all its articles), along a second walk.
+    let second_walk =
+        wanted_ids.len() > numbers.len() / 4 || wanted_ids.keys().any(|id| !metas.contains_key(id));
     let planned_in = started.elapsed();
 
     let mut counts = Counts::default();
@@ -1255,7 +1328,7 @@ pub fn write_index(
     };
 
     let state = State {
-        format: FORMAT,
+        format: STATE_FORMAT,
         layout,
         next,
         docs: numbers
@@ -1339,21 +1412,17 @@ impl Counts {
 }
 
 /// What the index holds of an article, hashed; the text is in the store's revision of the
-/// article, which any change to it bumps.
+/// article, which any change to it bumps. A change here needs a new [`STATE_FORMAT`].
 fn fingerprint(record: &ArticleRecord) -> u64 {
     let mut hash = Sha256::new();
-    hash.update(
-        format!(
-            "{}\n{}\n{}\n{}\n{}\n{}\n",
-            record.id,
-            record.title,
-            record.source_name,
-            record.date_ms,
-            record.gone_ms.is_some(),
-            record.revision,
-        )
-        .as_bytes(),
-    );
+    hash.update(record.id.to_le_bytes());
+    hash.update(record.date_ms.to_le_bytes());
+    hash.update(record.revision.to_le_bytes());
+    hash.update([u8::from(record.gone_ms.is_some())]);
+    for text in [&record.title, &record.source_name] {
+        hash.update((text.len() as u64).to_le_bytes());
+        hash.update(text.as_bytes());
+    }
     u64::from_le_bytes(hash.finalize()[..8].try_into().expect("8 bytes"))
 }
 
@@ -1513,7 +1582,7 @@ impl Indexer<'_> {
                     .collect();
                 let patched = patch_shards(self.dir, segment, count, &out, part.postings, counts)?;
                 // A shard count of 0: left out of this build, computed again by the next.
-                shards.insert(segment, if patched { count } else { 0 });
+                shards.insert(segment, patched.unwrap_or(0));
             }
             None => {}
         }
@@ -1629,17 +1698,7 @@ fn write_shards(
                     let mut counts = Counts::default();
                     for (shard, mut bucket) in part {
                         bucket.sort_unstable();
-                        let mut json = String::with_capacity(TARGET_SHARD_BYTES * 2);
-                        json.push('{');
-                        for (i, (term, value)) in bucket.iter().enumerate() {
-                            if i > 0 {
-                                json.push(',');
-                            }
-                            json_string(term, &mut json);
-                            json.push(':');
-                            json_string(value, &mut json);
-                        }
-                        json.push('}');
+                        let json = shard_json(bucket.iter().map(|(t, v)| (t.as_str(), v.as_str())));
                         counts.write(&shard_path(dir, segment, shard), json.as_bytes())?;
                     }
                     Ok(counts)
@@ -1661,8 +1720,10 @@ fn write_shards(
 
 /// Patches a segment's `count` shards: the documents of `out` (numbers within the segment)
 /// taken out of every list, those of `postings` (read again) put in, terms left without
-/// documents dropped. False (nothing written) when a shard does not read as this module wrote
-/// it: the segment is then computed again by the next build.
+/// documents dropped, the terms cut into shards again when the segment's size leaves the
+/// bounds of its shard count. Returns the shard count; none (nothing written) when a shard
+/// does not read as this module wrote it: the segment is then computed again by the next
+/// build.
 fn patch_shards(
     dir: &Path,
     segment: Segment,
@@ -1670,7 +1731,7 @@ fn patch_shards(
     out: &[u32],
     postings: Postings,
     counts: &mut Counts,
-) -> Result<bool, SiteError> {
+) -> Result<Option<u32>, SiteError> {
     let mut added: Vec<Vec<(String, Lists)>> = (0..count).map(|_| Vec::new()).collect();
     for (hash, term, lists) in postings.into_terms(|_, lists| lists) {
         added[(hash % count) as usize].push((term, lists));
@@ -1689,7 +1750,7 @@ fn patch_shards(
     }
     parts.push(numbered);
     // Read and patch every shard first, write only when all read.
-    let patched: Vec<Option<Vec<(u32, String)>>> = std::thread::scope(|scope| {
+    let patched: Vec<Option<Vec<PatchedShard>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .into_iter()
             .map(|part| {
@@ -1697,8 +1758,7 @@ fn patch_shards(
                     let mut files = Vec::new();
                     for (shard, terms) in part {
                         let path = shard_path(dir, segment, shard);
-                        let json = patch_shard(&path, out, terms)?;
-                        files.push((shard, json));
+                        files.push((shard, patch_shard(&path, out, terms)?));
                     }
                     Some(files)
                 })
@@ -1709,29 +1769,72 @@ fn patch_shards(
             .map(|h| h.join().expect("a shard patcher panicked"))
             .collect()
     });
-    let mut files = Vec::new();
+    let mut shards: Vec<PatchedShard> = Vec::new();
     for part in patched {
         match part {
-            Some(part) => files.extend(part),
+            Some(part) => shards.extend(part),
             None => {
                 tracing::warn!(
                     "static search index: a shard of {} does not read; the next build computes \
                      it again",
                     terms_dir(dir, segment).display()
                 );
-                return Ok(false);
+                return Ok(None);
             }
         }
     }
-    for (shard, json) in files {
+    // A segment that grew (or shrank) past the bounds of its shard count is cut again.
+    let bytes: usize = shards
+        .iter()
+        .flat_map(|(_, terms)| terms.iter())
+        .map(|(t, v)| t.len() + v.len() + 6)
+        .sum();
+    let new_count = shard_count(bytes, Some(count));
+    if new_count != count {
+        let mut buckets: Vec<BTreeMap<String, String>> =
+            (0..new_count).map(|_| BTreeMap::new()).collect();
+        for (term, value) in shards.into_iter().flat_map(|(_, terms)| terms) {
+            buckets[(fnv1a32(term.as_bytes()) % new_count) as usize].insert(term, value);
+        }
+        shards = buckets
+            .into_iter()
+            .enumerate()
+            .map(|(shard, terms)| (shard as u32, terms))
+            .collect();
+    }
+    for (shard, terms) in shards {
+        let json = shard_json(terms.iter().map(|(t, v)| (t.as_str(), v.as_str())));
         counts.write(&shard_path(dir, segment, shard), json.as_bytes())?;
     }
-    Ok(true)
+    Ok(Some(new_count))
 }
 
-/// One shard patched (see [`patch_shards`]), as JSON; `None` when it does not read. Terms that
+/// A shard's number and its terms' postings.
+type PatchedShard = (u32, BTreeMap<String, String>);
+
+/// A shard: a JSON object of terms (in order) to postings.
+fn shard_json<'a>(terms: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut json = String::with_capacity(TARGET_SHARD_BYTES * 2);
+    json.push('{');
+    for (term, value) in terms {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json_string(term, &mut json);
+        json.push(':');
+        json_string(value, &mut json);
+    }
+    json.push('}');
+    json
+}
+
+/// One shard patched (see [`patch_shards`]); `None` when it does not read. Terms that
 /// hold none of `out` and get nothing new are copied as they are.
-fn patch_shard(path: &Path, out: &[u32], added: Vec<(String, Lists)>) -> Option<String> {
+fn patch_shard(
+    path: &Path,
+    out: &[u32],
+    added: Vec<(String, Lists)>,
+) -> Option<BTreeMap<String, String>> {
     let bytes = std::fs::read(path).ok()?;
     let old: BTreeMap<String, String> = serde_json::from_slice(&bytes).ok()?;
     let mut added: BTreeMap<String, Lists> = added.into_iter().collect();
@@ -1768,18 +1871,7 @@ fn patch_shard(path: &Path, out: &[u32], added: Vec<(String, Lists)>) -> Option<
         encode_lists(&lists, &mut value);
         terms.insert(term, value.clone());
     }
-    let mut json = String::with_capacity(bytes.len() + 1024);
-    json.push('{');
-    for (term, value) in &terms {
-        if json.len() > 1 {
-            json.push(',');
-        }
-        json_string(term, &mut json);
-        json.push(':');
-        json_string(value, &mut json);
-    }
-    json.push('}');
-    Some(json)
+    Some(terms)
 }
 
 /// Whether postings hold any of `docs` (sorted); `None` when they are malformed.
@@ -2285,7 +2377,7 @@ mod tests {
     }
 
     fn build(articles: &BTreeMap<i64, ArticleRecord>, out: &Path, layout: Layout) -> ShardReport {
-        write_index(&List(articles), out, layout, None).unwrap()
+        write_index(&List(articles), out, layout, None, None).unwrap()
     }
 
     /// What a search must find: the articles holding every term, with their title's count.
@@ -2474,5 +2566,43 @@ mod tests {
         build(&articles, out.path(), layout);
         assert_eq!(found(out.path(), "正文").len(), 10);
         assert_eq!(found(out.path(), "新的").len(), 1);
+    }
+
+    #[test]
+    fn a_growing_segment_is_cut_into_more_shards() {
+        // One segment, filled an article at a time: every build patches it.
+        let layout = Layout {
+            segment: 16,
+            small: 16,
+            doc_chunk: 4,
+        };
+        let out = tempfile::tempdir().unwrap();
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut articles = BTreeMap::new();
+        let mut counts = Vec::new();
+        for id in 1..=12 {
+            let text: String = (0..3000)
+                .map(|_| char::from_u32(rng.u32(0x4E00..0x9FFF)).unwrap())
+                .collect();
+            articles.insert(id, record(id, id, &format!("第{id}篇"), &text, false));
+            let report = build(&articles, out.path(), layout);
+            assert_eq!(report.recomputed, usize::from(id == 1), "{report:?}");
+            let manifest = read_state(&out.path().join(STATE_FILE), layout).unwrap();
+            counts.push(manifest.segments[0].2);
+            for shard in std::fs::read_dir(out.path().join("search/terms/0-16")).unwrap() {
+                let size = shard.unwrap().metadata().unwrap().len() as usize;
+                assert!(
+                    size < 3 * TARGET_SHARD_BYTES,
+                    "{size} bytes, counts {counts:?}"
+                );
+            }
+        }
+        assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+        assert!(counts[11] > counts[0], "{counts:?}");
+        for id in [1, 6, 12] {
+            let title = format!("第{id}篇");
+            let hits = search_files(out.path(), &title).unwrap();
+            assert!(hits.iter().any(|h| h.title == title), "{title}");
+        }
     }
 }

@@ -230,6 +230,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     let full = !same_templates || old.articles.is_empty();
     let (to_render, pending) = crossbeam_channel::bounded::<PageJob>(BATCH);
     let base = context! { site_title => options.title.clone(), generated => generated.clone() };
+    let mut search_walk = super::shards::SiteWalk::new(out);
     let pages = std::thread::scope(|scope| -> Result<PagesDone, SiteError> {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -240,6 +241,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
             .collect();
         drop(pending);
         let each = |mut record: ArticleRecord| -> Result<(), SiteError> {
+            search_walk.article(&record);
             let print = fingerprint(&record);
             let path = format!("a/{}.html", record.id);
             let fresh = same_templates
@@ -319,7 +321,8 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     }
     writer.report.removed = remove_stale(out, &writer.keep).map_err(write_error(out))?;
     // Search on a static host: the index as small files under `search/`.
-    super::shards::write_search_shards(store, out, &state.articles)?.add_to(&mut writer.report);
+    super::shards::write_search_shards(store, out, &state.articles, search_walk)?
+        .add_to(&mut writer.report);
     state.lists = std::mem::take(&mut writer.lists);
     let state_bytes = serde_json::to_vec(&state).expect("the build state serialises");
     write_atomically(&state_path, &state_bytes).map_err(write_error(&state_path))?;
