@@ -263,25 +263,7 @@ pub fn plain_text(html: &str) -> String {
             rest = &rest[at..];
             continue;
         }
-        if matches!(
-            name.as_str(),
-            "p" | "br"
-                | "div"
-                | "li"
-                | "h1"
-                | "h2"
-                | "h3"
-                | "h4"
-                | "h5"
-                | "h6"
-                | "tr"
-                | "blockquote"
-                | "figcaption"
-                | "section"
-                | "article"
-        ) && !out.ends_with('\n')
-            && !out.is_empty()
-        {
+        if BLOCK_TAGS.contains(&name.as_str()) && !out.ends_with('\n') && !out.is_empty() {
             while out.ends_with(' ') {
                 out.pop();
             }
@@ -312,7 +294,28 @@ fn push_text(out: &mut String, text: &str) {
     }
 }
 
-fn decode_entity(text: &str) -> Option<(char, usize)> {
+/// Tags after which [`plain_text`] breaks the line (lower case).
+pub(crate) const BLOCK_TAGS: &[&str] = &[
+    "p",
+    "br",
+    "div",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "blockquote",
+    "figcaption",
+    "section",
+    "article",
+];
+
+/// The entity at the start of `text` (`&…;`) and its length, for the common named entities
+/// and numeric references.
+pub(crate) fn decode_entity(text: &str) -> Option<(char, usize)> {
     // Entities are short; look at the first 12 characters (not bytes: the text is any Unicode).
     let window = text
         .char_indices()

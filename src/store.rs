@@ -1504,20 +1504,22 @@ fn parse_list(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// A version-3 store: migrations 1 to 3 only, and one article in it.
-    fn version_3_store(path: &Path) {
+    /// A store at schema `version` (its first migrations only) with one article in it, and
+    /// `extra` SQL run after.
+    pub(super) fn store_at_version(path: &Path, version: usize, extra: &str) {
         let conn = Connection::open(path).unwrap();
-        for sql in &MIGRATIONS[..3] {
+        for sql in &MIGRATIONS[..version] {
             conn.execute_batch(sql).unwrap();
         }
-        conn.execute_batch(
-            "PRAGMA user_version = 3;
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = {version};
              INSERT INTO source (id, name, first_seen_ms) VALUES ('s', 'S', 0);
              INSERT INTO article (source_id, key, link, title, first_seen_ms, last_seen_ms,
                  date_ms, author, tags, categories, body, summary, version_hash)
              VALUES ('s', 'url:a', 'https://e.com/a', 'T', 1, 1, 1, 'S', '[]', '[]', '<p>b</p>',
-                 'b', 'h');",
-        )
+                 'b', 'h');
+             {extra}"
+        ))
         .unwrap();
     }
 
@@ -1532,7 +1534,7 @@ mod tests {
     fn a_version_3_store_gains_revisions_that_follow_what_pages_show() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
-        version_3_store(&path);
+        store_at_version(&path, 3, "");
         let store = Store::open(&path).unwrap();
         let version: i64 = store
             .conn
@@ -1579,6 +1581,7 @@ mod tests {
 
 #[cfg(test)]
 mod version_body_tests {
+    use super::tests::store_at_version;
     use super::*;
 
     fn article(raw_content: &str, body: &str) -> Article {
@@ -1647,24 +1650,12 @@ mod version_body_tests {
     fn a_version_4_store_upgrades_and_keeps_its_versions() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
-        {
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..4] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.execute_batch(
-                "PRAGMA user_version = 4;
-                 INSERT INTO source (id, name, first_seen_ms) VALUES ('s', 'S', 0);
-                 INSERT INTO article (source_id, key, link, title, first_seen_ms, last_seen_ms,
-                     date_ms, author, tags, categories, body, summary, version_hash)
-                 VALUES ('s', 'url:a', 'https://e.com/a', 'T', 1, 1, 1, 'S', '[]', '[]',
-                     '<p>b</p>', 'b', 'h');
-                 INSERT INTO version (article_id, hash, title, content, first_seen_ms,
-                     last_seen_ms)
-                 VALUES (1, 'h', 'T', '<p>raw</p>', 1, 1);",
-            )
-            .unwrap();
-        }
+        store_at_version(
+            &path,
+            4,
+            "INSERT INTO version (article_id, hash, title, content, first_seen_ms, last_seen_ms)
+             VALUES (1, 'h', 'T', '<p>raw</p>', 1, 1);",
+        );
         let store = Store::open(&path).unwrap();
         let version: i64 = store
             .conn

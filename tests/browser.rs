@@ -206,6 +206,119 @@ fn screenshots() -> PathBuf {
     dir
 }
 
+/// Archives the golden feed from a local server into a new archive.
+async fn golden_archive() -> (FeedServer, TempArchive) {
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    (server, archive)
+}
+
+/// What [`search_and_open`] saw.
+struct Visit {
+    /// The search page's DOM.
+    results: String,
+    /// The first result's markup.
+    hit: String,
+    article_url: String,
+}
+
+/// The reader's path through the site at `base`: the home page lists the golden article and
+/// offers the search form; the search page, as the form submits it, finds 冬奥 through `engine`
+/// (`api` or `static`) with the golden article first and the word marked; the article opens.
+/// Screenshots of the results and the article go to `target/browser/<shots>search.png` and
+/// `<shots>article.png`.
+fn search_and_open(
+    chromium: &Path,
+    profile: &Path,
+    base: &str,
+    engine: &str,
+    shots: &str,
+) -> Visit {
+    let dom = |url: &str| {
+        run_chromium(
+            chromium,
+            profile,
+            &["--virtual-time-budget=5000", "--dump-dom"],
+            url,
+        )
+    };
+    let home = dom(&format!("{base}/"));
+    assert!(home.contains(GOLDEN_TITLE), "home page: {home}");
+    assert!(
+        home.contains("action=\"./search.html\""),
+        "search form: {home}"
+    );
+
+    let search_url = format!("{base}/search.html?q=%E5%86%AC%E5%A5%A5");
+    let results = dom(&search_url);
+    assert!(
+        results.contains(&format!("data-search=\"{engine}\"")),
+        "{results}"
+    );
+    let hit = results
+        .split("<li class=\"hit\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no result on the search page: {results}"))
+        .to_string();
+    assert!(text_of(&hit).contains(GOLDEN_TITLE), "{hit}");
+    assert!(hit.contains("<mark>冬奥</mark>"), "highlight: {hit}");
+    let href = hit
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    assert!(href.ends_with(".html"), "{href}");
+
+    let article_url = format!("{base}/{}", href.trim_start_matches("./"));
+    let article = dom(&article_url);
+    assert!(
+        article.contains(&format!("<h1>{GOLDEN_TITLE}</h1>")),
+        "{article}"
+    );
+    assert!(article.contains("韩方支持中方举办北京冬奥会"), "{article}");
+
+    let folder = screenshots();
+    for (name, url) in [("search.png", &search_url), ("article.png", &article_url)] {
+        screenshot(
+            chromium,
+            profile,
+            &folder.join(format!("{shots}{name}")),
+            "1200,900",
+            url,
+        );
+    }
+    Visit {
+        results,
+        hit,
+        article_url,
+    }
+}
+
+/// A PNG of `url` at window `size` in `path`.
+fn screenshot(chromium: &Path, profile: &Path, path: &Path, size: &str, url: &str) {
+    let _ = std::fs::remove_file(path);
+    run_chromium(
+        chromium,
+        profile,
+        &[
+            "--virtual-time-budget=5000",
+            &format!("--window-size={size}"),
+            &format!("--screenshot={}", path.display()),
+        ],
+        url,
+    );
+    let bytes = std::fs::read(path).unwrap_or_default();
+    assert!(
+        bytes.starts_with(b"\x89PNG"),
+        "no screenshot at {}",
+        path.display()
+    );
+    println!("screenshot: {}", path.display());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn search_for_the_golden_article_in_chromium() {
     let Some(chromium) = chromium() else {
@@ -215,92 +328,20 @@ async fn search_for_the_golden_article_in_chromium() {
         );
         return;
     };
-    let server = FeedServer::start().await;
-    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
-    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
-    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
-    assert_eq!(code, 0, "{err}");
+    let (_server, archive) = golden_archive().await;
     // No `build`: serve builds the missing site itself.
     let (_serve, base) = start_serve(&archive);
     let profile = tempfile::tempdir().unwrap();
-    let dom = |url: &str| {
-        run_chromium(
-            &chromium,
-            profile.path(),
-            &["--virtual-time-budget=5000", "--dump-dom"],
-            url,
-        )
-    };
-
-    // The home page lists the article and offers the search form.
-    let home = dom(&format!("{base}/"));
-    assert!(home.contains(GOLDEN_TITLE), "home page: {home}");
-    assert!(
-        home.contains("action=\"./search.html\""),
-        "search form: {home}"
-    );
-
-    // The search page, as the form submits it: its script fetches /api/search and lists hits.
-    let search_url = format!("{base}/search.html?q=%E5%86%AC%E5%A5%A5");
-    let results = dom(&search_url);
-    assert!(results.contains("data-search=\"api\""), "{results}");
-    let hit = results
-        .split("<li class=\"hit\">")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no result on the search page: {results}"));
-    assert!(text_of(hit).contains(GOLDEN_TITLE), "{hit}");
-    assert!(hit.contains("<mark>冬奥</mark>"), "highlight: {hit}");
-    let href = hit
-        .split("href=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap();
-    assert!(href.ends_with(".html"), "{href}");
-
-    // Open it.
-    let article_url = format!("{base}/{}", href.trim_start_matches("./"));
-    let article = dom(&article_url);
-    assert!(
-        article.contains(&format!("<h1>{GOLDEN_TITLE}</h1>")),
-        "{article}"
-    );
-    assert!(article.contains("韩方支持中方举办北京冬奥会"), "{article}");
-
-    let shots = screenshots();
-    for (name, url) in [("search.png", &search_url), ("article.png", &article_url)] {
-        let path = shots.join(name);
-        let _ = std::fs::remove_file(&path);
-        run_chromium(
-            &chromium,
-            profile.path(),
-            &[
-                "--virtual-time-budget=5000",
-                "--window-size=1200,900",
-                &format!("--screenshot={}", path.display()),
-            ],
-            url,
-        );
-        let bytes = std::fs::read(&path).unwrap_or_default();
-        assert!(
-            bytes.starts_with(b"\x89PNG"),
-            "no screenshot at {}",
-            path.display()
-        );
-        println!("screenshot: {}", path.display());
-    }
+    // The search page's script fetches /api/search and lists the hits.
+    let visit = search_and_open(&chromium, profile.path(), &base, "api", "");
     // A phone-sized view of the article too.
-    let phone = shots.join("article-phone.png");
-    run_chromium(
+    screenshot(
         &chromium,
         profile.path(),
-        &[
-            "--virtual-time-budget=5000",
-            "--window-size=390,844",
-            &format!("--screenshot={}", phone.display()),
-        ],
-        &article_url,
+        &screenshots().join("article-phone.png"),
+        "390,844",
+        &visit.article_url,
     );
-    assert!(phone.exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -312,84 +353,16 @@ async fn search_the_static_build_in_chromium() {
         );
         return;
     };
-    let server = FeedServer::start().await;
-    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
-    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
-    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
-    assert_eq!(code, 0, "{err}");
+    let (_server, archive) = golden_archive().await;
     let out = archive.dir.path().join("public");
     let (code, _, err) = archive.cli(&["build", "--out", out.to_str().unwrap()], None);
     assert_eq!(code, 0, "{err}");
     assert!(out.join("search/manifest.json").is_file());
-    // No newsvault here: a plain file server, as a static host.
+    // No newsvault here: a plain file server, as a static host; `api/search` is a 404, so the
+    // script reads the static index.
     let base = serve_static(out).await;
     let profile = tempfile::tempdir().unwrap();
-    let dom = |url: &str| {
-        run_chromium(
-            &chromium,
-            profile.path(),
-            &["--virtual-time-budget=5000", "--dump-dom"],
-            url,
-        )
-    };
-
-    let home = dom(&format!("{base}/"));
-    assert!(home.contains(GOLDEN_TITLE), "home page: {home}");
-    assert!(
-        home.contains("action=\"./search.html\""),
-        "search form: {home}"
-    );
-
-    // The search page: `api/search` is a 404 here, so the script reads the static index.
-    let search_url = format!("{base}/search.html?q=%E5%86%AC%E5%A5%A5");
-    let results = dom(&search_url);
-    assert!(results.contains("data-search=\"static\""), "{results}");
-    let hit = results
-        .split("<li class=\"hit\">")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no result on the search page: {results}"));
-    assert!(text_of(hit).contains(GOLDEN_TITLE), "{hit}");
-    assert!(hit.contains("<mark>冬奥</mark>"), "highlight: {hit}");
-    assert!(text_of(hit).contains("联合早报"), "{hit}");
-    assert!(results.contains("找到 1 篇"), "{results}");
-    let href = hit
-        .split("href=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap();
-    assert!(href.ends_with(".html"), "{href}");
-
-    let article_url = format!("{base}/{}", href.trim_start_matches("./"));
-    let article = dom(&article_url);
-    assert!(
-        article.contains(&format!("<h1>{GOLDEN_TITLE}</h1>")),
-        "{article}"
-    );
-    assert!(article.contains("韩方支持中方举办北京冬奥会"), "{article}");
-
-    let shots = screenshots();
-    for (name, url) in [
-        ("static-search.png", &search_url),
-        ("static-article.png", &article_url),
-    ] {
-        let path = shots.join(name);
-        let _ = std::fs::remove_file(&path);
-        run_chromium(
-            &chromium,
-            profile.path(),
-            &[
-                "--virtual-time-budget=5000",
-                "--window-size=1200,900",
-                &format!("--screenshot={}", path.display()),
-            ],
-            url,
-        );
-        let bytes = std::fs::read(&path).unwrap_or_default();
-        assert!(
-            bytes.starts_with(b"\x89PNG"),
-            "no screenshot at {}",
-            path.display()
-        );
-        println!("screenshot: {}", path.display());
-    }
+    let visit = search_and_open(&chromium, profile.path(), &base, "static", "static-");
+    assert!(text_of(&visit.hit).contains("联合早报"), "{}", visit.hit);
+    assert!(visit.results.contains("找到 1 篇"), "{}", visit.results);
 }

@@ -65,7 +65,7 @@ use sha2::{Digest, Sha256};
 
 use crate::publish::site::{SiteError, SiteReport, format_time};
 use crate::publish::{TEMP_PREFIX, sweep_temporary_files, write_atomically};
-use crate::search::plain_text;
+use crate::search::{BLOCK_TAGS, decode_entity, plain_text};
 use crate::store::{ArticleRecord, Store};
 
 /// The files' format, in the manifest: `site.js` reads this one. Bump when the files change
@@ -639,25 +639,6 @@ impl Reader<'_> {
     }
 }
 
-/// Tags after which [`plain_text`] breaks the line.
-const BLOCK_TAGS: &[&str] = &[
-    "p",
-    "br",
-    "div",
-    "li",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "tr",
-    "blockquote",
-    "figcaption",
-    "section",
-    "article",
-];
-
 /// A piece of [`plain_text`]`(html)` as far as terms go: a run of text as it is in the HTML,
 /// or one character (a decoded entity, a line break for a block tag).
 enum Run<'a> {
@@ -722,31 +703,6 @@ fn decoded_runs<'a>(text: &'a str, each: &mut impl FnMut(Run<'a>)) {
         rest = &rest[len..];
     }
     each(Run::Text(rest));
-}
-
-/// The entity at the start of `text` (`&…;`), as [`plain_text`] decodes it.
-fn decode_entity(text: &str) -> Option<(char, usize)> {
-    // Entities are short: `;` within the first 12 characters.
-    let window = text
-        .char_indices()
-        .nth(12)
-        .map_or(text, |(i, _)| &text[..i]);
-    let end = window.find(';')?;
-    let name = &text[1..end];
-    let c = match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" | "#39" => '\'',
-        "nbsp" => ' ',
-        _ if name.starts_with("#x") || name.starts_with("#X") => {
-            char::from_u32(u32::from_str_radix(&name[2..], 16).ok()?)?
-        }
-        _ if name.starts_with('#') => char::from_u32(name[1..].parse().ok()?)?,
-        _ => return None,
-    };
-    Some((c, end + 1))
 }
 
 /// A document's excerpt: the start of [`plain_text`] of its body, read from as little of the
