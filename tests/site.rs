@@ -229,6 +229,41 @@ async fn build_out_writes_where_asked_and_a_broken_template_fails_before_writing
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_page_that_cannot_be_written_fails_the_build_by_name_and_the_next_build_writes_it() {
+    let server = FeedServer::start().await;
+    let items: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("https://e.com/{i}"), format!("第{i}条")))
+        .collect();
+    let items: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(link, title)| (link.as_str(), title.as_str(), "<p>正文</p>"))
+        .collect();
+    server.set("/a", rss(&items));
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    // A folder where a page worker must write one article's page.
+    let out = archive.dir.path().join("public");
+    std::fs::create_dir_all(out.join("a/150.html")).unwrap();
+    let (code, _, err) = archive.cli(&["build", "--out", out.to_str().unwrap()], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("a/150.html"), "{err}");
+    // Nothing half-written is left, and once the folder is gone the next build writes the page.
+    let temporary = std::fs::read_dir(out.join("a"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with(".newsvault-tmp")
+        })
+        .count();
+    assert_eq!(temporary, 0);
+    std::fs::remove_dir(out.join("a/150.html")).unwrap();
+    let (code, _, err) = archive.cli(&["build", "--out", out.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(read(out.join("a/150.html")).contains("正文"));
+    assert_eq!(std::fs::read_dir(out.join("a")).unwrap().count(), 300);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_new_article_leaves_older_list_pages_alone() {
     let server = FeedServer::start().await;
     let links: Vec<String> = (0..150).map(|i| format!("https://e.com/{i}")).collect();
