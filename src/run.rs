@@ -379,8 +379,11 @@ pub async fn run_locked(
         Ok(Err(e)) => tracing::warn!("checkpointing the store: {e:#}"),
         Err(_) => tracing::warn!("checkpointing the store: the thread panicked"),
     }
-    // What publishing committed since (posts marked written) follows it now.
-    store.checkpoint().context("checkpointing the store")?;
+    // What publishing committed since (posts marked written) follows it now. Everything is
+    // committed already: a checkpoint that fails is left to the next one, not a failed run.
+    if let Err(e) = store.checkpoint() {
+        tracing::warn!("checkpointing the store: {e:#}");
+    }
     if let Some(indexing) = indexing {
         match indexing.join() {
             Ok(Ok(())) => {}
