@@ -18,13 +18,14 @@ use crate::fetch::Validators;
 use crate::model::Article;
 
 /// The schema this build writes; older stores are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_schedule.sql"),
     include_str!("../migrations/0003_images.sql"),
     include_str!("../migrations/0004_revision.sql"),
     include_str!("../migrations/0005_version_body.sql"),
+    include_str!("../migrations/0006_walk_index.sql"),
 ];
 
 #[derive(Debug, Error)]
@@ -1450,13 +1451,7 @@ impl Store {
         body: &str,
         mut each: impl FnMut(ArticleRecord) -> std::result::Result<(), E>,
     ) -> Result<std::result::Result<(), E>> {
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT a.id, a.source_id, s.name, a.title, a.link, {body}, a.published_ms,
-                    a.first_seen_ms, a.date_ms, a.versions, a.updated_ms, a.gone_ms, a.revision
-             FROM article a JOIN source s ON s.id = a.source_id
-             WHERE a.hidden_ms IS NULL
-             ORDER BY a.date_ms DESC, a.id DESC"
-        ))?;
+        let mut statement = self.conn.prepare(&walk_sql(body))?;
         let mut rows = statement.query([])?;
         while let Some(r) = rows.next()? {
             let record = ArticleRecord {
@@ -1490,6 +1485,18 @@ impl Store {
             .optional()?
             .unwrap_or_default())
     }
+}
+
+/// The query of [`Store::for_each_article`] (`body` = `a.body`) and of its walk without bodies
+/// (`''`), which reads the `article_walk` index alone (migrations/0006_walk_index.sql).
+fn walk_sql(body: &str) -> String {
+    format!(
+        "SELECT a.id, a.source_id, s.name, a.title, a.link, {body}, a.published_ms,
+                a.first_seen_ms, a.date_ms, a.versions, a.updated_ms, a.gone_ms, a.revision
+         FROM article a JOIN source s ON s.id = a.source_id
+         WHERE a.hidden_ms IS NULL
+         ORDER BY a.date_ms DESC, a.id DESC"
+    )
 }
 
 fn json_list(items: &[String]) -> String {
@@ -1576,6 +1583,67 @@ mod tests {
             .unwrap();
         assert_eq!(seen, vec![(1, String::new(), 2)]);
         assert_eq!(store.article_body(1).unwrap(), "<p>c</p>");
+    }
+
+    #[test]
+    fn a_version_5_store_gains_an_index_the_walk_without_bodies_reads_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        // A second article, newer, and a third, hidden.
+        store_at_version(
+            &path,
+            5,
+            "INSERT INTO article (source_id, key, link, title, first_seen_ms, last_seen_ms,
+                 date_ms, author, tags, categories, body, summary, version_hash, hidden_ms)
+             VALUES ('s', 'url:b', 'https://e.com/b', 'U', 2, 2, 2, 'S', '[]', '[]', '<p>u</p>',
+                 'u', 'h', NULL),
+                 ('s', 'url:c', 'https://e.com/c', 'V', 3, 3, 3, 'S', '[]', '[]', '<p>v</p>',
+                 'v', 'h', 3);",
+        );
+        let store = Store::open(&path).unwrap();
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", walk_sql("''")))
+            .unwrap()
+            .query_map([], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("COVERING INDEX article_walk")),
+            "{plan:?}"
+        );
+        let walk = |with_body: bool| {
+            let mut seen = Vec::new();
+            let each = |r: ArticleRecord| -> std::result::Result<(), ()> {
+                seen.push((r.id, r.title, r.body));
+                Ok(())
+            };
+            if with_body {
+                store.for_each_article(each)
+            } else {
+                store.for_each_article_without_body(each)
+            }
+            .unwrap()
+            .unwrap();
+            seen
+        };
+        // Newest first, the hidden one left out, with and without the bodies.
+        assert_eq!(
+            walk(true),
+            [
+                (2, "U".into(), "<p>u</p>".into()),
+                (1, "T".into(), "<p>b</p>".into())
+            ]
+        );
+        assert_eq!(
+            walk(false),
+            [
+                (2, "U".into(), String::new()),
+                (1, "T".into(), String::new())
+            ]
+        );
     }
 }
 
