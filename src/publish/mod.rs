@@ -5,8 +5,9 @@
 //! - [`shards`]: the site's search index for static hosts, small JSON files that `site.js`
 //!   fetches when there is no `/api/search`.
 //! - [`git`]: commit (and push) the Jekyll outputs after a run, when `[publish.git]` asks.
-//! - [`write_atomically`]: how every output file reaches the disk (temporary file, then rename),
-//!   so a reader or a crash never sees half a file.
+//! - [`write_atomically`]: how an output file that exists is replaced (temporary file, then
+//!   rename), so a reader or a crash never sees half of it; [`write_new`]: how a file that does
+//!   not exist yet is created, in place, for callers that can tell an interrupted write later.
 
 pub mod git;
 pub mod jekyll;
@@ -53,6 +54,29 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     result.map(|()| true)
 }
 
+/// Creates `path`, which must not exist, with `bytes`, in place: one file created instead of a
+/// temporary one created and renamed. A write that fails removes the file; a write that is
+/// killed leaves part of it, so callers use this only where their next run rewrites whatever
+/// they did not record as written (posts not marked written, pages of a build with no state).
+/// Returns `Ok(false)`, writing nothing, when the file exists after all.
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = file.write_all(bytes) {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(true)
+}
+
 /// Removes temporary files that an interrupted write left in `folder`.
 pub fn sweep_temporary_files(folder: &Path) -> std::io::Result<usize> {
     let mut removed = 0;
@@ -69,4 +93,21 @@ pub fn sweep_temporary_files(folder: &Path) -> std::io::Result<usize> {
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_new_creates_a_file_and_never_replaces_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.html");
+        assert!(write_new(&path, b"first").unwrap());
+        assert!(!write_new(&path, b"second").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        let missing = dir.path().join("no/such/folder/b.html");
+        assert!(write_new(&missing, b"x").is_err());
+        assert!(!missing.exists());
+    }
 }

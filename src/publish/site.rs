@@ -32,6 +32,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use minijinja::value::Serde;
@@ -42,7 +43,7 @@ use similar::{ChangeTag, TextDiff};
 use thiserror::Error;
 
 use crate::content::clean::sanitise;
-use crate::publish::{TEMP_PREFIX, sweep_temporary_files, write_atomically};
+use crate::publish::{TEMP_PREFIX, write_atomically, write_new};
 use crate::search::plain_text;
 use crate::store::{ArticleRecord, Store, StoreError};
 
@@ -150,33 +151,47 @@ struct BuildState {
 }
 
 /// One article as lists show it; the whole archive's worth stays in memory, bodies do not.
-#[derive(Debug, Clone, Serialize)]
+/// Templates see `id`, `title`, `source`, `source_url`, `url`, `time`, `iso` and `gone`; the
+/// strings made from the date and the slug are made only for the pages that are rendered.
+#[derive(Debug, Clone)]
 struct Item {
     id: i64,
     title: String,
     source: String,
-    source_url: String,
-    url: String,
-    time: String,
-    iso: String,
+    /// The source's folder name.
+    slug: String,
+    date_ms: i64,
     gone: bool,
     /// The article's fingerprint: a list page is rendered again when one of its items changes.
-    #[serde(skip)]
     print: String,
-    #[serde(skip)]
     source_id: String,
-    #[serde(skip)]
     day: String,
-    #[serde(skip)]
-    month: String,
-    #[serde(skip)]
     link: String,
-    #[serde(skip)]
     published_ms: Option<i64>,
-    #[serde(skip)]
     updated_ms: i64,
-    #[serde(skip)]
     summary: String,
+}
+
+impl Item {
+    fn url(&self) -> String {
+        format!("a/{}.html", self.id)
+    }
+}
+
+impl Serialize for Item {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut item = serializer.serialize_struct("Item", 8)?;
+        item.serialize_field("id", &self.id)?;
+        item.serialize_field("title", &self.title)?;
+        item.serialize_field("source", &self.source)?;
+        item.serialize_field("source_url", &format!("sources/{}/index.html", self.slug))?;
+        item.serialize_field("url", &self.url())?;
+        item.serialize_field("time", &format_time(self.date_ms))?;
+        item.serialize_field("iso", &iso(self.date_ms))?;
+        item.serialize_field("gone", &self.gone)?;
+        item.end()
+    }
 }
 
 /// Builds (or brings up to date) the site of `store` in `options.out`.
@@ -187,12 +202,16 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         move |source| SiteError::Write { path, source }
     };
     std::fs::create_dir_all(out).map_err(write_error(out))?;
-    for folder in ["", "a", "days", "sources"] {
-        sweep_temporary_files(&out.join(folder)).map_err(write_error(&out.join(folder)))?;
-    }
+    let on_disk = pages_on_disk(out).map_err(write_error(out))?;
     let env = environment(options.templates.as_deref())?;
     let templates_hash = templates_fingerprint(options.templates.as_deref())?;
     let state_path = out.join(STATE_FILE);
+    let in_place = InPlace {
+        out,
+        on_disk: &on_disk,
+        state: &state_path,
+        forgotten: OnceLock::new(),
+    };
     let old: BuildState = std::fs::read(&state_path)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -202,6 +221,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
 
     let mut writer = Writer {
         out,
+        in_place: &in_place,
         report: SiteReport::default(),
         keep: HashSet::new(),
         old_lists: if same_templates {
@@ -236,7 +256,8 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
             .map(|_| {
                 let pending = pending.clone();
                 let env = &env;
-                scope.spawn(move || render_pages(env, pending, out, &options.title))
+                let in_place = &in_place;
+                scope.spawn(move || render_pages(env, pending, in_place, &options.title))
             })
             .collect();
         drop(pending);
@@ -246,7 +267,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
             let path = format!("a/{}.html", record.id);
             let fresh = same_templates
                 && old.articles.get(&record.id) == Some(&print)
-                && out.join(&path).exists();
+                && on_disk.contains(&path);
             let latest = items.len() < LATEST;
             if !full && (!fresh || latest) {
                 record.body = store.article_body(record.id)?;
@@ -319,7 +340,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         };
         writer.write(name, &bytes)?;
     }
-    writer.report.removed = remove_stale(out, &writer.keep).map_err(write_error(out))?;
+    writer.report.removed = remove_stale(out, &on_disk, &writer.keep).map_err(write_error(out))?;
     // Search on a static host: the index as small files under `search/`.
     super::shards::write_search_shards(store, out, &state.articles, search_walk)?
         .add_to(&mut writer.report);
@@ -332,6 +353,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
 /// Writes pages through [`write_atomically`] and remembers every path this build produced.
 struct Writer<'a> {
     out: &'a Path,
+    in_place: &'a InPlace<'a>,
     report: SiteReport,
     keep: HashSet<String>,
     /// List fingerprints of the last build (none when the templates changed).
@@ -344,8 +366,8 @@ impl Writer<'_> {
     /// Whether list page `relative`, whose inputs hash to `print`, is on disk as the last build
     /// left it; then it counts as kept and unchanged, and need not be rendered.
     fn fresh(&mut self, relative: &str, print: String) -> bool {
-        let fresh =
-            self.old_lists.get(relative) == Some(&print) && self.out.join(relative).exists();
+        let fresh = self.old_lists.get(relative) == Some(&print)
+            && self.in_place.on_disk.contains(relative);
         self.lists.insert(relative.to_string(), print);
         if fresh {
             self.keep.insert(relative.to_string());
@@ -362,10 +384,7 @@ impl Writer<'_> {
                 source,
             })?;
         }
-        let changed = write_atomically(&path, bytes).map_err(|source| SiteError::Write {
-            path: path.clone(),
-            source,
-        })?;
+        let changed = self.in_place.write(relative, bytes)?;
         if changed {
             self.report.written += 1;
         } else {
@@ -397,17 +416,13 @@ struct PagesDone {
 fn render_pages(
     env: &Environment<'static>,
     pending: crossbeam_channel::Receiver<PageJob>,
-    out: &Path,
+    in_place: &InPlace,
     title: &str,
 ) -> PagesDone {
     let mut done = PagesDone::default();
     for job in pending {
-        let written =
-            render_article(env, &job.record, &job.versions, &job.slug, title).and_then(|html| {
-                let path = out.join(format!("a/{}.html", job.record.id));
-                write_atomically(&path, html.as_bytes())
-                    .map_err(|source| SiteError::Write { path, source })
-            });
+        let written = render_article(env, &job.record, &job.versions, &job.slug, title)
+            .and_then(|html| in_place.write(&format!("a/{}.html", job.record.id), html.as_bytes()));
         match written {
             Ok(changed) => {
                 done.rendered += 1;
@@ -560,18 +575,30 @@ struct PageLink {
     current: bool,
 }
 
-/// Writes a list split into pages of [`PAGE_SIZE`]: `<stem>.html`, `<stem>-2.html`, …
-#[allow(clippy::too_many_arguments)]
-fn render_paged(
-    env: &Environment<'static>,
+/// A list page that [`render_paged`] found changed, rendered by [`render_list_pages`].
+struct ListPage<'i> {
+    name: String,
+    root: String,
+    heading: String,
+    crumbs: Value,
+    count: Option<usize>,
+    page: usize,
+    links: Vec<PageLink>,
+    items: Vec<&'i Item>,
+    show_source: bool,
+}
+
+/// Plans a list split into pages of [`PAGE_SIZE`]: `<stem>.html`, `<stem>-p1.html`, …; the
+/// pages whose inputs changed since the last build go to `changed`.
+fn render_paged<'i>(
     writer: &mut Writer,
-    base: &Value,
+    changed: &mut Vec<ListPage<'i>>,
     stem: &str,
     heading: &str,
     crumbs: Value,
-    items: &[&Item],
+    items: &[&'i Item],
     show_source: bool,
-) -> Result<(), SiteError> {
+) {
     // Pages are numbered from the oldest, so a new article changes the newest page (the list's
     // own name) and leaves the older ones alone, until the page count grows.
     let pages = items.len().div_ceil(PAGE_SIZE).max(1);
@@ -583,19 +610,7 @@ fn render_paged(
         }
     };
     let depth = stem.matches('/').count();
-    let root = "../".repeat(depth);
-    let template = env
-        .get_template("list.html")
-        .map_err(template_error("list.html"))?;
     for page in 1..=pages {
-        let links: Vec<PageLink> = (1..=pages)
-            .rev()
-            .map(|k| PageLink {
-                n: k,
-                url: name(k),
-                current: k == page,
-            })
-            .collect();
         // `items` is newest first; page k holds the k-th hundred from the oldest end.
         let end = items.len() - (page - 1) * PAGE_SIZE;
         let start = end.saturating_sub(PAGE_SIZE);
@@ -609,20 +624,96 @@ fn render_paged(
         if writer.fresh(&name(page), hex::encode(&hash.finalize()[..12])) {
             continue;
         }
-        let html = template
-            .render(context! {
-                root => root.clone(),
-                heading => heading,
-                crumbs => crumbs.clone(),
-                count => count,
-                page => page,
-                pages => val(links),
-                items => val(&items[start..end]),
-                show_source => show_source,
-                ..base.clone()
+        changed.push(ListPage {
+            name: name(page),
+            root: "../".repeat(depth),
+            heading: heading.to_string(),
+            crumbs: crumbs.clone(),
+            count,
+            page,
+            links: (1..=pages)
+                .rev()
+                .map(|k| PageLink {
+                    n: k,
+                    url: name(k),
+                    current: k == page,
+                })
+                .collect(),
+            items: items[start..end].to_vec(),
+            show_source,
+        });
+    }
+}
+
+/// Renders and writes the changed list pages, on every core (a new article in the middle of a
+/// month moves every later page of it).
+fn render_list_pages(
+    env: &Environment<'static>,
+    base: &Value,
+    pages: Vec<ListPage>,
+    writer: &mut Writer,
+) -> Result<(), SiteError> {
+    let template = env
+        .get_template("list.html")
+        .map_err(template_error("list.html"))?;
+    let folders: HashSet<&Path> = pages
+        .iter()
+        .filter_map(|page| Path::new(&page.name).parent())
+        .collect();
+    for folder in folders {
+        let folder = writer.out.join(folder);
+        std::fs::create_dir_all(&folder).map_err(|source| SiteError::Write {
+            path: folder.clone(),
+            source,
+        })?;
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let part = pages.len().div_ceil(threads).max(1);
+    let in_place = writer.in_place;
+    let done = std::thread::scope(|scope| {
+        let workers: Vec<_> = pages
+            .chunks(part)
+            .map(|chunk| {
+                let template = &template;
+                // Pages written, pages rendered with the bytes they had.
+                scope.spawn(move || -> Result<(usize, usize), SiteError> {
+                    let (mut written, mut unchanged) = (0, 0);
+                    for page in chunk {
+                        let html = template
+                            .render(context! {
+                                root => &page.root,
+                                heading => &page.heading,
+                                crumbs => page.crumbs.clone(),
+                                count => page.count,
+                                page => page.page,
+                                pages => val(&page.links),
+                                items => val(&page.items),
+                                show_source => page.show_source,
+                                ..base.clone()
+                            })
+                            .map_err(template_error("list.html"))?;
+                        if in_place.write(&page.name, html.as_bytes())? {
+                            written += 1;
+                        } else {
+                            unchanged += 1;
+                        }
+                    }
+                    Ok((written, unchanged))
+                })
             })
-            .map_err(template_error("list.html"))?;
-        writer.write(&name(page), html.as_bytes())?;
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a list renderer panicked"))
+            .collect::<Vec<_>>()
+    });
+    for page in &pages {
+        writer.keep.insert(page.name.clone());
+    }
+    for part in done {
+        let (written, unchanged) = part?;
+        writer.report.written += written;
+        writer.report.unchanged += unchanged;
     }
     Ok(())
 }
@@ -653,6 +744,7 @@ fn render_lists(
         days.entry(&item.day).or_default().push(item);
         sources.entry(&item.source_id).or_default().push(item);
     }
+    let mut changed = Vec::new();
     for (day, list) in &days {
         let crumbs = val(vec![Count {
             name: "按日期".into(),
@@ -660,15 +752,14 @@ fn render_lists(
             count: 0,
         }]);
         render_paged(
-            env,
             writer,
-            base,
+            &mut changed,
             &format!("days/{day}"),
             day,
             crumbs,
             list,
             true,
-        )?;
+        );
     }
     let day_counts = |day: &str, count: usize| {
         context! { day => day, url => format!("days/{day}.html"), count => count }
@@ -708,7 +799,7 @@ fn render_lists(
         });
         let mut by_month: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
         for item in list {
-            by_month.entry(&item.month).or_default().push(item);
+            by_month.entry(&item.day[..7]).or_default().push(item);
         }
         let crumbs = val(vec![
             Count {
@@ -724,15 +815,14 @@ fn render_lists(
         ]);
         for (month, month_items) in &by_month {
             render_paged(
-                env,
                 writer,
-                base,
+                &mut changed,
                 &format!("sources/{slug}/{month}"),
                 &format!("{name} · {month}"),
                 crumbs.clone(),
                 month_items,
                 false,
-            )?;
+            );
         }
         let month_links: Vec<Value> = by_month
             .iter()
@@ -779,7 +869,8 @@ fn render_lists(
             ..base.clone()
         },
     )?;
-    writer.write("index.html", html.as_bytes())
+    writer.write("index.html", html.as_bytes())?;
+    render_list_pages(env, base, changed, writer)
 }
 
 fn render_feed(
@@ -795,7 +886,7 @@ fn render_feed(
             context! {
                 id => item.id,
                 title => item.title.clone(),
-                url => item.url.clone(),
+                url => item.url(),
                 link => item.link.clone(),
                 source => item.source.clone(),
                 updated => iso(item.updated_ms),
@@ -824,10 +915,12 @@ fn render_feed(
     writer.write("feed.xml", xml.as_bytes())
 }
 
-/// Removes `.html` and `.xml` files of the output folder that this build did not produce.
-fn remove_stale(out: &Path, keep: &HashSet<String>) -> std::io::Result<usize> {
-    let mut removed = 0;
-    let mut stack = vec![PathBuf::new()];
+/// The pages (`.html` and `.xml` files, by path relative to `out`, with `/`) that the output
+/// folder holds before the build, read once instead of asking for each page; temporary files an
+/// interrupted build left are removed on the way.
+fn pages_on_disk(out: &Path) -> std::io::Result<HashSet<String>> {
+    let mut pages = HashSet::new();
+    let mut stack = vec![String::new()];
     while let Some(relative) = stack.pop() {
         let entries = match std::fs::read_dir(out.join(&relative)) {
             Ok(entries) => entries,
@@ -837,19 +930,78 @@ fn remove_stale(out: &Path, keep: &HashSet<String>) -> std::io::Result<usize> {
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let path = relative.join(&name);
-            if entry.file_type()?.is_dir() {
+            let path = if relative.is_empty() {
+                name.clone()
+            } else {
+                format!("{relative}/{name}")
+            };
+            if name.starts_with(TEMP_PREFIX) {
+                std::fs::remove_file(entry.path())?;
+            } else if entry.file_type()?.is_dir() {
                 stack.push(path);
-            } else if (name.ends_with(".html") || name.ends_with(".xml"))
-                && !name.starts_with(TEMP_PREFIX)
-                && !keep.contains(&path.to_string_lossy().replace('\\', "/"))
-            {
-                std::fs::remove_file(out.join(&path))?;
-                removed += 1;
+            } else if name.ends_with(".html") || name.ends_with(".xml") {
+                pages.insert(path);
             }
         }
     }
+    Ok(pages)
+}
+
+/// Removes the pages of the output folder that this build did not produce.
+fn remove_stale(
+    out: &Path,
+    on_disk: &HashSet<String>,
+    keep: &HashSet<String>,
+) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for page in on_disk.difference(keep) {
+        match std::fs::remove_file(out.join(page)) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(removed)
+}
+
+/// How the build writes a page: a page that is on disk is replaced atomically
+/// ([`write_atomically`], and left alone when its bytes are the same); a new one is created in
+/// place ([`write_new`]: a full build into an empty folder makes each page with one file
+/// operation instead of three). A build killed during such a write leaves part of a page, which
+/// the next build must not trust: the build state goes before the first one, so the next build
+/// renders every page and compares it with the disk.
+struct InPlace<'a> {
+    out: &'a Path,
+    on_disk: &'a HashSet<String>,
+    state: &'a Path,
+    /// Whether the state is gone (or could not be removed: then every write is atomic).
+    forgotten: OnceLock<bool>,
+}
+
+impl InPlace<'_> {
+    /// Writes page `relative`; returns whether its bytes changed on disk.
+    fn write(&self, relative: &str, bytes: &[u8]) -> Result<bool, SiteError> {
+        let path = self.out.join(relative);
+        let error = |source| SiteError::Write {
+            path: path.clone(),
+            source,
+        };
+        let forgotten = || {
+            *self
+                .forgotten
+                .get_or_init(|| match std::fs::remove_file(self.state) {
+                    Ok(()) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+                })
+        };
+        if !self.on_disk.contains(relative)
+            && forgotten()
+            && write_new(&path, bytes).map_err(error)?
+        {
+            return Ok(true);
+        }
+        write_atomically(&path, bytes).map_err(error)
+    }
 }
 
 /// The template environment: built-in templates, replaced by those of `dir` of the same name.
@@ -924,24 +1076,34 @@ fn template_error(name: &str) -> impl Fn(minijinja::Error) -> SiteError + '_ {
 /// is in the store's revision of the article, which any change to it bumps.
 fn fingerprint(record: &ArticleRecord) -> String {
     let mut hash = Sha256::new();
-    hash.update(
-        format!(
-            "{}\n{}\n{}\n{}\n{}\n{:?}\n{}\n{}\n{}\n{:?}\n{:?}\n{}\n",
-            record.id,
-            record.source_id,
-            record.source_name,
-            record.title,
-            record.link,
-            record.published_ms,
-            record.first_seen_ms,
-            record.date_ms,
-            record.versions,
-            record.updated_ms,
-            record.gone_ms,
-            record.revision,
-        )
-        .as_bytes(),
-    );
+    for text in [
+        &record.source_id,
+        &record.source_name,
+        &record.title,
+        &record.link,
+    ] {
+        hash.update((text.len() as u64).to_le_bytes());
+        hash.update(text.as_bytes());
+    }
+    let optional = |value: Option<i64>| {
+        value.map_or([0; 9], |v| {
+            let mut bytes = [1; 9];
+            bytes[1..].copy_from_slice(&v.to_le_bytes());
+            bytes
+        })
+    };
+    for number in [
+        record.id,
+        record.first_seen_ms,
+        record.date_ms,
+        record.versions,
+        record.revision,
+    ] {
+        hash.update(number.to_le_bytes());
+    }
+    for number in [record.published_ms, record.updated_ms, record.gone_ms] {
+        hash.update(optional(number));
+    }
     hex::encode(&hash.finalize()[..12])
 }
 
@@ -957,14 +1119,11 @@ fn item_of(record: &ArticleRecord, slug: &str, with_summary: bool) -> Item {
         id: record.id,
         title: record.title.clone(),
         source: record.source_name.clone(),
-        source_url: format!("sources/{slug}/index.html"),
-        url: format!("a/{}.html", record.id),
-        time: format_time(record.date_ms),
-        iso: iso(record.date_ms),
+        slug: slug.to_string(),
+        date_ms: record.date_ms,
         gone: record.gone_ms.is_some(),
         print: String::new(),
         source_id: record.source_id.clone(),
-        month: day[..7].to_string(),
         day,
         link: record.link.clone(),
         published_ms: record.published_ms,
@@ -1077,6 +1236,34 @@ fn four_digit_year(t: &DateTime<Utc>) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_page_written_in_place_takes_the_build_state_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        std::fs::create_dir(out.join("a")).unwrap();
+        std::fs::write(out.join("a/1.html"), "old").unwrap();
+        let state = out.join(STATE_FILE);
+        std::fs::write(&state, "{}").unwrap();
+        let on_disk = pages_on_disk(out).unwrap();
+        assert_eq!(on_disk, HashSet::from(["a/1.html".to_string()]));
+        let in_place = InPlace {
+            out,
+            on_disk: &on_disk,
+            state: &state,
+            forgotten: OnceLock::new(),
+        };
+        // A page on disk is replaced atomically: the state stays.
+        assert!(in_place.write("a/1.html", b"new").unwrap());
+        assert!(!in_place.write("a/1.html", b"new").unwrap());
+        assert!(state.exists());
+        // A new page is created in place, and the state goes first: had the build been killed
+        // during the write, the next build would not trust the half page.
+        assert!(in_place.write("a/2.html", b"two").unwrap());
+        assert!(!state.exists());
+        assert_eq!(std::fs::read(out.join("a/2.html")).unwrap(), b"two");
+        assert_eq!(std::fs::read(out.join("a/1.html")).unwrap(), b"new");
+    }
 
     #[test]
     fn dates_are_spelled_as_strftime_spells_them() {
