@@ -1460,7 +1460,7 @@ impl Store {
                 source_name: r.get(2)?,
                 title: r.get(3)?,
                 link: r.get(4)?,
-                body: r.get(5)?,
+                body: text(r, 5)?,
                 published_ms: r.get(6)?,
                 first_seen_ms: r.get(7)?,
                 date_ms: r.get(8)?,
@@ -1485,6 +1485,21 @@ impl Store {
             .optional()?
             .unwrap_or_default())
     }
+}
+
+/// Column `index` of `row` as text, checked as UTF-8 with SIMD: the walks read every body,
+/// and rusqlite's own check is a noticeable part of a full site build.
+fn text(row: &rusqlite::Row, index: usize) -> rusqlite::Result<String> {
+    let bytes = row.get_ref(index)?.as_bytes()?;
+    simdutf8::basic::from_utf8(bytes)
+        .map(str::to_owned)
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        })
 }
 
 /// The query of [`Store::for_each_article`] (`body` = `a.body`) and of its walk without bodies
