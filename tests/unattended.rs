@@ -292,3 +292,44 @@ fn backup_without_a_store_says_so() {
     assert!(!copy.exists());
     assert!(!archive.archive().exists(), "backup created the archive");
 }
+
+/// New posts are created in place (one file operation instead of a temporary file and a
+/// rename): a run killed while creating one leaves part of it under its own name, still dirty in
+/// the store, and the next run writes it whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_left_half_written_by_a_killed_run_is_written_whole_by_the_next() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        rss(&[
+            ("https://e.com/1", "一", "<p>1</p>"),
+            ("https://e.com/2", "二", "<p>2</p>"),
+        ]),
+    );
+    let archive = TempArchive::new(&[("S", vec![server.url("/a.xml")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some(NOW));
+    assert_eq!(code, 0, "{err}");
+    let names = archive.post_names();
+    assert_eq!(names.len(), 2);
+    let path = archive.posts().join(&names[0]);
+    let whole = std::fs::read(&path).unwrap();
+
+    // What a run killed in the middle of that write leaves: half the file, the post not marked
+    // written.
+    std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+    let conn =
+        rusqlite::Connection::open(archive.archive().join(".newsvault/store.sqlite")).unwrap();
+    let dirty = conn
+        .execute(
+            "UPDATE article SET post_dirty = 1 WHERE post_name = ?1",
+            [&names[0]],
+        )
+        .unwrap();
+    assert_eq!(dirty, 1);
+    drop(conn);
+
+    let (code, out, err) = archive.cli(&["run"], Some(NOW));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), whole, "{out}");
+    assert_no_temp_files(&archive.posts());
+}

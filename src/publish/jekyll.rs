@@ -35,7 +35,7 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
-use super::write_atomically;
+use super::{write_atomically, write_new};
 use crate::store::{ListItem, NameChoice, PostRecord, SearchRow, Store, StoreError};
 
 /// Posts folder under the archive.
@@ -472,7 +472,18 @@ pub fn publish_with(
                 continue;
             }
             let path = posts_dir.join(&post.post_name);
-            match write_atomically(&path, render_post(post).as_bytes()) {
+            // A new post is created in place, an existing one replaced atomically: a run killed
+            // while creating one leaves it dirty in the store, and the next run replaces the
+            // part it wrote.
+            let bytes = render_post(post);
+            let outcome = write_new(&path, bytes.as_bytes()).and_then(|created| {
+                if created {
+                    Ok(true)
+                } else {
+                    write_atomically(&path, bytes.as_bytes())
+                }
+            });
+            match outcome {
                 Ok(_) => written.push(post.id),
                 Err(e) => report.failures.push(format!("{}: {e}", path.display())),
             }
