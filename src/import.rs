@@ -365,7 +365,7 @@ const BATCH: usize = 2000;
 const CHUNK: usize = 50;
 
 /// Imports every `*.md` file of `posts_dir` (sorted by name, so the earliest file of an article
-/// becomes its post), committing every [`BATCH`] files. Running it again finishes an interrupted
+/// becomes its post), committing every `BATCH` files. Running it again finishes an interrupted
 /// import without duplicates.
 ///
 /// Files are read and parsed on other threads, a chunk at a time, and stored in name order on

@@ -69,7 +69,7 @@ use crate::search::{BLOCK_TAGS, decode_entity, plain_text};
 use crate::store::{ArticleRecord, Store};
 
 /// The files' format, in the manifest: `site.js` reads this one. Bump when the files change
-/// (and [`STATE_FORMAT`] with it).
+/// (and `STATE_FORMAT` with it).
 pub const FORMAT: u32 = 1;
 /// The format of [`STATE_FILE`]: bump when the files, the analysis or [`fingerprint`] change,
 /// so that the index is written again whole (a state of another format is not trusted).

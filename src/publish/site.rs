@@ -21,10 +21,11 @@
 //! article rewrites the newest page of its own day and month and leaves the others alone.
 //!
 //! Incremental: the build remembers, in [`STATE_FILE`] in the output folder, a fingerprint of
-//! every article page's inputs and of the templates. A rebuild renders only the articles whose
-//! fingerprint changed (and every article when a template changed); lists are rendered again
-//! (cheap) and, like every file, written through [`write_atomically`], which leaves a file with
-//! the same bytes untouched. Pages of articles that left the site (hidden) are removed.
+//! every article page's inputs, of every list page's items and of the templates. A rebuild
+//! renders only the pages whose fingerprint changed (every page when a template changed). What
+//! is on disk is read once, as a listing (`pages_on_disk`). A page that exists is replaced
+//! through [`write_atomically`], which leaves a file with the same bytes untouched; a new one is
+//! created in place (`InPlace`). Pages of articles that left the site (hidden) are removed.
 //!
 //! Templates are embedded from `templates/`; a folder named by `[site] templates` replaces any
 //! of them, file by file (same names, `assets/` included).
