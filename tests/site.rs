@@ -32,7 +32,7 @@ fn snapshot(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTi
             } else if !entry
                 .file_name()
                 .to_string_lossy()
-                .starts_with(".newsvault")
+                .starts_with(".newsvault-tmp-")
             {
                 let meta = entry.metadata().unwrap();
                 out.push((
@@ -137,7 +137,7 @@ async fn rebuild_rewrites_only_what_changed_and_shows_versions() {
     assert!(out.contains("2 page(s) rendered"), "{out}");
     let before = snapshot(&site(&archive));
 
-    // Nothing changed: nothing rendered, nothing touched.
+    // Nothing changed: nothing rendered, nothing touched, the build's state included.
     let (_, out, _) = archive.cli(&["build"], Some("2024-06-01T00:00:00Z"));
     assert!(
         out.contains("0 page(s) rendered, 0 file(s) written"),

@@ -139,16 +139,25 @@ pub struct SiteReport {
     pub removed: usize,
 }
 
-/// The build's memory, [`STATE_FILE`].
+/// The build's memory, [`STATE_FILE`]. Written in key order, so that a build that changed
+/// nothing leaves the file as it was (a site kept in git or behind a cache sees no change).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct BuildState {
     /// Fingerprint of the templates and [`FORMAT`]; a change renders every article again.
     templates: String,
     /// Article id → fingerprint of what its page shows.
+    #[serde(serialize_with = "in_key_order")]
     articles: HashMap<i64, String>,
     /// List page (day or month, by path) → fingerprint of the articles it lists.
-    #[serde(default)]
+    #[serde(default, serialize_with = "in_key_order")]
     lists: HashMap<String, String>,
+}
+
+fn in_key_order<K: Ord + Serialize, V: Serialize, S: serde::Serializer>(
+    map: &HashMap<K, V>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(map.iter().collect::<BTreeMap<_, _>>())
 }
 
 /// One article as lists show it; the whole archive's worth stays in memory, bodies do not.
@@ -916,9 +925,9 @@ fn render_feed(
     writer.write("feed.xml", xml.as_bytes())
 }
 
-/// The pages (`.html` and `.xml` files, by path relative to `out`, with `/`) that the output
-/// folder holds before the build, read once instead of asking for each page; temporary files an
-/// interrupted build left are removed on the way.
+/// The files (by path relative to `out`, with `/`) that the output folder holds before the
+/// build, read once instead of asking for each page; temporary files an interrupted build left
+/// are removed on the way.
 fn pages_on_disk(out: &Path) -> std::io::Result<HashSet<String>> {
     let mut pages = HashSet::new();
     let mut stack = vec![String::new()];
@@ -940,7 +949,7 @@ fn pages_on_disk(out: &Path) -> std::io::Result<HashSet<String>> {
                 std::fs::remove_file(entry.path())?;
             } else if entry.file_type()?.is_dir() {
                 stack.push(path);
-            } else if name.ends_with(".html") || name.ends_with(".xml") {
+            } else {
                 pages.insert(path);
             }
         }
@@ -948,14 +957,18 @@ fn pages_on_disk(out: &Path) -> std::io::Result<HashSet<String>> {
     Ok(pages)
 }
 
-/// Removes the pages of the output folder that this build did not produce.
+/// Removes the pages (`.html` and `.xml` files) of the output folder that this build did not
+/// produce.
 fn remove_stale(
     out: &Path,
     on_disk: &HashSet<String>,
     keep: &HashSet<String>,
 ) -> std::io::Result<usize> {
     let mut removed = 0;
-    for page in on_disk.difference(keep) {
+    let pages = on_disk
+        .difference(keep)
+        .filter(|path| path.ends_with(".html") || path.ends_with(".xml"));
+    for page in pages {
         match std::fs::remove_file(out.join(page)) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -1244,10 +1257,15 @@ mod tests {
         let out = dir.path();
         std::fs::create_dir(out.join("a")).unwrap();
         std::fs::write(out.join("a/1.html"), "old").unwrap();
+        std::fs::create_dir(out.join("assets")).unwrap();
+        std::fs::write(out.join("assets/site.css"), "a{}").unwrap();
         let state = out.join(STATE_FILE);
         std::fs::write(&state, "{}").unwrap();
         let on_disk = pages_on_disk(out).unwrap();
-        assert_eq!(on_disk, HashSet::from(["a/1.html".to_string()]));
+        assert_eq!(
+            on_disk,
+            HashSet::from(["a/1.html", "assets/site.css", STATE_FILE].map(String::from))
+        );
         let in_place = InPlace {
             out,
             on_disk: &on_disk,
@@ -1257,6 +1275,7 @@ mod tests {
         // A page on disk is replaced atomically: the state stays.
         assert!(in_place.write("a/1.html", b"new").unwrap());
         assert!(!in_place.write("a/1.html", b"new").unwrap());
+        assert!(in_place.write("assets/site.css", b"b{}").unwrap());
         assert!(state.exists());
         // A new page is created in place, and the state goes first: had the build been killed
         // during the write, the next build would not trust the half page.
