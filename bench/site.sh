@@ -6,8 +6,9 @@
 #
 # Needs python3 and the shared bench material (../shared/bench/gen_corpus.py and serve.py, or
 # SHARED=/path/to/shared). Builds newsvault in release mode, archives the corpora from a loopback
-# server, and measures with /usr/bin/time (wall time, peak RSS). Jekyll and Hugo are not run
-# here (not installed on the build machines); ../shared/bench/README.md has their figures.
+# server, and measures with /usr/bin/time (wall time, peak RSS). Jekyll and Hugo on the same
+# articles: bench/peers.sh. On ext4 without a journal, start it a few minutes after deleting
+# many files (another benchmark's clean-up): file creation is slow for that long.
 set -euo pipefail
 SIZES=${1:-"50 250"}
 HERE=$(cd "$(dirname "$0")" && pwd)
