@@ -603,12 +603,7 @@ impl Store {
         &self,
         mut each: impl FnMut(SearchRow) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT a.title, s.name, a.tags, a.categories, a.post_name, a.date_ms, a.summary
-             FROM article a JOIN source s ON s.id = a.source_id
-             WHERE a.post_name IS NOT NULL AND a.hidden_ms IS NULL
-             ORDER BY a.date_ms DESC, a.id DESC",
-        )?;
+        let mut statement = self.conn.prepare_cached(POSTS_SQL)?;
         let mut rows = statement.query([])?;
         while let Some(r) = rows.next()? {
             let row = SearchRow {
@@ -1502,6 +1497,13 @@ fn text(row: &rusqlite::Row, index: usize) -> rusqlite::Result<String> {
         })
 }
 
+/// The query of [`Store::for_each_post`], which reads the `article_walk` index alone.
+const POSTS_SQL: &str =
+    "SELECT a.title, s.name, a.tags, a.categories, a.post_name, a.date_ms, a.summary
+     FROM article a JOIN source s ON s.id = a.source_id
+     WHERE a.post_name IS NOT NULL AND a.hidden_ms IS NULL
+     ORDER BY a.date_ms DESC, a.id DESC";
+
 /// The query of [`Store::for_each_article`] (`body` = `a.body`) and of its walk without bodies
 /// (`''`), which reads the `article_walk` index alone (migrations/0006_walk_index.sql).
 fn walk_sql(body: &str) -> String {
@@ -1601,7 +1603,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_5_store_gains_an_index_the_walk_without_bodies_reads_alone() {
+    fn a_version_5_store_gains_an_index_the_walks_without_bodies_read_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
         // A second article, newer, and a third, hidden.
@@ -1616,19 +1618,22 @@ mod tests {
                  'v', 'h', 3);",
         );
         let store = Store::open(&path).unwrap();
-        let plan: Vec<String> = store
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", walk_sql("''")))
-            .unwrap()
-            .query_map([], |r| r.get(3))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert!(
-            plan.iter()
-                .any(|step| step.contains("COVERING INDEX article_walk")),
-            "{plan:?}"
-        );
+        // The site's walk and search.json's read the index alone.
+        for sql in [walk_sql("''"), POSTS_SQL.to_string()] {
+            let plan: Vec<String> = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(
+                plan.iter()
+                    .any(|step| step.contains("COVERING INDEX article_walk")),
+                "{plan:?}"
+            );
+        }
         let walk = |with_body: bool| {
             let mut seen = Vec::new();
             let each = |r: ArticleRecord| -> std::result::Result<(), ()> {

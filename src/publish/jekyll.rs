@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
@@ -99,6 +99,16 @@ fn utc(ms: i64) -> DateTime<Utc> {
 }
 
 /// `2021-04-04T08:45:53.966Z`.
+/// `YYYY-MM-DD` (UTC), as search.json gives every post's date.
+fn day(ms: i64) -> String {
+    let date = utc(ms);
+    if (0..=9999).contains(&date.year()) {
+        format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
+    } else {
+        date.format("%Y-%m-%d").to_string()
+    }
+}
+
 pub fn format_date(ms: i64) -> String {
     utc(ms).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
@@ -365,6 +375,7 @@ pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms
         pattern => pattern,
     };
     let date = utc(date_ms);
+    let four_digits = (0..=9999).contains(&date.year());
     let stem = post_name.strip_suffix(".md").unwrap_or(post_name);
     let slug = stem.get(11..).unwrap_or(stem);
     let mut seen = BTreeSet::new();
@@ -382,11 +393,18 @@ pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms
             .unwrap_or(rest.len() - at - 1);
         let name = &rest[at + 1..at + 1 + name_len];
         let value = match name {
+            // The common ones without parsing a strftime pattern: search.json asks for every
+            // post's URL on each run that writes posts.
+            "year" | "month" | "day" if four_digits => match name {
+                "year" => format!("{:04}", date.year()),
+                "month" => format!("{:02}", date.month()),
+                _ => format!("{:02}", date.day()),
+            },
+            "i_month" => date.month().to_string(),
+            "i_day" => date.day().to_string(),
             "year" => date.format("%Y").to_string(),
             "month" => date.format("%m").to_string(),
-            "i_month" => date.format("%-m").to_string(),
             "day" => date.format("%d").to_string(),
-            "i_day" => date.format("%-d").to_string(),
             "short_year" => date.format("%y").to_string(),
             "hour" => date.format("%H").to_string(),
             "minute" => date.format("%M").to_string(),
@@ -543,7 +561,7 @@ fn write_search_json(store: &Store, path: &Path, permalink: &str) -> Result<(), 
             category: &row.source_name,
             tags: row.tags.join(", "),
             url: post_url(permalink, &row.categories, &row.post_name, row.date_ms),
-            date: utc(row.date_ms).format("%Y-%m-%d").to_string(),
+            date: day(row.date_ms),
             desc: &row.summary,
         };
         serde_json::to_writer(&mut out, &item)?;
@@ -693,6 +711,20 @@ mod tests {
             post_url("none", &["News".into()], "2021-04-04-a.md", 0),
             "/news/a.html"
         );
+    }
+
+    #[test]
+    fn url_dates_are_spelled_as_strftime_spells_them() {
+        let pattern = "/:year/:month/:day/:i_month/:i_day/:title";
+        // From before 1970 to past year 9999 (where strftime takes over), a day and a bit apart.
+        let mut ms: i64 = -62_000_000_000_000;
+        while ms < 260_000_000_000_000 {
+            let date = utc(ms);
+            let want = date.format("/%Y/%m/%d/%-m/%-d/a").to_string();
+            assert_eq!(post_url(pattern, &[], "2021-04-04-a.md", ms), want, "{ms}");
+            assert_eq!(day(ms), date.format("%Y-%m-%d").to_string(), "{ms}");
+            ms += 90_061_001 * 997;
+        }
     }
 
     #[test]
