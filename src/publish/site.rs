@@ -585,7 +585,7 @@ struct PageLink {
     current: bool,
 }
 
-/// A list page that [`render_paged`] found changed, rendered by [`render_list_pages`].
+/// A list page that [`plan_list_pages`] found changed, rendered by [`render_list_pages`].
 struct ListPage<'i> {
     name: String,
     root: String,
@@ -600,7 +600,7 @@ struct ListPage<'i> {
 
 /// Plans a list split into pages of [`PAGE_SIZE`]: `<stem>.html`, `<stem>-p1.html`, …; the
 /// pages whose inputs changed since the last build go to `changed`.
-fn render_paged<'i>(
+fn plan_list_pages<'i>(
     writer: &mut Writer,
     changed: &mut Vec<ListPage<'i>>,
     stem: &str,
@@ -761,7 +761,7 @@ fn render_lists(
             url: "days/index.html".into(),
             count: 0,
         }]);
-        render_paged(
+        plan_list_pages(
             writer,
             &mut changed,
             &format!("days/{day}"),
@@ -824,7 +824,7 @@ fn render_lists(
             },
         ]);
         for (month, month_items) in &by_month {
-            render_paged(
+            plan_list_pages(
                 writer,
                 &mut changed,
                 &format!("sources/{slug}/{month}"),
