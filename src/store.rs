@@ -181,6 +181,13 @@ impl Store {
         Ok(store)
     }
 
+    /// Another connection to the same store file, for a reader on another thread (none for a
+    /// store in memory).
+    pub fn reopen(&self) -> Option<Result<Store>> {
+        let path = self.conn.path().filter(|p| !p.is_empty())?;
+        Some(Store::open(Path::new(path)))
+    }
+
     fn migrate(&self, path: &Path) -> Result<()> {
         let found: i64 = self
             .conn

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use common::{FeedServer, TempArchive, fixture, rss};
 use newsvault::publish::shards::search_files;
+use newsvault::publish::site::TEMPLATES;
 
 const GOLDEN_TITLE: &str = "中韩外长会谈 韩国支持北京举办冬奥";
 const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
@@ -445,4 +446,58 @@ async fn the_static_search_index_follows_edits_new_and_hidden_articles() {
     };
     assert_eq!(bytes(&after), bytes(&before));
     assert_eq!(titles("冬奥"), ["第三条"]);
+}
+
+/// A template change renders every page again, reading every body once; the static index, whose
+/// state still holds, reads only the article that changed (through a connection of its own).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_template_change_renders_every_page_and_the_index_follows_an_edit() {
+    let server = FeedServer::start().await;
+    let one = ("https://e.com/1", "第一条", "<p>北京举办冬奥会</p>");
+    let two = ("https://e.com/2", "第二条", "<p>韩国外长访华</p>");
+    // Enough articles that one edit is a patch of the index, its body read alone.
+    let more = [
+        ("https://e.com/3", "第三条", "<p>三</p>"),
+        ("https://e.com/4", "第四条", "<p>四</p>"),
+        ("https://e.com/5", "第五条", "<p>五</p>"),
+    ];
+    server.set("/a", rss(&[one, two, more[0], more[1], more[2]]));
+    let archive = TempArchive::new(
+        &[("A", vec![server.url("/a")])],
+        "[site]\ntemplates = \"tpl\"\n",
+    );
+    let templates = archive.dir.path().join("tpl");
+    std::fs::create_dir_all(&templates).unwrap();
+    let site = site(&archive);
+    let titles = |query: &str| -> Vec<String> {
+        let hits = search_files(&site, query).unwrap();
+        hits.into_iter().map(|hit| hit.title).collect()
+    };
+    assert_eq!(archive.cli(&["run"], Some("2024-06-01T00:00:00Z")).0, 0);
+    let (code, _, err) = archive.cli(&["build"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(titles("冬奥"), ["第一条"]);
+
+    // Edited at the source, and a template changed.
+    let edited = ("https://e.com/1", "第一条", "<p>上海举办亚运会</p>");
+    server.set("/a", rss(&[edited, two, more[0], more[1], more[2]]));
+    assert_eq!(archive.cli(&["run"], Some("2024-06-01T01:00:00Z")).0, 0);
+    let article = TEMPLATES
+        .iter()
+        .find(|(name, _)| *name == "article.html")
+        .unwrap()
+        .1;
+    let mine = article.replacen("{% block main %}", "{% block main %}<!-- mine -->", 1);
+    assert_ne!(mine, article);
+    std::fs::write(templates.join("article.html"), mine).unwrap();
+    let (code, out, err) = archive.cli(&["build"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("5 page(s) rendered"), "{out}");
+    for text in ["第一条", "第二条", "第五条"] {
+        assert!(read(page_with(&archive, text)).contains("<!-- mine -->"));
+    }
+    assert!(read(page_with(&archive, "第一条")).contains("亚运会"));
+    assert!(titles("冬奥").is_empty());
+    assert_eq!(titles("亚运"), ["第一条"]);
+    assert_eq!(titles("韩国"), ["第二条"]);
 }

@@ -27,6 +27,11 @@
 //! through [`write_atomically`], which leaves a file with the same bytes untouched; a new one is
 //! created in place (`InPlace`). Pages of articles that left the site (hidden) are removed.
 //!
+//! A full build (no state, or new templates) walks the store twice: the articles' metadata
+//! first (the store's covering index), which is all the lists and the static search index need
+//! to plan, then every body once, handed both to the page workers and, on a thread of its own
+//! with a connection of its own, to the static index's readers ([`super::shards::SharedWalk`]).
+//!
 //! Templates are embedded from `templates/`; a folder named by `[site] templates` replaces any
 //! of them, file by file (same names, `assets/` included).
 
@@ -44,6 +49,7 @@ use similar::{ChangeTag, TextDiff};
 use thiserror::Error;
 
 use crate::content::clean::sanitise;
+use crate::publish::shards::ShardReport;
 use crate::publish::{TEMP_PREFIX, write_atomically, write_new};
 use crate::search::plain_text;
 use crate::store::{ArticleRecord, Store, StoreError};
@@ -260,35 +266,43 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     let full = !same_templates || old.articles.is_empty();
     let (to_render, pending) = crossbeam_channel::bounded::<PageJob>(BATCH);
     let base = context! { site_title => options.title.clone(), generated => generated.clone() };
-    let mut search_walk = super::shards::SiteWalk::new(out);
-    let pages = std::thread::scope(|scope| -> Result<PagesDone, SiteError> {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                let pending = pending.clone();
-                let env = &env;
-                let in_place = &in_place;
-                scope.spawn(move || render_pages(env, pending, in_place, &options.title))
-            })
-            .collect();
-        drop(pending);
-        let each = |mut record: ArticleRecord| -> Result<(), SiteError> {
-            search_walk.article(&record);
-            let print = fingerprint(&record);
-            let path = format!("a/{}.html", record.id);
-            let fresh = same_templates
-                && old.articles.get(&record.id) == Some(&print)
-                && on_disk.contains(&path);
-            let latest = items.len() < LATEST;
-            if !full && (!fresh || latest) {
-                record.body = store.article_body(record.id)?;
-            }
-            let slug = slugs.slug(&record.source_id);
-            let mut item = item_of(&record, &slug, latest);
-            item.print = print.clone();
-            writer.keep.insert(path);
-            state.articles.insert(record.id, print);
-            items.push(item);
-            if !fresh {
+    let mut search_walk = Some(super::shards::SiteWalk::new(out));
+    let pages = std::thread::scope(
+        |scope| -> Result<(PagesDone, Option<ShardReport>), SiteError> {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let pending = pending.clone();
+                    let env = &env;
+                    let in_place = &in_place;
+                    scope.spawn(move || render_pages(env, pending, in_place, &options.title))
+                })
+                .collect();
+            drop(pending);
+            // Each article's item, fingerprint and static-index view; the record comes back when
+            // its page must be rendered (with its body, unless `full`: the walk with bodies
+            // follows).
+            let mut visit = |mut record: ArticleRecord| -> Result<_, SiteError> {
+                if let Some(walk) = search_walk.as_mut() {
+                    walk.article(&record);
+                }
+                let print = fingerprint(&record);
+                let path = format!("a/{}.html", record.id);
+                let fresh = same_templates
+                    && old.articles.get(&record.id) == Some(&print)
+                    && on_disk.contains(&path);
+                let latest = items.len() < LATEST;
+                if (!fresh && !full) || latest {
+                    record.body = store.article_body(record.id)?;
+                }
+                let slug = slugs.slug(&record.source_id);
+                let mut item = item_of(&record, &slug, latest);
+                item.print = print.clone();
+                writer.keep.insert(path);
+                state.articles.insert(record.id, print);
+                items.push(item);
+                Ok((!fresh).then_some((record, slug)))
+            };
+            let render = |record: ArticleRecord, slug: String| -> Result<(), SiteError> {
                 let versions = if record.versions > 1 {
                     version_views(&store.versions(record.id)?)
                 } else {
@@ -300,35 +314,80 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
                     versions,
                     slug,
                 });
+                Ok(())
+            };
+            // A full build reads the metadata first, so that the static index can plan, then
+            // every body once, for the page workers and the index's readers together.
+            let mut planned: HashMap<i64, String> = HashMap::new();
+            let walked = store.for_each_article_without_body(|record| {
+                match visit(record)? {
+                    Some((record, slug)) if full => {
+                        planned.insert(record.id, slug);
+                    }
+                    Some((record, slug)) => render(record, slug)?,
+                    None => {}
+                }
+                Ok(())
+            });
+            let walked = walked.map_err(SiteError::from).and_then(|w| w);
+            let shared = match (full, walked.is_ok(), store.reopen()) {
+                (true, true, Some(reader)) => Some(reader?),
+                _ => None,
+            };
+            let indexing = shared.map(|store| {
+                let (to_index, records) = crossbeam_channel::bounded::<ArticleRecord>(BATCH);
+                let walk = search_walk.take().expect("the walk is the index's once");
+                let prints = &state.articles;
+                let shared = super::shards::SharedWalk { records, store };
+                let thread = scope
+                    .spawn(move || super::shards::write_search_shards(&shared, out, prints, walk));
+                (to_index, thread)
+            });
+            let walked = walked.and_then(|()| {
+                if !full {
+                    return Ok(());
+                }
+                let fed = store.for_each_article(|record| {
+                    let Some(slug) = planned.remove(&record.id) else {
+                        return Ok(());
+                    };
+                    if let Some((to_index, _)) = &indexing {
+                        // Closed when the index needed no second reading.
+                        let _ = to_index.send(record.clone());
+                    }
+                    render(record, slug)
+                });
+                fed.map_err(SiteError::from).and_then(|w| w)
+            });
+            let indexed = indexing.map(|(to_index, thread)| {
+                drop(to_index);
+                thread
+            });
+            drop(to_render);
+            let lists = walked.and_then(|()| {
+                writer.report.articles = items.len();
+                render_lists(&env, &items, &slugs, &base, &mut writer)?;
+                render_feed(&env, &items, options, &mut writer)
+            });
+            let mut done = PagesDone::default();
+            for worker in workers {
+                let part = worker.join().expect("a page renderer panicked");
+                done.rendered += part.rendered;
+                done.written += part.written;
+                done.unchanged += part.unchanged;
+                done.error = done.error.or(part.error);
             }
-            Ok(())
-        };
-        let walked = if full {
-            store.for_each_article(each)
-        } else {
-            store.for_each_article_without_body(each)
-        };
-        drop(to_render);
-        let walked = walked.map_err(SiteError::from).and_then(|w| w);
-        let lists = walked.and_then(|()| {
-            writer.report.articles = items.len();
-            render_lists(&env, &items, &slugs, &base, &mut writer)?;
-            render_feed(&env, &items, options, &mut writer)
-        });
-        let mut done = PagesDone::default();
-        for worker in workers {
-            let part = worker.join().expect("a page renderer panicked");
-            done.rendered += part.rendered;
-            done.written += part.written;
-            done.unchanged += part.unchanged;
-            done.error = done.error.or(part.error);
-        }
-        lists?;
-        match done.error.take() {
-            Some(error) => Err(error),
-            None => Ok(done),
-        }
-    })?;
+            let indexed = indexed
+                .map(|thread| thread.join().expect("the static index's writer panicked"))
+                .transpose();
+            lists?;
+            if let Some(error) = done.error.take() {
+                return Err(error);
+            }
+            Ok((done, indexed?))
+        },
+    )?;
+    let (pages, indexed) = pages;
     writer.report.rendered += pages.rendered;
     writer.report.written += pages.written;
     writer.report.unchanged += pages.unchanged;
@@ -351,9 +410,16 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         writer.write(name, &bytes)?;
     }
     writer.report.removed = remove_stale(out, &on_disk, &writer.keep).map_err(write_error(out))?;
-    // Search on a static host: the index as small files under `search/`.
-    super::shards::write_search_shards(store, out, &state.articles, search_walk)?
-        .add_to(&mut writer.report);
+    // Search on a static host: the index as small files under `search/` (written beside the
+    // pages by a full build).
+    let indexed = match (indexed, search_walk) {
+        (Some(report), _) => report,
+        (None, Some(walk)) => {
+            super::shards::write_search_shards(store, out, &state.articles, walk)?
+        }
+        (None, None) => unreachable!("the walk went to the index's writer, which reported"),
+    };
+    indexed.add_to(&mut writer.report);
     state.lists = std::mem::take(&mut writer.lists);
     let state_bytes = serde_json::to_vec(&state).expect("the build state serialises");
     write_atomically(&state_path, &state_bytes).map_err(write_error(&state_path))?;

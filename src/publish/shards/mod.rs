@@ -350,14 +350,14 @@ impl SiteWalk {
     }
 }
 
-/// Writes (or brings up to date) the static search index of `store` in `out/search/`.
+/// Writes (or brings up to date) the static search index of `articles` in `out/search/`.
 ///
 /// `site` is the site build's fingerprint of each article on it (id → a hash of everything its
 /// page shows, which includes everything the index holds): when they are those of the last
 /// build and the index's files are all there, nothing is read or written. `walked` is what
 /// the site's walk of the store showed ([`SiteWalk`]).
 pub fn write_search_shards(
-    store: &Store,
+    articles: &dyn Articles,
     out: &Path,
     site: &HashMap<i64, String>,
     walked: SiteWalk,
@@ -372,7 +372,32 @@ pub fn write_search_shards(
     if let Some(report) = unchanged(out, &walked.old, &digest) {
         return Ok(report);
     }
-    write_index(store, out, Layout::DEFAULT, Some(digest), Some(walked))
+    write_index(articles, out, Layout::DEFAULT, Some(digest), Some(walked))
+}
+
+/// The articles of a full site build, which reads every body once: the walk with bodies is the
+/// site's own, its records arriving on `records` while the pages are rendered; a single body is
+/// read through `store`, a connection of this thread's own.
+pub struct SharedWalk {
+    pub records: crossbeam_channel::Receiver<ArticleRecord>,
+    pub store: Store,
+}
+
+impl Articles for SharedWalk {
+    fn walk_without_body(&self, each: &mut dyn FnMut(ArticleRecord)) -> Result<(), SiteError> {
+        self.store.walk_without_body(each)
+    }
+
+    fn walk(&self, each: &mut dyn FnMut(ArticleRecord)) -> Result<(), SiteError> {
+        for record in &self.records {
+            each(record);
+        }
+        Ok(())
+    }
+
+    fn body(&self, id: i64) -> Result<String, SiteError> {
+        self.store.body(id)
+    }
 }
 
 fn read_state(path: &Path, layout: Layout) -> Option<State> {
