@@ -1032,19 +1032,7 @@ fn write_shards(
         buckets[(hash % count) as usize].push((term, value));
     }
     // Shards are put together and written on all cores.
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let per_thread = buckets.len().div_ceil(threads).max(1);
-    let mut numbered: Vec<(u32, Vec<(String, String)>)> = buckets
-        .into_iter()
-        .enumerate()
-        .map(|(shard, bucket)| (shard as u32, bucket))
-        .collect();
-    let mut parts = Vec::new();
-    while numbered.len() > per_thread {
-        let rest = numbered.split_off(per_thread);
-        parts.push(std::mem::replace(&mut numbered, rest));
-    }
-    parts.push(numbered);
+    let parts = per_core(buckets);
     let written: Vec<Result<Counts, SiteError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .into_iter()
@@ -1091,19 +1079,7 @@ fn patch_shards(
     for (hash, term, lists) in postings.into_terms(|_, lists| lists) {
         added[(hash % count) as usize].push((term, lists));
     }
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let per_thread = added.len().div_ceil(threads).max(1);
-    let mut numbered: Vec<(u32, Vec<(String, Lists)>)> = added
-        .into_iter()
-        .enumerate()
-        .map(|(shard, terms)| (shard as u32, terms))
-        .collect();
-    let mut parts = Vec::new();
-    while numbered.len() > per_thread {
-        let rest = numbered.split_off(per_thread);
-        parts.push(std::mem::replace(&mut numbered, rest));
-    }
-    parts.push(numbered);
+    let parts = per_core(added);
     // Read and patch every shard first, write only when all read.
     let patched: Vec<Option<Vec<PatchedShard>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
@@ -1227,6 +1203,20 @@ fn patch_shard(
         terms.insert(term, value.clone());
     }
     Some(terms)
+}
+
+/// `shards` numbered from 0 and cut into one run per core, for scoped threads.
+fn per_core<T>(shards: Vec<T>) -> Vec<Vec<(u32, T)>> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_thread = shards.len().div_ceil(threads).max(1);
+    let mut numbered: Vec<(u32, T)> = (0..).zip(shards).collect();
+    let mut parts = Vec::new();
+    while numbered.len() > per_thread {
+        let rest = numbered.split_off(per_thread);
+        parts.push(std::mem::replace(&mut numbered, rest));
+    }
+    parts.push(numbered);
+    parts
 }
 
 /// A power of two that puts about [`TARGET_SHARD_BYTES`] in each shard; `previous` as long as
