@@ -34,6 +34,18 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// [`chromium`], or a line saying that `test` skipped for want of it.
+fn chromium_for(test: &str) -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        println!(
+            "SKIPPED {test}: no chromium at /usr/bin/chromium \
+             (apt-get install chromium, or set NEWSVAULT_CHROMIUM)"
+        );
+    }
+    found
+}
+
 /// `newsvault serve` as a child process; killed when dropped.
 struct Serve(Child);
 
@@ -321,11 +333,7 @@ fn screenshot(chromium: &Path, profile: &Path, path: &Path, size: &str, url: &st
 
 #[tokio::test(flavor = "multi_thread")]
 async fn search_for_the_golden_article_in_chromium() {
-    let Some(chromium) = chromium() else {
-        println!(
-            "SKIPPED search_for_the_golden_article_in_chromium: no chromium at /usr/bin/chromium \
-             (apt-get install chromium, or set NEWSVAULT_CHROMIUM)"
-        );
+    let Some(chromium) = chromium_for("search_for_the_golden_article_in_chromium") else {
         return;
     };
     let (_server, archive) = golden_archive().await;
@@ -346,11 +354,7 @@ async fn search_for_the_golden_article_in_chromium() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn search_the_static_build_in_chromium() {
-    let Some(chromium) = chromium() else {
-        println!(
-            "SKIPPED search_the_static_build_in_chromium: no chromium at /usr/bin/chromium \
-             (apt-get install chromium, or set NEWSVAULT_CHROMIUM)"
-        );
+    let Some(chromium) = chromium_for("search_the_static_build_in_chromium") else {
         return;
     };
     let (_server, archive) = golden_archive().await;

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{FeedServer, TempArchive, fixture, rss};
+use common::{FeedServer, TempArchive, fixture, numbered_rss, rss};
 use newsvault::publish::shards::search_files;
 use newsvault::publish::site::TEMPLATES;
 
@@ -232,14 +232,7 @@ async fn build_out_writes_where_asked_and_a_broken_template_fails_before_writing
 #[tokio::test(flavor = "multi_thread")]
 async fn a_page_that_cannot_be_written_fails_the_build_by_name_and_the_next_build_writes_it() {
     let server = FeedServer::start().await;
-    let items: Vec<(String, String)> = (0..300)
-        .map(|i| (format!("https://e.com/{i}"), format!("第{i}条")))
-        .collect();
-    let items: Vec<(&str, &str, &str)> = items
-        .iter()
-        .map(|(link, title)| (link.as_str(), title.as_str(), "<p>正文</p>"))
-        .collect();
-    server.set("/a", rss(&items));
+    server.set("/a", numbered_rss(0..300));
     let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
     assert_eq!(archive.cli(&["run"], None).0, 0);
     // A folder where a page worker must write one article's page.

@@ -81,14 +81,7 @@ async fn stop(mut child: Child, signal: &str) -> (Option<i32>, String, String) {
 /// A feed that gains an item on every request: request n carries items 1..=n+1.
 fn growing_feed(server: &FeedServer, path: &str) {
     server.route(path, |_, count| {
-        let items: Vec<(String, String)> = (1..=count + 1)
-            .map(|i| (format!("https://e.com/{i}"), format!("第{i}条")))
-            .collect();
-        let items: Vec<(&str, &str, &str)> = items
-            .iter()
-            .map(|(link, title)| (link.as_str(), title.as_str(), "<p>正文</p>"))
-            .collect();
-        common::Reply::ok(rss(&items))
+        common::Reply::ok(common::numbered_rss(1..=count + 1))
     });
 }
 

@@ -210,6 +210,19 @@ pub fn rss(items: &[(&str, &str, &str)]) -> String {
     out
 }
 
+/// An RSS feed of items `https://e.com/<n>`, titled `第<n>条`, one for each of `numbers`.
+pub fn numbered_rss(numbers: impl IntoIterator<Item = usize>) -> String {
+    let items: Vec<(String, String)> = numbers
+        .into_iter()
+        .map(|i| (format!("https://e.com/{i}"), format!("第{i}条")))
+        .collect();
+    let items: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(link, title)| (link.as_str(), title.as_str(), "<p>正文</p>"))
+        .collect();
+    rss(&items)
+}
+
 /// A temporary archive with a config whose sources are `(name, feed URLs)`, plus extra TOML for
 /// the first lines (e.g. `[fetch]` settings).
 pub struct TempArchive {

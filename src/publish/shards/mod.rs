@@ -1307,6 +1307,13 @@ mod tests {
     use super::*;
     use crate::search::plain_text;
 
+    /// Segments of 8 cut into 4 while they fill, document files of 2: every case in few articles.
+    const SMALL: Layout = Layout {
+        segment: 8,
+        small: 4,
+        doc_chunk: 2,
+    };
+
     #[test]
     fn shard_counts_are_powers_of_two_that_do_not_flap() {
         assert_eq!(shard_count(0, None), 1);
@@ -1391,11 +1398,7 @@ mod tests {
 
     #[test]
     fn incremental_builds_find_what_the_articles_hold() {
-        let layout = Layout {
-            segment: 8,
-            small: 4,
-            doc_chunk: 2,
-        };
+        let layout = SMALL;
         let words = [
             "北京", "冬奥", "韩国", "会谈", "COVID", "Vaccine", "上海", "经济", "冬", "奥运",
         ];
@@ -1478,11 +1481,7 @@ mod tests {
 
     #[test]
     fn hidden_articles_leave_the_document_files() {
-        let layout = Layout {
-            segment: 8,
-            small: 4,
-            doc_chunk: 2,
-        };
+        let layout = SMALL;
         let out = tempfile::tempdir().unwrap();
         let mut articles = BTreeMap::new();
         for id in 1..=10 {
@@ -1531,11 +1530,7 @@ mod tests {
 
     #[test]
     fn a_shard_that_does_not_read_is_computed_again() {
-        let layout = Layout {
-            segment: 8,
-            small: 4,
-            doc_chunk: 2,
-        };
+        let layout = SMALL;
         let out = tempfile::tempdir().unwrap();
         let mut articles = BTreeMap::new();
         for id in 1..=10 {
