@@ -35,17 +35,7 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 sleep 1
 
-# config DIR CORPUS NFEEDS: one source, NFEEDS feeds of CORPUS.
-config() {
-  mkdir -p "$1"
-  { echo "archive = \"archive\""
-    [ -n "${INDEX_ON_RUN:-}" ] && printf '[site]\nindex_on_run = %s\n' "$INDEX_ON_RUN"
-    echo "[[source]]"; echo "name = \"联合早报\""; echo "content = \"verbatim\""
-    printf 'feeds = ['
-    for ((i = 0; i < $3; i++)); do printf '"http://127.0.0.1:%s/%s/feed-%03d.xml",' "$PORT" "$2" "$i"; done
-    echo ']'
-  } > "$1/newsvault.toml"
-}
+source "$HERE/corpus-config.sh"
 
 # measure LABEL CMD...: appends "wall_seconds peak_kb" to $WORK/LABEL.
 measure() {

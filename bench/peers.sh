@@ -68,18 +68,8 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 sleep 1
 
-# config DIR CORPUS NFEEDS: one source, NFEEDS feeds of CORPUS; the search index is left out
-# of the run (not measured here).
-config() {
-  mkdir -p "$1"
-  { echo "archive = \"archive\""
-    printf '[site]\nindex_on_run = false\n'
-    echo "[[source]]"; echo "name = \"联合早报\""; echo "content = \"verbatim\""
-    printf 'feeds = ['
-    for ((i = 0; i < $3; i++)); do printf '"http://127.0.0.1:%s/%s/feed-%03d.xml",' "$PORT" "$2" "$i"; done
-    echo ']'
-  } > "$1/newsvault.toml"
-}
+INDEX_ON_RUN=false  # the search index is not measured here
+source "$HERE/corpus-config.sh"
 
 # measure KEY LIMIT CMD...: runs CMD (under `timeout LIMIT` unless LIMIT is 0) and appends
 # "wall_s peak_kB status load" to $WORK/KEY; status is "ok", "limit" or "exit=N", load the

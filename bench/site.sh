@@ -24,17 +24,7 @@ python3 "$SHARED/bench/serve.py" "$WORK" --port "$PORT" >/dev/null 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; [ -n "${SERVE:-}" ] && kill $SERVE 2>/dev/null; rm -rf "$WORK"' EXIT
 
-# config DIR CORPUS NFEEDS [EXTRA_CORPUS]: one source, the feeds of CORPUS (and EXTRA's).
-config() {
-  mkdir -p "$1"
-  { echo "archive = \"archive\""
-    echo "[[source]]"; echo "name = \"联合早报\""; echo "content = \"verbatim\""
-    printf 'feeds = ['
-    for ((i = 0; i < $3; i++)); do printf '"http://127.0.0.1:%s/%s/feed-%03d.xml",' "$PORT" "$2" "$i"; done
-    [ -n "${4:-}" ] && printf '"http://127.0.0.1:%s/%s/feed-000.xml",' "$PORT" "$4"
-    echo ']'
-  } > "$1/newsvault.toml"
-}
+source "$HERE/corpus-config.sh"
 
 measure() { # LABEL CMD...: prints "LABEL wall_s peak_MB"
   local label=$1; shift
