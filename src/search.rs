@@ -197,8 +197,9 @@ impl Tokenizer for CharTokenizer {
     }
 }
 
-/// Chinese, Japanese and Korean characters: each is a token of its own.
-fn is_cjk(c: char) -> bool {
+/// Chinese, Japanese and Korean characters: each is a token of its own (and a term of its own in
+/// the static index, `publish::shards`, so that both searches cut text alike).
+pub fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF       // kana
         | 0x3400..=0x4DBF     // CJK extension A

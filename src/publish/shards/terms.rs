@@ -24,17 +24,9 @@ const DIGITS: [u8; 256] = {
     table
 };
 
-/// Chinese, Japanese and Korean characters, each a term of its own (the ranges of
-/// `crate::search`'s character tokenizer, so both searches cut text alike).
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF       // kana
-        | 0x3400..=0x4DBF     // CJK extension A
-        | 0x4E00..=0x9FFF     // CJK unified ideographs
-        | 0xAC00..=0xD7AF     // hangul syllables
-        | 0xF900..=0xFAFF     // CJK compatibility ideographs
-        | 0x20000..=0x3134F) // CJK extensions B–G
-}
+/// Chinese, Japanese and Korean characters, each a term of its own: the ranges of the search
+/// index's character tokenizer, so both searches cut text alike.
+pub use crate::search::is_cjk;
 
 /// `char::is_alphanumeric`, without its Unicode tables for ASCII and the punctuation of Chinese
 /// text (which has none).
