@@ -8,6 +8,7 @@
 pub mod clean;
 pub mod fulltext;
 pub mod images;
+pub mod simple_markup;
 
 use sha2::{Digest, Sha256};
 use url::Url;
