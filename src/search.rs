@@ -251,20 +251,18 @@ pub fn plain_text(html: &str) -> String {
             Some(at) => (&rest[1..at], at + 1),
             None => (&rest[1..], rest.len()),
         };
-        let tag = tag.to_ascii_lowercase();
         rest = &rest[end..];
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        if !tag.starts_with('/') && (name == "script" || name == "style") {
-            let close = format!("</{name}");
-            let at = rest.to_ascii_lowercase().find(&close).unwrap_or(rest.len());
-            rest = &rest[at..];
+        let closing = tag.starts_with('/');
+        let name = tag.trim_start_matches('/');
+        let name = &name[..name.bytes().take_while(u8::is_ascii_alphanumeric).count()];
+        if !closing && (name.eq_ignore_ascii_case("script") || name.eq_ignore_ascii_case("style")) {
+            rest = &rest[find_closing(rest, name).unwrap_or(rest.len())..];
             continue;
         }
-        if BLOCK_TAGS.contains(&name.as_str()) && !out.ends_with('\n') && !out.is_empty() {
+        if BLOCK_TAGS.iter().any(|b| name.eq_ignore_ascii_case(b))
+            && !out.ends_with('\n')
+            && !out.is_empty()
+        {
             while out.ends_with(' ') {
                 out.pop();
             }
@@ -275,24 +273,47 @@ pub fn plain_text(html: &str) -> String {
     out.trim().to_string()
 }
 
+/// Where `</name` starts in `text`, whatever its case.
+pub(crate) fn find_closing(text: &str, name: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("</") {
+        let start = from + at;
+        let after = &bytes[start + 2..];
+        if after.len() >= name.len() && after[..name.len()].eq_ignore_ascii_case(name.as_bytes()) {
+            return Some(start);
+        }
+        from = start + 2;
+    }
+    None
+}
+
+/// `text` (between tags) onto `out`: entities decoded, each run of white space one space.
 fn push_text(out: &mut String, text: &str) {
-    let mut rest = text;
-    while !rest.is_empty() {
-        let (c, len) = if rest.starts_with('&') {
-            decode_entity(rest).unwrap_or(('&', 1))
+    // Runs of other characters are copied whole.
+    let (mut i, mut run) = (0, 0);
+    while i < text.len() {
+        let b = text.as_bytes()[i];
+        let (c, len) = if b == b'&' {
+            decode_entity(&text[i..]).unwrap_or(('&', 1))
+        } else if b.is_ascii() {
+            (char::from(b), 1)
         } else {
-            let c = rest.chars().next().expect("not empty");
+            let c = text[i..].chars().next().expect("not empty");
             (c, c.len_utf8())
         };
-        rest = &rest[len..];
-        if c.is_whitespace() {
-            if !out.is_empty() && !out.ends_with([' ', '\n']) {
+        if b == b'&' || c.is_whitespace() {
+            out.push_str(&text[run..i]);
+            if !c.is_whitespace() {
+                out.push(c);
+            } else if !out.is_empty() && !out.ends_with([' ', '\n']) {
                 out.push(' ');
             }
-        } else {
-            out.push(c);
+            run = i + len;
         }
+        i += len;
     }
+    out.push_str(&text[run..]);
 }
 
 /// Tags after which [`plain_text`] breaks the line (lower case).

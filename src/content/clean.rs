@@ -70,6 +70,18 @@ pub fn clean_html(html: &str, base: Option<&Url>, rules: &CleanRules) -> String 
 /// every article, verbatim sources included. Without iframes, markup simple enough takes the
 /// fast path of [`simple_markup`], which gives the same output.
 pub fn sanitise(html: &str, base: Option<&Url>, keep_iframes: bool) -> String {
+    thread_local! {
+        // Building the allow-list costs as much as a small article's cleaning: one per thread.
+        static PLAIN: RefCell<Builder<'static>> = RefCell::new(allow_list(false));
+        static WITH_IFRAMES: RefCell<Builder<'static>> = RefCell::new(allow_list(true));
+        static PLAIN_POLICY: simple_markup::Policy = simple_markup::Policy::of(&allow_list(false));
+    }
+    // The fast path declines markup nested deeper than MAX_DEPTH.
+    if !keep_iframes
+        && let Some(clean) = PLAIN_POLICY.with(|policy| simple_markup::sanitise(html, base, policy))
+    {
+        return clean;
+    }
     if nesting_depth(html) > MAX_DEPTH {
         return text_only(html);
     }
@@ -82,17 +94,6 @@ pub fn sanitise(html: &str, base: Option<&Url>, keep_iframes: bool) -> String {
     } else {
         html
     };
-    thread_local! {
-        // Building the allow-list costs as much as a small article's cleaning: one per thread.
-        static PLAIN: RefCell<Builder<'static>> = RefCell::new(allow_list(false));
-        static WITH_IFRAMES: RefCell<Builder<'static>> = RefCell::new(allow_list(true));
-        static PLAIN_POLICY: simple_markup::Policy = simple_markup::Policy::of(&allow_list(false));
-    }
-    if !keep_iframes
-        && let Some(clean) = PLAIN_POLICY.with(|policy| simple_markup::sanitise(html, base, policy))
-    {
-        return clean;
-    }
     let clean = |builder: &RefCell<Builder<'static>>| {
         let mut builder = builder.borrow_mut();
         match base {

@@ -16,22 +16,25 @@
 //! The tests compare both sanitisers on generated markup.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 
 use ammonia::Builder;
 use url::Url;
 
-/// The allow-list of an `ammonia::Builder`, as this pass looks it up.
+use super::clean::MAX_DEPTH;
+
+/// The allow-list of an `ammonia::Builder`, as this pass looks it up: sorted lists searched
+/// without hashing (they are short, and looked up for every tag and attribute).
 #[derive(Debug)]
 pub struct Policy {
     /// False when the builder uses a feature this pass does not reproduce.
     usable: bool,
-    tags: HashSet<&'static str>,
-    clean_content: HashSet<&'static str>,
-    generic_attributes: HashSet<&'static str>,
-    tag_attributes: HashMap<&'static str, HashSet<&'static str>>,
-    set_attribute_values: HashMap<&'static str, HashMap<&'static str, &'static str>>,
-    url_schemes: HashSet<&'static str>,
+    tags: Vec<&'static str>,
+    clean_content: Vec<&'static str>,
+    generic_attributes: Vec<&'static str>,
+    tag_attributes: Vec<(&'static str, Vec<&'static str>)>,
+    /// At most one per tag (see `usable`).
+    set_attribute_values: Vec<(&'static str, (&'static str, &'static str))>,
+    url_schemes: Vec<&'static str>,
     link_rel: Option<String>,
 }
 
@@ -39,21 +42,54 @@ impl Policy {
     /// Reads the allow-list of `builder` (its relative-URL rule is ignored: [`sanitise`] takes
     /// the base per call, as `clean::sanitise` sets it).
     pub fn of(builder: &Builder<'static>) -> Policy {
-        let set_attribute_values = builder.clone_set_tag_attribute_values();
+        fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+            let mut items: Vec<T> = items.into_iter().collect();
+            items.sort();
+            items
+        }
+        let set_values = builder.clone_set_tag_attribute_values();
         Policy {
             usable: builder.clone_tag_attribute_values().is_empty()
                 && builder.clone_generic_attribute_prefixes().is_none()
                 && builder.clone_allowed_classes().is_empty()
                 // Several values set on one tag are added in hash-map order.
-                && set_attribute_values.values().all(|set| set.len() <= 1),
-            tags: builder.clone_tags(),
-            clean_content: builder.clone_clean_content_tags(),
-            generic_attributes: builder.clone_generic_attributes(),
-            tag_attributes: builder.clone_tag_attributes(),
-            set_attribute_values,
-            url_schemes: builder.clone_url_schemes(),
+                && set_values.values().all(|set| set.len() <= 1),
+            tags: sorted(builder.clone_tags()),
+            clean_content: sorted(builder.clone_clean_content_tags()),
+            generic_attributes: sorted(builder.clone_generic_attributes()),
+            tag_attributes: sorted(
+                builder
+                    .clone_tag_attributes()
+                    .into_iter()
+                    .map(|(tag, names)| (tag, sorted(names))),
+            ),
+            set_attribute_values: sorted(
+                set_values
+                    .into_iter()
+                    .filter_map(|(tag, set)| set.into_iter().next().map(|value| (tag, value))),
+            ),
+            url_schemes: sorted(builder.clone_url_schemes()),
             link_rel: builder.get_link_rel().map(str::to_owned),
         }
+    }
+
+    fn allows_tag(&self, tag: &str) -> bool {
+        self.tags.binary_search(&tag).is_ok()
+    }
+
+    /// The attributes allowed on `tag` besides the generic ones.
+    fn attributes_of(&self, tag: &str) -> &[&'static str] {
+        match self.tag_attributes.binary_search_by(|(t, _)| (*t).cmp(tag)) {
+            Ok(at) => &self.tag_attributes[at].1,
+            Err(_) => &[],
+        }
+    }
+
+    fn set_value_of(&self, tag: &str) -> Option<(&'static str, &'static str)> {
+        self.set_attribute_values
+            .binary_search_by(|(t, _)| (*t).cmp(tag))
+            .ok()
+            .map(|at| self.set_attribute_values[at].1)
     }
 }
 
@@ -81,13 +117,14 @@ pub fn sanitise(html: &str, base: Option<&Url>, policy: &Policy) -> Option<Strin
                 self_closing,
             } => {
                 let kind = Kind::of(&name)?;
-                if policy.clean_content.contains(name.as_ref())
+                if policy.clean_content.binary_search(&name.as_ref()).is_ok()
                     || (self_closing && !kind.is_void())
                     || closes_implicitly(kind, &open)
+                    || open.len() >= MAX_DEPTH
                 {
                     return None;
                 }
-                let kept = policy.tags.contains(name.as_ref());
+                let kept = policy.allows_tag(&name);
                 if kept {
                     let attributes = allowed_attributes(&name, attributes, base, policy)?;
                     write_start_tag(&name, &attributes, &mut out);
@@ -336,30 +373,25 @@ fn allowed_attributes<'a>(
     policy: &Policy,
 ) -> Option<Vec<(Cow<'a, str>, Cow<'a, str>)>> {
     let mut kept: Vec<(Cow<str>, Cow<str>)> = Vec::with_capacity(attributes.len() + 1);
+    let tag_attributes = policy.attributes_of(tag);
     for (name, value) in attributes {
-        let allowed = policy.generic_attributes.contains(name.as_ref())
-            || policy
-                .tag_attributes
-                .get(tag)
-                .is_some_and(|names| names.contains(name.as_ref()));
-        if !allowed {
+        let allowed = |names: &[&str]| names.iter().any(|allowed| *allowed == name);
+        if !allowed(&policy.generic_attributes) && !allowed(tag_attributes) {
             continue;
         }
         if is_url_attribute(tag, &name) {
             match Url::parse(&value) {
-                Ok(url) if !policy.url_schemes.contains(url.scheme()) => continue,
+                Ok(url) if !policy.url_schemes.iter().any(|s| *s == url.scheme()) => continue,
                 Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {}
                 Err(_) => continue,
             }
         }
         kept.push((name, value));
     }
-    if let Some(set) = policy.set_attribute_values.get(tag) {
-        for (&name, &value) in set {
-            match kept.iter_mut().find(|(kept, _)| kept == name) {
-                Some((_, kept)) => *kept = Cow::Borrowed(value),
-                None => kept.push((Cow::Borrowed(name), Cow::Borrowed(value))),
-            }
+    if let Some((name, value)) = policy.set_value_of(tag) {
+        match kept.iter_mut().find(|(kept, _)| kept == name) {
+            Some((_, kept)) => *kept = Cow::Borrowed(value),
+            None => kept.push((Cow::Borrowed(name), Cow::Borrowed(value))),
         }
     }
     if tag == "a"

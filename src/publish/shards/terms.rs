@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::{EXCERPT_CHARS, MAX_WORD_BYTES};
-use crate::search::{BLOCK_TAGS, decode_entity, plain_text};
+use crate::search::{BLOCK_TAGS, decode_entity, find_closing, plain_text};
 
 /// The digits of postings.
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -609,21 +609,6 @@ fn text_runs<'a>(html: &'a str, mut each: impl FnMut(Run<'a>)) {
             each(Run::Char('\n'));
         }
     }
-}
-
-/// Where `</name` starts in `text`, whatever its case.
-fn find_closing(text: &str, name: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(at) = text[from..].find("</") {
-        let start = from + at;
-        let after = &bytes[start + 2..];
-        if after.len() >= name.len() && after[..name.len()].eq_ignore_ascii_case(name.as_bytes()) {
-            return Some(start);
-        }
-        from = start + 2;
-    }
-    None
 }
 
 /// The pieces of a run of text between tags, entities decoded.
