@@ -96,7 +96,7 @@ impl Policy {
 /// `html` sanitised as `ammonia` would with `policy` (relative URLs resolved against `base`, or
 /// left as they are without one), or `None` when the markup is not simple enough to be sure.
 pub fn sanitise(html: &str, base: Option<&Url>, policy: &Policy) -> Option<String> {
-    if !policy.usable || !html.chars().all(plain_char) {
+    if !policy.usable || !plain_text(html) {
         return None;
     }
     let mut out = String::with_capacity(html.len() + html.len() / 8);
@@ -240,6 +240,32 @@ fn plain_char(c: char) -> bool {
         '\0'..='\x1f' | '\x7f'..='\u{9f}' | '\u{fdd0}'..='\u{fdef}' | '\u{feff}' => false,
         c => (c as u32) & 0xfffe != 0xfffe,
     }
+}
+
+/// Whether every character of `text` is a [`plain_char`], decoding only the characters whose
+/// first byte allows an exception (not CJK, for one).
+fn plain_text(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let b = bytes[at];
+        if b < 0x80 {
+            if (b < 0x20 && b != b'\t' && b != b'\n') || b == 0x7f {
+                return false;
+            }
+            at += 1;
+        } else if matches!(b, 0xc2 | 0xef | 0xf0..) {
+            // C1 controls; U+FDD0–FDEF, U+FEFF, U+FFFE/F; the other planes' noncharacters.
+            let c = text[at..].chars().next().expect("a character starts here");
+            if !plain_char(c) {
+                return false;
+            }
+            at += c.len_utf8();
+        } else {
+            at += 1;
+        }
+    }
+    true
 }
 
 /// One tag as the tokenizer reads it.
@@ -433,32 +459,57 @@ fn write_start_tag(name: &str, attributes: &[(Cow<str>, Cow<str>)], out: &mut St
 }
 
 /// Text between tags, its character references decoded and written back as html5ever's
-/// serialiser escapes text.
+/// serialiser escapes text; one pass over the bytes.
 fn write_text(text: &str, out: &mut String) -> Option<()> {
-    match decode(text)? {
-        Cow::Borrowed(text) => write_escaped(text, false, out),
-        Cow::Owned(text) => write_escaped(&text, false, out),
+    let bytes = text.as_bytes();
+    let (mut at, mut run) = (0, 0);
+    while at < bytes.len() {
+        match bytes[at] {
+            b'&' => {
+                out.push_str(&text[run..at]);
+                let (c, used) = reference(&text[at + 1..])?;
+                let mut utf8 = [0; 4];
+                write_escaped(c.encode_utf8(&mut utf8), false, out);
+                at += 1 + used;
+                run = at;
+            }
+            b'>' | 0xc2 => {
+                out.push_str(&text[run..at]);
+                let next = at + if bytes[at] == b'>' { 1 } else { 2 };
+                write_escaped(&text[at..next], false, out);
+                (at, run) = (next, next);
+            }
+            _ => at += 1,
+        }
     }
+    out.push_str(&text[run..]);
     Some(())
 }
 
 /// html5ever's escaping: `&`, `<`, `>` and no-break space, and `"` in attribute values.
 fn write_escaped(text: &str, attribute: bool, out: &mut String) {
-    let mut rest = text;
-    while let Some(at) = rest.find(['&', '<', '>', '\u{a0}', '"']) {
-        out.push_str(&rest[..at]);
-        let c = rest[at..].chars().next().expect("found a character");
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\u{a0}' => out.push_str("&nbsp;"),
-            '"' if attribute => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-        rest = &rest[at + c.len_utf8()..];
+    let bytes = text.as_bytes();
+    let mut run = 0;
+    for (at, &b) in bytes.iter().enumerate() {
+        let escaped = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' if attribute => "&quot;",
+            // U+00A0 is C2 A0 in UTF-8 (C2 leads other characters too).
+            0xa0 if at > 0 && bytes[at - 1] == 0xc2 => {
+                out.push_str(&text[run..at - 1]);
+                out.push_str("&nbsp;");
+                run = at + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.push_str(&text[run..at]);
+        out.push_str(escaped);
+        run = at + 1;
     }
-    out.push_str(rest);
+    out.push_str(&text[run..]);
 }
 
 /// Character references decoded, for the spellings whose meaning is plain in text and in
@@ -466,13 +517,13 @@ fn write_escaped(text: &str, attribute: bool, out: &mut String) {
 /// named `&amp;` `&lt;` `&gt;` `&quot;` `&apos;` `&nbsp;` and numeric references ending in `;`
 /// to a plain character are decoded; any other reference declines.
 fn decode(raw: &str) -> Option<Cow<'_, str>> {
-    let Some(first) = raw.find('&') else {
+    let Some(first) = memchr::memchr(b'&', raw.as_bytes()) else {
         return Some(Cow::Borrowed(raw));
     };
     let mut out = String::with_capacity(raw.len());
     out.push_str(&raw[..first]);
     let mut rest = &raw[first..];
-    while let Some(at) = rest.find('&') {
+    while let Some(at) = memchr::memchr(b'&', rest.as_bytes()) {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
         let (decoded, used) = reference(after)?;
@@ -902,6 +953,13 @@ mod tests {
                 .prop_map(str::to_owned),
         ];
         prop::collection::vec(token, 0..24).prop_map(|tokens| tokens.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn plain_text_is_every_character_plain(text in "\\PC*|[\\x00-\\x{a0}\\x{fdc0}-\\x{ffff}\\x{1fffe}\\x{10ffff}]*") {
+            prop_assert_eq!(plain_text(&text), text.chars().all(plain_char));
+        }
     }
 
     proptest! {
