@@ -35,6 +35,7 @@
 //! Templates are embedded from `templates/`; a folder named by `[site] templates` replaces any
 //! of them, file by file (same names, `assets/` included).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -587,19 +588,30 @@ pub fn diff_html(old: &str, new: &str) -> String {
     out
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+/// `text` with the five characters HTML needs escaped (unchanged, and not copied, without them).
+fn escape(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let special = |b: &u8| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'');
+    let Some(first) = bytes.iter().position(special) else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut run = 0;
+    for (at, b) in bytes.iter().enumerate().skip(first) {
+        let escaped = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.push_str(&text[run..at]);
+        out.push_str(escaped);
+        run = at + 1;
     }
-    out
+    out.push_str(&text[run..]);
+    Cow::Owned(out)
 }
 
 fn render_article(
@@ -1316,6 +1328,15 @@ fn four_digit_year(t: &DateTime<Utc>) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaping_touches_the_five_characters_only() {
+        assert_eq!(
+            escape("<a href=\"x\">Tom & 'Jerry'</a> / 冬奥"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt; / 冬奥"
+        );
+        assert!(matches!(escape("冬奥 / plain"), Cow::Borrowed("冬奥 / plain")));
+    }
 
     #[test]
     fn a_new_page_written_in_place_takes_the_build_state_with_it() {
