@@ -320,7 +320,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
             // A full build reads the metadata first, so that the static index can plan, then
             // every body once, for the page workers and the index's readers together.
             let mut planned: HashMap<i64, String> = HashMap::new();
-            let walked = store.for_each_article_without_body(|record| {
+            let walked = walk_metadata(store, |record| {
                 match visit(record)? {
                     Some((record, slug)) if full => {
                         planned.insert(record.id, slug);
@@ -330,19 +330,28 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
                 }
                 Ok(())
             });
-            let walked = walked.map_err(SiteError::from).and_then(|w| w);
-            let shared = match (full, walked.is_ok(), store.reopen()) {
-                (true, true, Some(reader)) => Some(reader?),
+            // The static index is written on a thread with a store connection of its own: fed
+            // by the walk with bodies in a full build, beside the list pages in any build.
+            let reader = match (walked.is_ok(), store.reopen()) {
+                (true, Some(reader)) => Some(reader?),
                 _ => None,
             };
-            let indexing = shared.map(|store| {
-                let (to_index, records) = crossbeam_channel::bounded::<ArticleRecord>(BATCH);
+            let indexing = reader.map(|store| {
                 let walk = search_walk.take().expect("the walk is the index's once");
                 let prints = &state.articles;
-                let shared = super::shards::SharedWalk { records, store };
-                let thread = scope
-                    .spawn(move || super::shards::write_search_shards(&shared, out, prints, walk));
-                (to_index, thread)
+                if full {
+                    let (to_index, records) = crossbeam_channel::bounded::<ArticleRecord>(BATCH);
+                    let shared = super::shards::SharedWalk { records, store };
+                    let thread = scope.spawn(move || {
+                        super::shards::write_search_shards(&shared, out, prints, walk)
+                    });
+                    (Some(to_index), thread)
+                } else {
+                    let thread = scope.spawn(move || {
+                        super::shards::write_search_shards(&store, out, prints, walk)
+                    });
+                    (None, thread)
+                }
             });
             let walked = walked.and_then(|()| {
                 if !full {
@@ -352,7 +361,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
                     let Some(slug) = planned.remove(&record.id) else {
                         return Ok(());
                     };
-                    if let Some((to_index, _)) = &indexing {
+                    if let Some((Some(to_index), _)) = &indexing {
                         // Closed when the index needed no second reading.
                         let _ = to_index.send(record.clone());
                     }
@@ -661,6 +670,41 @@ struct PageLink {
     n: usize,
     url: String,
     current: bool,
+}
+
+/// Calls `each` with every article, its body left empty, newest first: the store is read on a
+/// thread of its own through a second connection while `each` runs on this one, so reading the
+/// rows and what is done with them overlap (a store without a file is read here).
+fn walk_metadata(
+    store: &Store,
+    mut each: impl FnMut(ArticleRecord) -> Result<(), SiteError>,
+) -> Result<(), SiteError> {
+    let Some(reader) = store.reopen() else {
+        return store
+            .for_each_article_without_body(each)
+            .map_err(SiteError::from)
+            .and_then(|walked| walked);
+    };
+    let reader = reader?;
+    let (send, records) = crossbeam_channel::bounded::<ArticleRecord>(BATCH);
+    std::thread::scope(|scope| {
+        // It stops when `records` is dropped (`each` failed).
+        let walker = scope.spawn(move || {
+            reader.for_each_article_without_body(|record| send.send(record).map_err(drop))
+        });
+        let mut done = Ok(());
+        for record in &records {
+            done = each(record);
+            if done.is_err() {
+                break;
+            }
+        }
+        drop(records);
+        let walked = walker.join().expect("the store's walker panicked");
+        done?;
+        // An inner error is a closed channel, which `done` reported.
+        walked.map(drop).map_err(SiteError::from)
+    })
 }
 
 /// A list page that [`plan_list_pages`] found changed, rendered by [`render_list_pages`].
@@ -1335,7 +1379,10 @@ mod tests {
             escape("<a href=\"x\">Tom & 'Jerry'</a> / 冬奥"),
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt; / 冬奥"
         );
-        assert!(matches!(escape("冬奥 / plain"), Cow::Borrowed("冬奥 / plain")));
+        assert!(matches!(
+            escape("冬奥 / plain"),
+            Cow::Borrowed("冬奥 / plain")
+        ));
     }
 
     #[test]
