@@ -1326,13 +1326,16 @@ fn utc(ms: i64) -> DateTime<Utc> {
 pub fn format_time(ms: i64) -> String {
     let t = utc(ms);
     match four_digit_year(&t) {
-        Some(y) => format!(
-            "{y:04}-{:02}-{:02} {:02}:{:02} UTC",
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute()
-        ),
+        Some(y) => {
+            let mut out = String::with_capacity(20);
+            push_date(&mut out, y, &t);
+            out.push(' ');
+            push_two(&mut out, t.hour());
+            out.push(':');
+            push_two(&mut out, t.minute());
+            out.push_str(" UTC");
+            out
+        }
         None => t.format("%Y-%m-%d %H:%M UTC").to_string(),
     }
 }
@@ -1341,14 +1344,18 @@ pub fn format_time(ms: i64) -> String {
 fn iso(ms: i64) -> String {
     let t = utc(ms);
     match four_digit_year(&t) {
-        Some(y) => format!(
-            "{y:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
+        Some(y) => {
+            let mut out = String::with_capacity(20);
+            push_date(&mut out, y, &t);
+            out.push('T');
+            push_two(&mut out, t.hour());
+            out.push(':');
+            push_two(&mut out, t.minute());
+            out.push(':');
+            push_two(&mut out, t.second());
+            out.push('Z');
+            out
+        }
         None => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
     }
 }
@@ -1357,16 +1364,37 @@ fn iso(ms: i64) -> String {
 fn day_of(ms: i64) -> String {
     let t = utc(ms);
     match four_digit_year(&t) {
-        Some(y) => format!("{y:04}-{:02}-{:02}", t.month(), t.day()),
+        Some(y) => {
+            let mut out = String::with_capacity(10);
+            push_date(&mut out, y, &t);
+            out
+        }
         None => t.format("%Y-%m-%d").to_string(),
     }
 }
 
 /// The year when `%Y` would print it as four plain digits; the formatting above spells those
-/// dates out directly (a build formats a few per article, and parsing the strftime pattern
-/// each time was a tenth of a build with nothing to render).
-fn four_digit_year(t: &DateTime<Utc>) -> Option<i32> {
-    Some(t.year()).filter(|y| (0..=9999).contains(y))
+/// dates out digit by digit (a build formats a few per article and per list item: parsing the
+/// strftime pattern each time was a tenth of a build with nothing to render, `format!` a few
+/// percent of a full one).
+fn four_digit_year(t: &DateTime<Utc>) -> Option<u32> {
+    u32::try_from(t.year()).ok().filter(|y| *y <= 9999)
+}
+
+/// `YYYY-MM-DD` of `t`, whose year is `year` (0–9999).
+fn push_date(out: &mut String, year: u32, t: &DateTime<Utc>) {
+    push_two(out, year / 100);
+    push_two(out, year % 100);
+    out.push('-');
+    push_two(out, t.month());
+    out.push('-');
+    push_two(out, t.day());
+}
+
+/// `n` (0–99) as two digits.
+fn push_two(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 #[cfg(test)]
@@ -1431,7 +1459,11 @@ mod tests {
             253_402_300_800_000,
             i64::MIN,
             i64::MAX,
-        ] {
+        ]
+        .into_iter()
+        // And a sweep over years 5 to 9999, every field moving.
+        .chain((0..10_000).map(|k| -62_000_000_000_000 + k * 31_546_000_123))
+        {
             let t = utc(ms);
             assert_eq!(format_time(ms), t.format("%Y-%m-%d %H:%M UTC").to_string());
             assert_eq!(iso(ms), t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
