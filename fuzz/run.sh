@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 SECONDS_EACH=${1:-300}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(feed_parse clean_html front_matter file_name import_post search_query)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(feed_parse clean_html simple_markup front_matter file_name import_post search_query)
 export RUSTC_BOOTSTRAP=1
 for target in "${TARGETS[@]}"; do
   mkdir -p "corpus/$target"

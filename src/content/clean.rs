@@ -109,8 +109,9 @@ pub fn sanitise(html: &str, base: Option<&Url>, keep_iframes: bool) -> String {
     }
 }
 
-/// The allow-list of [`sanitise`], without the base URL (set per article).
-pub(super) fn allow_list(keep_iframes: bool) -> Builder<'static> {
+/// The allow-list of [`sanitise`], without the base URL (set per article); public for the fuzz
+/// target that compares the fast path with ammonia.
+pub fn allow_list(keep_iframes: bool) -> Builder<'static> {
     let mut builder = Builder::default();
     builder
         .add_tags([
