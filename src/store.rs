@@ -18,7 +18,7 @@ use crate::fetch::Validators;
 use crate::model::Article;
 
 /// The schema this build writes; older stores are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_schedule.sql"),
@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_revision.sql"),
     include_str!("../migrations/0005_version_body.sql"),
     include_str!("../migrations/0006_walk_index.sql"),
+    include_str!("../migrations/0007_walk_index_wider.sql"),
 ];
 
 #[derive(Debug, Error)]
@@ -1512,7 +1513,7 @@ const POSTS_SQL: &str =
      ORDER BY a.date_ms DESC, a.id DESC";
 
 /// The query of [`Store::for_each_article`] (`body` = `a.body`) and of its walk without bodies
-/// (`''`), which reads the `article_walk` index alone (migrations/0006_walk_index.sql).
+/// (`''`), which reads the `article_walk` index alone (migrations/0006 and 0007).
 fn walk_sql(body: &str) -> String {
     format!(
         "SELECT a.id, a.source_id, s.name, a.title, a.link, {body}, a.published_ms,
@@ -1610,13 +1611,20 @@ mod tests {
     }
 
     #[test]
-    fn a_version_5_store_gains_an_index_the_walks_without_bodies_read_alone() {
+    fn stores_of_versions_5_and_6_gain_an_index_the_walks_without_bodies_read_alone() {
+        // Version 6 had the index without what search.json reads; 7 widens it.
+        for from in [5, 6] {
+            walks_read_the_index_alone_after_migrating_from(from);
+        }
+    }
+
+    fn walks_read_the_index_alone_after_migrating_from(version: usize) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
         // A second article, newer, and a third, hidden.
         store_at_version(
             &path,
-            5,
+            version,
             "INSERT INTO article (source_id, key, link, title, first_seen_ms, last_seen_ms,
                  date_ms, author, tags, categories, body, summary, version_hash, hidden_ms)
              VALUES ('s', 'url:b', 'https://e.com/b', 'U', 2, 2, 2, 'S', '[]', '[]', '<p>u</p>',
