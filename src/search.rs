@@ -242,9 +242,37 @@ fn char_spans(text: &str) -> Vec<(usize, usize)> {
 /// common entities decoded, block ends as line breaks, runs of spaces as one.
 pub fn plain_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
+    html_pieces(html, |piece| match piece {
+        HtmlPiece::Text(text) => push_text(&mut out, text),
+        HtmlPiece::Block => {
+            if !out.ends_with('\n') && !out.is_empty() {
+                while out.ends_with(' ') {
+                    out.pop();
+                }
+                out.push('\n');
+            }
+        }
+    });
+    out.trim().to_string()
+}
+
+/// A piece of an HTML fragment as [`plain_text`] reads it.
+pub(crate) enum HtmlPiece<'a> {
+    /// Text between tags, its entities not decoded.
+    Text(&'a str),
+    /// A block tag, opening or closing: a line break.
+    Block,
+}
+
+/// Calls `each` with the pieces of `html` in order: the text between tags, and a
+/// [`HtmlPiece::Block`] for each of [`BLOCK_TAGS`]; other tags dropped, `script` and `style`
+/// with their content. [`plain_text`] and the static index's terms both read HTML this way.
+pub(crate) fn html_pieces<'a>(html: &'a str, mut each: impl FnMut(HtmlPiece<'a>)) {
     let mut rest = html;
-    while let Some(lt) = rest.find('<') {
-        push_text(&mut out, &rest[..lt]);
+    loop {
+        let lt = rest.find('<');
+        each(HtmlPiece::Text(&rest[..lt.unwrap_or(rest.len())]));
+        let Some(lt) = lt else { break };
         rest = &rest[lt..];
         // `<` is one byte; a tag without `>` runs to the end (never cut inside a character).
         let (tag, end) = match rest.find('>') {
@@ -259,22 +287,14 @@ pub fn plain_text(html: &str) -> String {
             rest = &rest[find_closing(rest, name).unwrap_or(rest.len())..];
             continue;
         }
-        if BLOCK_TAGS.iter().any(|b| name.eq_ignore_ascii_case(b))
-            && !out.ends_with('\n')
-            && !out.is_empty()
-        {
-            while out.ends_with(' ') {
-                out.pop();
-            }
-            out.push('\n');
+        if BLOCK_TAGS.iter().any(|b| name.eq_ignore_ascii_case(b)) {
+            each(HtmlPiece::Block);
         }
     }
-    push_text(&mut out, rest);
-    out.trim().to_string()
 }
 
 /// Where `</name` starts in `text`, whatever its case.
-pub(crate) fn find_closing(text: &str, name: &str) -> Option<usize> {
+fn find_closing(text: &str, name: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut from = 0;
     while let Some(at) = text[from..].find("</") {
@@ -317,7 +337,7 @@ fn push_text(out: &mut String, text: &str) {
 }
 
 /// Tags after which [`plain_text`] breaks the line (lower case).
-pub(crate) const BLOCK_TAGS: &[&str] = &[
+const BLOCK_TAGS: &[&str] = &[
     "p",
     "br",
     "div",
@@ -728,7 +748,7 @@ impl SearchIndex {
                 source: text(f.source_name),
                 source_id: text(f.source),
                 date_ms,
-                time: crate::publish::site::format_time(date_ms),
+                time: crate::publish::dates::format_time(date_ms),
                 url: format!("a/{id}.html"),
                 link: text(f.link),
                 gone: int(f.gone) != 0,

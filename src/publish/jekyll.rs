@@ -31,10 +31,11 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
+use chrono::{Datelike, FixedOffset};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
+use super::dates::{day, utc};
 use super::{write_atomically, write_new};
 use crate::store::{ListItem, NameChoice, PostRecord, SearchRow, Store, StoreError};
 
@@ -64,7 +65,7 @@ pub struct PublishReport {
 /// The file names a new article may take: `<day>-<title>.md`, else with a short hash of its
 /// identity before `.md`.
 pub fn post_names(date_ms: i64, title: &str, identity: &str) -> NameChoice {
-    let day = utc(date_ms).format("%Y-%m-%d").to_string();
+    let day = day(date_ms);
     let title: String = title
         .chars()
         .filter(|c| !c.is_control())
@@ -92,23 +93,7 @@ fn fit_name(day: &str, title: &str, suffix: &str) -> String {
     format!("{day}-{}{suffix}", &title[..cut])
 }
 
-fn utc(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
-}
-
 /// `2021-04-04T08:45:53.966Z`.
-/// `YYYY-MM-DD` (UTC), as search.json gives every post's date.
-fn day(ms: i64) -> String {
-    let date = utc(ms);
-    if (0..=9999).contains(&date.year()) {
-        format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
-    } else {
-        date.format("%Y-%m-%d").to_string()
-    }
-}
-
 pub fn format_date(ms: i64) -> String {
     utc(ms).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }

@@ -9,6 +9,7 @@
 //!   rename), so a reader or a crash never sees half of it; [`write_new`]: how a file that does
 //!   not exist yet is created, in place, for callers that can tell an interrupted write later.
 
+pub mod dates;
 pub mod git;
 pub mod jekyll;
 pub mod shards;

@@ -71,7 +71,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::publish::site::{SiteError, SiteReport, format_time};
+use crate::publish::dates::format_time;
+use crate::publish::site::{SiteError, SiteReport};
 use crate::publish::{TEMP_PREFIX, sweep_temporary_files, write_atomically};
 use crate::store::{ArticleRecord, Store};
 

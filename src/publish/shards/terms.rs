@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::{EXCERPT_CHARS, MAX_WORD_BYTES};
-use crate::search::{BLOCK_TAGS, decode_entity, find_closing, plain_text};
+use crate::search::{HtmlPiece, decode_entity, html_pieces, plain_text};
 
 /// The digits of postings.
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -582,33 +582,12 @@ enum Run<'a> {
 
 /// Calls `each` with the pieces of [`plain_text`]`(html)` as far as terms go: the same
 /// characters between separators (a line break for a block tag, whitespace as it is), without
-/// building the text. [`plain_text`]'s rules: tags dropped, `script` and `style` with their
-/// content, the common entities decoded.
+/// building the text. The HTML is read as [`plain_text`] reads it ([`html_pieces`]).
 fn text_runs<'a>(html: &'a str, mut each: impl FnMut(Run<'a>)) {
-    let mut rest = html;
-    loop {
-        let lt = rest.find('<');
-        decoded_runs(&rest[..lt.unwrap_or(rest.len())], &mut each);
-        let Some(lt) = lt else { break };
-        rest = &rest[lt..];
-        // `<` is one byte; a tag without `>` runs to the end.
-        let (tag, end) = match rest.find('>') {
-            Some(at) => (&rest[1..at], at + 1),
-            None => (&rest[1..], rest.len()),
-        };
-        rest = &rest[end..];
-        let closing = tag.starts_with('/');
-        let name = tag.trim_start_matches('/');
-        let name = &name[..name.bytes().take_while(u8::is_ascii_alphanumeric).count()];
-        if !closing && (name.eq_ignore_ascii_case("script") || name.eq_ignore_ascii_case("style")) {
-            let at = find_closing(rest, name).unwrap_or(rest.len());
-            rest = &rest[at..];
-            continue;
-        }
-        if BLOCK_TAGS.iter().any(|b| name.eq_ignore_ascii_case(b)) {
-            each(Run::Char('\n'));
-        }
-    }
+    html_pieces(html, |piece| match piece {
+        HtmlPiece::Text(text) => decoded_runs(text, &mut each),
+        HtmlPiece::Block => each(Run::Char('\n')),
+    });
 }
 
 /// The pieces of a run of text between tags, entities decoded.
