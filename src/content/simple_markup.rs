@@ -96,7 +96,7 @@ impl Policy {
 /// `html` sanitised as `ammonia` would with `policy` (relative URLs resolved against `base`, or
 /// left as they are without one), or `None` when the markup is not simple enough to be sure.
 pub fn sanitise(html: &str, base: Option<&Url>, policy: &Policy) -> Option<String> {
-    if !policy.usable || !plain_text(html) {
+    if !policy.usable || !all_plain(html) {
         return None;
     }
     let mut out = String::with_capacity(html.len() + html.len() / 8);
@@ -244,7 +244,7 @@ fn plain_char(c: char) -> bool {
 
 /// Whether every character of `text` is a [`plain_char`], decoding only the characters whose
 /// first byte allows an exception (not CJK, for one).
-fn plain_text(text: &str) -> bool {
+fn all_plain(text: &str) -> bool {
     let bytes = text.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
@@ -957,8 +957,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn plain_text_is_every_character_plain(text in "\\PC*|[\\x00-\\x{a0}\\x{fdc0}-\\x{ffff}\\x{1fffe}\\x{10ffff}]*") {
-            prop_assert_eq!(plain_text(&text), text.chars().all(plain_char));
+        fn all_plain_is_every_character_plain(text in "\\PC*|[\\x00-\\x{a0}\\x{fdc0}-\\x{ffff}\\x{1fffe}\\x{10ffff}]*") {
+            prop_assert_eq!(all_plain(&text), text.chars().all(plain_char));
         }
     }
 
