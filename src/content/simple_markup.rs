@@ -243,29 +243,57 @@ fn plain_char(c: char) -> bool {
 }
 
 /// Whether every character of `text` is a [`plain_char`], decoding only the characters whose
-/// first byte allows an exception (not CJK, for one).
+/// first byte allows an exception (not CJK, for one). Eight bytes at a time are skipped when
+/// none of them can start such a character ([`may_start_unplain`]).
 fn all_plain(text: &str) -> bool {
     let bytes = text.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
-        let b = bytes[at];
-        if b < 0x80 {
-            if (b < 0x20 && b != b'\t' && b != b'\n') || b == 0x7f {
-                return false;
+        let end = match bytes.get(at..at + 8) {
+            Some(eight) => {
+                if !may_start_unplain(u64::from_le_bytes(eight.try_into().expect("8 bytes"))) {
+                    at += 8;
+                    continue;
+                }
+                at + 8
             }
-            at += 1;
-        } else if matches!(b, 0xc2 | 0xef | 0xf0..) {
-            // C1 controls; U+FDD0–FDEF, U+FEFF, U+FFFE/F; the other planes' noncharacters.
-            let c = text[at..].chars().next().expect("a character starts here");
-            if !plain_char(c) {
-                return false;
+            None => bytes.len(),
+        };
+        while at < end {
+            let b = bytes[at];
+            if b < 0x80 {
+                if (b < 0x20 && b != b'\t' && b != b'\n') || b == 0x7f {
+                    return false;
+                }
+                at += 1;
+            } else if matches!(b, 0xc2 | 0xef | 0xf0..) {
+                // C1 controls; U+FDD0–FDEF, U+FEFF, U+FFFE/F; the other planes' noncharacters.
+                let c = text[at..].chars().next().expect("a character starts here");
+                if !plain_char(c) {
+                    return false;
+                }
+                at += c.len_utf8();
+            } else {
+                at += 1;
             }
-            at += c.len_utf8();
-        } else {
-            at += 1;
         }
     }
     true
+}
+
+/// Whether any byte of `eight` is one [`all_plain`] must look at: below 0x20 (tab and line
+/// break included), 0x7f, 0xc2, 0xef, or 0xf0 and above. The bit tricks have no false negatives
+/// (a borrow can only add positives after a true one).
+fn may_start_unplain(eight: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let has_below_0x20 = eight.wrapping_sub(ONES * 0x20) & !eight & HIGH != 0;
+    has_below_0x20
+        || has_zero(eight ^ (ONES * 0x7f))
+        || has_zero(eight ^ (ONES * 0xc2))
+        || has_zero(eight ^ (ONES * 0xef))
+        || has_zero((eight & (ONES * 0xf0)) ^ (ONES * 0xf0))
 }
 
 /// One tag as the tokenizer reads it.
@@ -463,24 +491,21 @@ fn write_start_tag(name: &str, attributes: &[(Cow<str>, Cow<str>)], out: &mut St
 fn write_text(text: &str, out: &mut String) -> Option<()> {
     let bytes = text.as_bytes();
     let (mut at, mut run) = (0, 0);
-    while at < bytes.len() {
-        match bytes[at] {
-            b'&' => {
-                out.push_str(&text[run..at]);
-                let (c, used) = reference(&text[at + 1..])?;
-                let mut utf8 = [0; 4];
-                write_escaped(c.encode_utf8(&mut utf8), false, out);
-                at += 1 + used;
-                run = at;
-            }
-            b'>' | 0xc2 => {
-                out.push_str(&text[run..at]);
-                let next = at + if bytes[at] == b'>' { 1 } else { 2 };
-                write_escaped(&text[at..next], false, out);
-                (at, run) = (next, next);
-            }
-            _ => at += 1,
+    while let Some(found) = memchr::memchr3(b'&', b'>', 0xc2, &bytes[at..]) {
+        at += found;
+        out.push_str(&text[run..at]);
+        if bytes[at] == b'&' {
+            let (c, used) = reference(&text[at + 1..])?;
+            let mut utf8 = [0; 4];
+            write_escaped(c.encode_utf8(&mut utf8), false, out);
+            at += 1 + used;
+        } else {
+            // `>`, or the first byte of U+0080–U+00BF (no-break space among them).
+            let next = at + if bytes[at] == b'>' { 1 } else { 2 };
+            write_escaped(&text[at..next], false, out);
+            at = next;
         }
+        run = at;
     }
     out.push_str(&text[run..]);
     Some(())
