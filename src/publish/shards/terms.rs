@@ -327,10 +327,10 @@ pub(super) struct Postings {
     pairs: Vec<(u64, u32)>,
     pair_count: usize,
     word_ids: FxMap<Box<str>, u32>,
-    /// By term number: the term, its lists, the last document that held it.
+    /// By term number: the term and its lists (the last number of a list is the last document
+    /// that held the term: documents are added whole).
     keys: Vec<Key>,
     lists: Vec<Lists>,
-    last: Vec<u32>,
     buf: String,
 }
 
@@ -343,7 +343,6 @@ impl Postings {
     fn term(&mut self, key: Key) -> u32 {
         self.keys.push(key);
         self.lists.push(Lists::default());
-        self.last.push(u32::MAX);
         u32::try_from(self.keys.len() - 1).expect("fewer than 2^32 terms")
     }
 
@@ -416,13 +415,12 @@ impl Postings {
 
     #[inline(always)]
     fn hit(&mut self, id: u32, doc: u32, in_title: bool) {
-        let id = id as usize;
-        if self.last[id] != doc {
-            self.last[id] = doc;
-            self.lists[id].all.push(doc);
+        let lists = &mut self.lists[id as usize];
+        if lists.all.last() != Some(&doc) {
+            lists.all.push(doc);
         }
-        if in_title && self.lists[id].title.last() != Some(&doc) {
-            self.lists[id].title.push(doc);
+        if in_title && lists.title.last() != Some(&doc) {
+            lists.title.push(doc);
         }
     }
 
@@ -451,7 +449,6 @@ impl Postings {
         for (key, lists) in other.keys.into_iter().zip(other.lists) {
             let id = self.id(key);
             self.lists[id].append(lists);
-            self.last[id] = u32::MAX;
         }
     }
 
