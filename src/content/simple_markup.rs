@@ -834,6 +834,7 @@ mod tests {
         "&apos;",
         "&nbsp;",
         "\u{a0}",
+        "©·½",
         "&",
         "& ",
         "&#20013;",
@@ -978,6 +979,24 @@ mod tests {
                 .prop_map(str::to_owned),
         ];
         prop::collection::vec(token, 0..24).prop_map(|tokens| tokens.concat())
+    }
+
+    #[test]
+    fn a_character_to_check_is_found_at_any_place_in_an_eight_byte_run() {
+        // Each character whose first byte the eight-byte skip must not miss, and characters
+        // that share such a first byte or are below 0x20 and are plain all the same.
+        let unplain = [
+            '\0', '\x1f', '\x7f', '\u{85}', '\u{fdd0}', '\u{feff}', '\u{fffe}',
+        ];
+        let plain = ['\t', '\n', '\u{a0}', '\u{ff0c}', '\u{1f600}', ' '];
+        for filler in ["abcdefghijklmnopqrstuvwx", "冬奥会北京举办冬奥"] {
+            for at in (0..=filler.len()).filter(|&at| filler.is_char_boundary(at)) {
+                for c in unplain.iter().chain(&plain) {
+                    let text = format!("{}{c}{}", &filler[..at], &filler[at..]);
+                    assert_eq!(all_plain(&text), plain.contains(c), "{text:?}");
+                }
+            }
+        }
     }
 
     proptest! {

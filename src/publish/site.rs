@@ -1368,6 +1368,78 @@ mod tests {
         assert_eq!(std::fs::read(out.join("a/1.html")).unwrap(), b"new");
     }
 
+    /// A store file holding `n` articles of one source, the later ones newer.
+    fn store_of(path: &Path, n: usize) -> Store {
+        use crate::model::Article;
+        use crate::store::{NameChoice, SourceMeta};
+        let store = Store::open(path).unwrap();
+        store.ensure_source("s", "S", 0).unwrap();
+        let source = SourceMeta {
+            id: "s".into(),
+            name: "S".into(),
+            tags: vec![],
+            categories: vec![],
+        };
+        store.begin().unwrap();
+        for i in 0..n {
+            let article = Article {
+                key: format!("guid:{i}"),
+                guid: Some(i.to_string()),
+                link: format!("https://example.com/{i}"),
+                title: format!("T{i}"),
+                published: None,
+                authors: vec![],
+                categories: vec![],
+                raw_content: "<p>x</p>".into(),
+                body: "<p>x</p>".into(),
+                version_hash: format!("h{i}"),
+            };
+            let names = NameChoice {
+                plain: format!("1970-01-01-T{i}.md"),
+                hashed: vec![],
+            };
+            store
+                .ingest(&source, &article, "x", &names, &|_| false, i as i64)
+                .unwrap();
+        }
+        store.commit().unwrap();
+        store
+    }
+
+    #[test]
+    fn the_metadata_walk_gives_every_article_and_stops_with_a_failing_visit() {
+        let dir = tempfile::tempdir().unwrap();
+        // More articles than the channel between the reader thread and the visits holds, so
+        // the reader is blocked on it when a visit fails.
+        let n = 3 * BATCH;
+        let store = store_of(&dir.path().join("store.sqlite"), n);
+        let mut seen = Vec::new();
+        walk_metadata(&store, |record| {
+            seen.push(record.title);
+            Ok(())
+        })
+        .unwrap();
+        let newest_first: Vec<String> = (0..n).rev().map(|i| format!("T{i}")).collect();
+        assert_eq!(seen, newest_first);
+
+        let mut visits = 0;
+        let failed = walk_metadata(&store, |_| {
+            visits += 1;
+            if visits == 2 {
+                return Err(SiteError::Write {
+                    path: PathBuf::from("page.html"),
+                    source: std::io::Error::other("disk full"),
+                });
+            }
+            Ok(())
+        });
+        assert!(
+            matches!(&failed, Err(SiteError::Write { path, .. }) if path == Path::new("page.html")),
+            "{failed:?}"
+        );
+        assert_eq!(visits, 2);
+    }
+
     #[test]
     fn diff_marks_the_changed_characters_and_escapes() {
         let html = diff_html("韩国支持<北京>举办冬奥", "韩国支持<北京>举办冬残奥");
