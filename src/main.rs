@@ -1,6 +1,8 @@
 //! The `newsvault` binary: parse the command line, start logging, call the library, map the
 //! outcome to an exit code (0 all good, 1 fatal, 2 some feeds failed).
 
+mod allocator;
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -8,10 +10,15 @@ use newsvault::cli::{Cli, Command};
 use newsvault::commands;
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Run | Command::Watch) {
-        limit_malloc_arenas();
+    match cli.command {
+        Command::Run | Command::Watch => limit_malloc_arenas(),
+        Command::Build { .. } => allocator::use_mimalloc(),
+        _ => {}
     }
     start_logging(&cli);
     newsvault::progress::enable(cli.verbose, cli.quiet);
