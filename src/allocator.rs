@@ -67,3 +67,31 @@ unsafe impl GlobalAlloc for Allocator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The only test of the binary's own: it switches the process's allocator for good.
+    #[test]
+    fn blocks_of_both_allocators_are_grown_and_freed_by_their_own() {
+        let mut before: Vec<u64> = (0..1_000).collect();
+        assert!(!mimalloc_owns(before.as_mut_ptr().cast()));
+        use_mimalloc();
+        let mut after: Vec<u64> = (0..1_000).collect();
+        assert!(mimalloc_owns(after.as_mut_ptr().cast()));
+        // Grown: each block moves within its own allocator.
+        before.extend(0..100_000);
+        after.extend(0..100_000);
+        assert!(!mimalloc_owns(before.as_mut_ptr().cast()));
+        assert!(mimalloc_owns(after.as_mut_ptr().cast()));
+        assert_eq!(before[100_999], 99_999);
+        assert_eq!(after[100_999], 99_999);
+        // A large block, and freeing a block of each after the switch.
+        let mut large = vec![7u8; 64 << 20];
+        assert!(mimalloc_owns(large.as_mut_ptr()));
+        drop(large);
+        drop(before);
+        drop(after);
+    }
+}
