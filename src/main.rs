@@ -109,7 +109,7 @@ fn start_logging(cli: &Cli) {
 /// what is freed in it: a run's fetch workers and parsing threads hold some 25 MB that way. Four
 /// arenas keep the peak of a first run of 9,531 posts near 77 MB instead of 100 MB, in the same
 /// time within the noise (`bench/archive.sh`, alternated; two arenas: 70 MB, some 10 % slower).
-/// `build`, which renders on every core, is faster with glibc's default.
+/// `build` allocates with mimalloc instead (see `allocator`).
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a tunable of the allocator; called before any thread starts.

@@ -16,46 +16,39 @@ pub fn utc(ms: i64) -> DateTime<Utc> {
 
 /// `2021-04-04`.
 pub fn day(ms: i64) -> String {
-    let t = utc(ms);
-    match four_digit_year(&t) {
-        Some(year) => {
-            let mut out = String::with_capacity(10);
-            push_date(&mut out, year, &t);
-            out
-        }
-        None => t.format("%Y-%m-%d").to_string(),
-    }
+    spell(ms, "%Y-%m-%d", |_, _| {})
 }
 
 /// `2021-04-04 08:45 UTC`.
 pub fn format_time(ms: i64) -> String {
-    let t = utc(ms);
-    match four_digit_year(&t) {
-        Some(year) => {
-            let mut out = String::with_capacity(20);
-            push_date(&mut out, year, &t);
-            out.push(' ');
-            push_clock(&mut out, &t, false);
-            out.push_str(" UTC");
-            out
-        }
-        None => t.format("%Y-%m-%d %H:%M UTC").to_string(),
-    }
+    spell(ms, "%Y-%m-%d %H:%M UTC", |out, t| {
+        out.push(' ');
+        push_clock(out, t, false);
+        out.push_str(" UTC");
+    })
 }
 
 /// `2021-04-04T08:45:53Z`.
 pub fn iso(ms: i64) -> String {
+    spell(ms, "%Y-%m-%dT%H:%M:%SZ", |out, t| {
+        out.push('T');
+        push_clock(out, t, true);
+        out.push('Z');
+    })
+}
+
+/// The moment `ms` as `pattern` (a strftime pattern starting with `%Y-%m-%d`) spells it: for a
+/// four-digit year, the date digit by digit and then what `rest` adds; otherwise by strftime.
+fn spell(ms: i64, pattern: &str, rest: impl FnOnce(&mut String, &DateTime<Utc>)) -> String {
     let t = utc(ms);
     match four_digit_year(&t) {
         Some(year) => {
-            let mut out = String::with_capacity(20);
+            let mut out = String::with_capacity(24);
             push_date(&mut out, year, &t);
-            out.push('T');
-            push_clock(&mut out, &t, true);
-            out.push('Z');
+            rest(&mut out, &t);
             out
         }
-        None => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => t.format(pattern).to_string(),
     }
 }
 
