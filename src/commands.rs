@@ -80,8 +80,7 @@ pub async fn watch(config_path: &Path) -> Result<ExitCode> {
 async fn after_run(config: &Config, clock: Clock, summary: &RunSummary) -> Result<()> {
     if config.check.per_run > 0 {
         let path = config.store_path();
-        let store =
-            Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+        let store = Store::open(&path)?;
         let checked = crate::check::check_articles(
             &store,
             &Fetcher::new(&config.fetch),
@@ -125,8 +124,7 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
     if !store_path.exists() {
         bail!("no store at {}: nothing to back up", store_path.display());
     }
-    let store = Store::open(&store_path)
-        .with_context(|| format!("opening store {}", store_path.display()))?;
+    let store = Store::open(&store_path)?;
     let name = dest
         .file_name()
         .with_context(|| format!("{} does not name a file", dest.display()))?;
@@ -234,10 +232,7 @@ pub fn status(config_path: &Path, json: bool, check: bool) -> Result<ExitCode> {
     let now = Clock::from_env()?.now().timestamp_millis();
     let store_path = config.store_path();
     let store = if store_path.exists() {
-        Some(
-            crate::store::Store::open(&store_path)
-                .with_context(|| format!("opening store {}", store_path.display()))?,
-        )
+        Some(crate::store::Store::open(&store_path)?)
     } else {
         None
     };
@@ -273,7 +268,7 @@ pub fn status(config_path: &Path, json: bool, check: bool) -> Result<ExitCode> {
 fn open_locked(config: &Config) -> Result<(ArchiveLock, Store)> {
     let lock = ArchiveLock::acquire(&config.archive)?;
     let path = config.store_path();
-    let store = Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+    let store = Store::open(&path)?;
     Ok((lock, store))
 }
 
@@ -350,8 +345,7 @@ pub fn export(config_path: &Path, what: &crate::cli::ExportCommand) -> Result<Ex
         ExportCommand::Opml => print!("{}", crate::export::export_opml(&config)),
         ExportCommand::Jsonl { out } => {
             let path = config.store_path();
-            let store =
-                Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+            let store = Store::open(&path)?;
             let count = match out {
                 Some(file) => {
                     let handle = std::fs::File::create(file)
@@ -370,7 +364,7 @@ pub fn export(config_path: &Path, what: &crate::cli::ExportCommand) -> Result<Ex
 pub fn history(config_path: &Path, article: &str, diff: Option<&[usize]>) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let path = config.store_path();
-    let store = Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+    let store = Store::open(&path)?;
     let id = store.find_article(article)?.with_context(|| {
         format!("no article {article:?} (give an id, a post file name or a link)")
     })?;
@@ -628,7 +622,7 @@ pub fn build(config_path: &Path, out: Option<&Path>) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let options = site_options(&config, out)?;
     let path = config.store_path();
-    let store = Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+    let store = Store::open(&path)?;
     let started = std::time::Instant::now();
     let report = crate::publish::site::build_site(&store, &options)
         .with_context(|| format!("building the site in {}", options.out.display()))?;
@@ -660,8 +654,7 @@ pub fn search(
     let dir = config.index_dir();
     if !dir.join("meta.json").exists() || !config.site.index_on_run() {
         let path = config.store_path();
-        let store =
-            Store::open(&path).with_context(|| format!("opening store {}", path.display()))?;
+        let store = Store::open(&path)?;
         crate::search::update_index(&store, &dir)
             .with_context(|| format!("building the search index in {}", dir.display()))?;
     }
@@ -727,8 +720,7 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
     let index_dir = config.index_dir();
     let store_path = config.store_path();
     if !options.out.join("index.html").exists() || !index_dir.join("meta.json").exists() {
-        let store = Store::open(&store_path)
-            .with_context(|| format!("opening store {}", store_path.display()))?;
+        let store = Store::open(&store_path)?;
         if !options.out.join("index.html").exists() {
             crate::publish::site::build_site(&store, &options)
                 .with_context(|| format!("building the site in {}", options.out.display()))?;

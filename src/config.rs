@@ -71,11 +71,10 @@ pub const STARTER: &str = include_str!("../newsvault.toml");
 /// A config file that could not be used. Every variant names the file.
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read config {path}")]
+    #[error("cannot read config {path}: {cause}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A syntax error, an unknown key or a value of the wrong type.
     #[error("{path}:{line}:{column}: {message}")]
@@ -494,9 +493,9 @@ fn default_permalink() -> String {
 impl Config {
     /// Reads and checks a config file; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, path, base)

@@ -49,9 +49,16 @@ fn escape(text: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("writing the export: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+// Like every error of newsvault, the message shows the cause, which is not chained as well.
+impl From<std::io::Error> for ExportError {
+    fn from(cause: std::io::Error) -> ExportError {
+        ExportError::Io(cause)
+    }
 }
 
 #[cfg(test)]

@@ -110,12 +110,8 @@ pub enum FetchError {
     /// A URL found in a feed points at the archive's own network.
     #[error("refused: {0}")]
     Refused(String),
-    #[error("cannot read {path}: {source}")]
-    File {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read {path}: {cause}")]
+    File { path: String, cause: std::io::Error },
 }
 
 impl FetchError {
@@ -433,19 +429,16 @@ async fn read_file(url: &Url, limit: u64) -> Result<Fetched, FetchError> {
     let shown = path.display().to_string();
     let meta = tokio::fs::metadata(&path)
         .await
-        .map_err(|source| FetchError::File {
+        .map_err(|cause| FetchError::File {
             path: shown.clone(),
-            source,
+            cause,
         })?;
     if meta.len() > limit {
         return Err(FetchError::TooLarge { limit });
     }
     let bytes = tokio::fs::read(&path)
         .await
-        .map_err(|source| FetchError::File {
-            path: shown,
-            source,
-        })?;
+        .map_err(|cause| FetchError::File { path: shown, cause })?;
     Ok(Fetched::Body(Body {
         bytes,
         status: 200,

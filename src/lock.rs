@@ -46,11 +46,10 @@ pub enum LockError {
     /// Another live process holds the lock.
     #[error("archive {archive} is locked by {holder}; wait for it to finish or stop it")]
     Held { archive: PathBuf, holder: Holder },
-    #[error("cannot use the lock file {path}: {source}")]
+    #[error("cannot use the lock file {path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -110,9 +109,9 @@ impl ArchiveLock {
     /// the archive's clock: it describes this process, not the archive's data.
     pub fn acquire(archive: &Path) -> Result<ArchiveLock, LockError> {
         let path = archive.join(LOCK_FILE);
-        let io = |source| LockError::Io {
+        let io = |cause| LockError::Io {
             path: path.clone(),
-            source,
+            cause,
         };
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder).map_err(io)?;

@@ -152,8 +152,7 @@ pub async fn run_locked(
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunSummary> {
     let store_path = config.store_path();
-    let store = Store::open(&store_path)
-        .with_context(|| format!("opening store {}", store_path.display()))?;
+    let store = Store::open(&store_path)?;
     store.defer_checkpoints()?;
     let posts_dir = config.archive.join(POSTS_DIR);
     std::fs::create_dir_all(&posts_dir)

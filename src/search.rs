@@ -72,15 +72,21 @@ pub enum SearchError {
     #[error("no search index at {0}; run `newsvault run` or `newsvault search` to build it")]
     Missing(PathBuf),
     #[error("search index: {0}")]
-    Index(#[from] tantivy::TantivyError),
-    #[error("search index folder {path}: {source}")]
+    Index(tantivy::TantivyError),
+    #[error("search index folder {path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+// Like every error of newsvault, the message shows the cause, which is not chained as well.
+impl From<tantivy::TantivyError> for SearchError {
+    fn from(cause: tantivy::TantivyError) -> SearchError {
+        SearchError::Index(cause)
+    }
 }
 
 /// Loads jieba's dictionary now (a few hundred milliseconds), so that the first query does not
@@ -473,9 +479,9 @@ pub struct IndexReport {
 /// Brings the index in `dir` up to date with the store: indexes new and changed articles,
 /// removes hidden ones. Creates the index, or rebuilds it when its format is older.
 pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchError> {
-    let io = |source| SearchError::Io {
+    let io = |cause| SearchError::Io {
         path: dir.to_path_buf(),
-        source,
+        cause,
     };
     let state_path = dir.join(STATE_FILE);
     let old: Option<IndexState> = std::fs::read(&state_path)

@@ -31,24 +31,45 @@ const MIGRATIONS: &[&str] = &[
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("cannot open store {path}: {source}")]
+    #[error("cannot open store {}: {}", .path.display(), open_reason(.cause, .path))]
     Open {
         path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
-    #[error("cannot create the store's folder {path}: {source}")]
+    #[error("cannot create the store's folder {path}: {cause}")]
     Folder {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(
         "store {path} has schema version {found}, newer than this newsvault knows ({SCHEMA_VERSION}); upgrade newsvault"
     )]
     TooNew { path: PathBuf, found: i64 },
     #[error("store: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(rusqlite::Error),
+}
+
+// The errors of newsvault show their cause in their message, and `main` prints an error with
+// its chain of causes: so they do not also chain it (no `#[source]`), or it would show twice.
+impl From<rusqlite::Error> for StoreError {
+    fn from(cause: rusqlite::Error) -> StoreError {
+        StoreError::Sql(cause)
+    }
+}
+
+/// What SQLite said about a store it could not open, without the path rusqlite appends to the
+/// message of a failed open (the error names the store already).
+fn open_reason(cause: &rusqlite::Error, path: &Path) -> String {
+    let text = cause.to_string();
+    let said = text
+        .strip_suffix(&*path.to_string_lossy())
+        .map_or(text.as_str(), |rest| rest.trim_end_matches([':', ' ']));
+    match cause {
+        rusqlite::Error::SqliteFailure(e, _) if said.is_empty() => {
+            rusqlite::ffi::code_to_str(e.extended_code).to_string()
+        }
+        _ => said.to_string(),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -159,14 +180,14 @@ impl Store {
     /// Opens (creating if needed) the store at `path` and migrates it to [`SCHEMA_VERSION`].
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+            std::fs::create_dir_all(folder).map_err(|cause| StoreError::Folder {
                 path: folder.to_path_buf(),
-                source,
+                cause,
             })?;
         }
-        let open = |source| StoreError::Open {
+        let open = |cause| StoreError::Open {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let conn = Connection::open(path).map_err(open)?;
         conn.execute_batch(
@@ -178,7 +199,10 @@ impl Store {
         )
         .map_err(open)?;
         let store = Store { conn };
-        store.migrate(path)?;
+        store.migrate(path).map_err(|e| match e {
+            StoreError::Sql(cause) => open(cause),
+            other => other,
+        })?;
         Ok(store)
     }
 

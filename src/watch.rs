@@ -112,8 +112,7 @@ pub async fn watch(
         start: Instant::now(),
     };
     let store_path = config.store_path();
-    let store = Store::open(&store_path)
-        .with_context(|| format!("opening store {}", store_path.display()))?;
+    let store = Store::open(&store_path)?;
 
     // The one shutdown future becomes a flag every run and every wait can look at.
     let (stop, stopped) = tokio::sync::watch::channel(false);

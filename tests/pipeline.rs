@@ -331,3 +331,48 @@ fn demo_archives_the_bundled_feeds_without_network() {
         5
     );
 }
+
+/// A fatal error is one line that names the thing once and gives the cause once (`main` prints
+/// an error with its chain of causes, so an error that shows its cause must not also chain it).
+#[test]
+fn a_fatal_error_names_the_thing_and_the_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |config: &str| {
+        let path = dir.path().join("newsvault.toml");
+        std::fs::write(&path, config).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let feeds = "[[source]]\nname = \"x\"\nfeeds = [\"http://127.0.0.1:9/\"]\n";
+
+    // The store's file is not a store.
+    std::fs::create_dir(dir.path().join("a")).unwrap();
+    std::fs::write(dir.path().join("a/junk.sqlite"), vec![0x5a; 8192]).unwrap();
+    let stderr = run(&format!(
+        "archive = \"a\"\nstore = \"a/junk.sqlite\"\n{feeds}"
+    ));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("junk.sqlite").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("not a database").count(), 1, "{stderr}");
+
+    // The store's path is a folder.
+    std::fs::create_dir(dir.path().join("a/folder.sqlite")).unwrap();
+    let stderr = run(&format!(
+        "archive = \"a\"\nstore = \"a/folder.sqlite\"\n{feeds}"
+    ));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("folder.sqlite").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("unable to open").count(), 1, "{stderr}");
+
+    // The archive is a file, so its lock cannot be made.
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let stderr = run(&format!("archive = \"file\"\n{feeds}"));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("Not a directory").count(), 1, "{stderr}");
+}

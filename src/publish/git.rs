@@ -39,7 +39,7 @@ const FALLBACK_EMAIL: &str = "newsvault@localhost";
 #[derive(Debug, Error)]
 pub enum GitError {
     #[error("cannot run git (is it installed?): {0}")]
-    Spawn(#[source] std::io::Error),
+    Spawn(std::io::Error),
     #[error("{archive} is not inside a git work tree; run `git init` there or drop [publish.git]")]
     NotARepository { archive: PathBuf },
     /// A git command failed; `stderr` is git's own explanation.

@@ -565,21 +565,20 @@ fn write_search_json(store: &Store, path: &Path, permalink: &str) -> Result<(), 
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl PublishError {
-    fn io(path: &Path, source: std::io::Error) -> PublishError {
+    fn io(path: &Path, cause: std::io::Error) -> PublishError {
         PublishError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         }
     }
 }

@@ -96,23 +96,20 @@ pub const ASSETS: &[(&str, &str)] = &[
 
 #[derive(Debug, Error)]
 pub enum SiteError {
-    #[error("template {name}: {source:#}")]
+    #[error("template {name}: {cause:#}")]
     Template {
         name: String,
-        #[source]
-        source: minijinja::Error,
+        cause: minijinja::Error,
     },
-    #[error("cannot read template {path}: {source}")]
+    #[error("cannot read template {path}: {cause}")]
     ReadTemplate {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Write {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -216,7 +213,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     let out = &options.out;
     let write_error = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| SiteError::Write { path, source }
+        move |cause| SiteError::Write { path, cause }
     };
     std::fs::create_dir_all(out).map_err(write_error(out))?;
     let on_disk = pages_on_disk(out).map_err(write_error(out))?;
@@ -410,9 +407,9 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     for (name, builtin) in ASSETS {
         let bytes = match &options.templates {
             Some(dir) if dir.join(name).is_file() => {
-                std::fs::read(dir.join(name)).map_err(|source| SiteError::ReadTemplate {
+                std::fs::read(dir.join(name)).map_err(|cause| SiteError::ReadTemplate {
                     path: dir.join(name),
-                    source,
+                    cause,
                 })?
             }
             _ => builtin.as_bytes().to_vec(),
@@ -465,9 +462,9 @@ impl Writer<'_> {
     fn write(&mut self, relative: &str, bytes: &[u8]) -> Result<(), SiteError> {
         let path = self.out.join(relative);
         if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder).map_err(|source| SiteError::Write {
+            std::fs::create_dir_all(folder).map_err(|cause| SiteError::Write {
                 path: folder.to_path_buf(),
-                source,
+                cause,
             })?;
         }
         let changed = self.in_place.write(relative, bytes)?;
@@ -794,9 +791,9 @@ fn render_list_pages(
         .collect();
     for folder in folders {
         let folder = writer.out.join(folder);
-        std::fs::create_dir_all(&folder).map_err(|source| SiteError::Write {
+        std::fs::create_dir_all(&folder).map_err(|cause| SiteError::Write {
             path: folder.clone(),
-            source,
+            cause,
         })?;
     }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -1118,9 +1115,9 @@ impl InPlace<'_> {
     /// Writes page `relative`; returns whether its bytes changed on disk.
     fn write(&self, relative: &str, bytes: &[u8]) -> Result<bool, SiteError> {
         let path = self.out.join(relative);
-        let error = |source| SiteError::Write {
+        let error = |cause| SiteError::Write {
             path: path.clone(),
-            source,
+            cause,
         };
         let forgotten = || {
             *self
@@ -1192,7 +1189,7 @@ fn templates_fingerprint(dir: Option<&Path>) -> Result<String, SiteError> {
         match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
             Some(path) => {
                 let bytes = std::fs::read(&path)
-                    .map_err(|source| SiteError::ReadTemplate { path, source })?;
+                    .map_err(|cause| SiteError::ReadTemplate { path, cause })?;
                 hash.update(&bytes);
             }
             None => hash.update(builtin.as_bytes()),
@@ -1202,9 +1199,9 @@ fn templates_fingerprint(dir: Option<&Path>) -> Result<String, SiteError> {
 }
 
 fn template_error(name: &str) -> impl Fn(minijinja::Error) -> SiteError + '_ {
-    move |source| SiteError::Template {
+    move |cause| SiteError::Template {
         name: name.to_string(),
-        source,
+        cause,
     }
 }
 
@@ -1428,7 +1425,7 @@ mod tests {
             if visits == 2 {
                 return Err(SiteError::Write {
                     path: PathBuf::from("page.html"),
-                    source: std::io::Error::other("disk full"),
+                    cause: std::io::Error::other("disk full"),
                 });
             }
             Ok(())

@@ -215,7 +215,7 @@ fn chunk_path(dir: &Path, chunk: u32) -> PathBuf {
 
 fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> SiteError + use<> {
     let path = path.to_path_buf();
-    move |source| SiteError::Write { path, source }
+    move |cause| SiteError::Write { path, cause }
 }
 
 /// How document numbers are grouped: full blocks of `segment` numbers are a segment each; the
