@@ -132,15 +132,22 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        bail!(
+            "cannot back up to {}: {} is not a folder",
+            dest.display(),
+            folder.display()
+        );
+    }
     let temp = folder.join(format!(
         "{TEMP_PREFIX}{}-{}",
         std::process::id(),
         name.to_string_lossy()
     ));
     let copy = || -> Result<i64> {
-        store
-            .backup_to(&temp)
-            .with_context(|| format!("copying {} to {}", store_path.display(), temp.display()))?;
+        store.backup_to(&temp).with_context(|| {
+            format!("backing up {} to {}", store_path.display(), dest.display())
+        })?;
         let copy =
             Store::open(&temp).with_context(|| format!("opening the copy {}", temp.display()))?;
         let problems = copy.integrity_check()?;

@@ -293,6 +293,29 @@ fn backup_without_a_store_says_so() {
     assert!(!archive.archive().exists(), "backup created the archive");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_into_a_missing_folder_names_the_folder() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", rss(&[("https://e.com/1", "一", "<p>1</p>")]));
+    let archive = TempArchive::new(&[("S", vec![server.url("/a.xml")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some(NOW));
+    assert_eq!(code, 0, "{err}");
+    let missing = archive.dir.path().join("missing");
+    let copy = missing.join("copy.sqlite");
+    let (code, _, stderr) = archive.cli(&["backup", copy.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} is not a folder", missing.display())),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(newsvault::publish::TEMP_PREFIX),
+        "{stderr}"
+    );
+    assert!(!missing.exists());
+}
+
 /// New posts are created in place (one file operation instead of a temporary file and a
 /// rename): a run killed while creating one leaves part of it under its own name, still dirty in
 /// the store, and the next run writes it whole.
