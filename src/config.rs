@@ -8,7 +8,7 @@
 //! Defaults live in the `DEFAULT_*` constants below; `newsvault.toml` at the repository root and
 //! [`STARTER`] (written by `newsvault init`) explain every key.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -565,6 +565,9 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         let mut ids = HashSet::new();
+        // Each source's list page by its file name lower-cased: names that differ only in case
+        // are one file on case-insensitive file systems.
+        let mut lists: HashMap<String, usize> = HashMap::new();
         for (i, source) in self.sources.iter().enumerate() {
             let which = format!("source #{} ({:?})", i + 1, source.name);
             if source.name.trim().is_empty() {
@@ -579,6 +582,16 @@ impl Config {
                     source.id()
                 ));
             }
+            let list = crate::publish::jekyll::list_file_name(&source.name);
+            if let Some(&earlier) = lists.get(&list.to_lowercase()) {
+                return Err(format!(
+                    "{which}: its list page lists/{list} would be the same file as source #{}'s \
+                     ({:?}); give one of them another `name`",
+                    earlier + 1,
+                    self.sources[earlier].name
+                ));
+            }
+            lists.insert(list.to_lowercase(), i);
             if source.feeds.is_empty() {
                 return Err(format!("{which}: `feeds` lists no URL"));
             }
@@ -711,6 +724,22 @@ mod tests {
         let err = parse("[[source]]\nname = \"x\"\nfeeds = [\"http://a/\"]\ncontent = \"fancy\"\n")
             .unwrap_err();
         assert!(err.to_string().starts_with("test.toml:4:"), "{err}");
+    }
+
+    #[test]
+    fn sources_whose_list_pages_would_be_one_file_are_refused() {
+        let two = |a: &str, b: &str| {
+            parse(&format!(
+                "[[source]]\nname = {a:?}\nid = \"one\"\nfeeds = [\"http://a/\"]\n\
+                 [[source]]\nname = {b:?}\nid = \"two\"\nfeeds = [\"http://b/\"]\n"
+            ))
+        };
+        for (a, b) in [("A/B", "A--B"), ("Zaobao", "zaobao"), ("同名", "同名")] {
+            let err = two(a, b).unwrap_err().to_string();
+            assert!(err.contains("source #2"), "{a} {b}: {err}");
+            assert!(err.contains("lists/"), "{a} {b}: {err}");
+        }
+        two("联合早报", "聯合早報").unwrap();
     }
 
     #[test]
