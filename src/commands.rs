@@ -61,7 +61,8 @@ pub async fn watch(config_path: &Path) -> Result<ExitCode> {
     let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     let lock = ArchiveLock::acquire(&config.archive)?;
     crate::watch::watch(
-        &config,
+        config_path,
+        config,
         clock,
         &lock,
         shutdown,

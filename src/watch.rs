@@ -21,11 +21,17 @@
 //! sources are scheduled as if it had worked: a long-running watcher must not spin on an error,
 //! nor die of one that the next hour may not have.
 //!
+//! The config file is looked at again before each round (so at least once a minute): an edit
+//! takes effect without a restart. An edit that does not load, or that moves the archive or the
+//! store (watch holds the lock of the one it started with), is reported, and watch keeps the
+//! config it had.
+//!
 //! Time: with `NEWSVAULT_NOW` set, watch's clock starts at that moment and then advances with
 //! the real (monotonic) time, so schedules stay reproducible in tests without standing still.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -61,6 +67,52 @@ impl WatchClock {
     }
 }
 
+/// The config file watch was started with, and what it looked like when last loaded.
+struct ConfigFile {
+    path: PathBuf,
+    seen: Option<(SystemTime, u64)>,
+}
+
+impl ConfigFile {
+    fn new(path: &Path) -> ConfigFile {
+        ConfigFile {
+            path: path.to_path_buf(),
+            seen: stamp(path),
+        }
+    }
+
+    /// The config the file now holds, if the file changed since the last look.
+    fn changed(&mut self) -> Option<Result<Config, crate::config::ConfigError>> {
+        let now = stamp(&self.path);
+        if now == self.seen {
+            return None;
+        }
+        self.seen = now;
+        Some(Config::load(&self.path))
+    }
+}
+
+/// A file's modification time and length: a change of either is an edit.
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+/// `current` followed by the edit `edited` of its file, or why watch keeps `current`.
+fn follow(current: &Config, edited: Config) -> std::result::Result<Config, String> {
+    if edited.archive != current.archive || edited.store_path() != current.store_path() {
+        return Err(format!(
+            "it moves the archive or the store, and this watch holds the lock of {}; restart \
+             watch to follow it",
+            current.archive.display()
+        ));
+    }
+    if edited.sources.is_empty() {
+        return Err("it lists no source to watch".into());
+    }
+    Ok(edited)
+}
+
 /// When `source` runs next after a run that started at `started_ms`: its interval later, moved
 /// by up to `[watch] jitter_percent` of the interval either way (never before the start).
 pub fn next_run_ms(config: &Config, source: &SourceConfig, started_ms: i64) -> i64 {
@@ -91,13 +143,15 @@ pub fn config_with(config: &Config, sources: &[&SourceConfig]) -> Config {
     }
 }
 
-/// Runs the sources of `config` on their intervals until `shutdown` completes, holding `lock`.
+/// Runs the sources of `config` (loaded from `config_path`, and again whenever that file
+/// changes) on their intervals until `shutdown` completes, holding `lock`.
 ///
 /// `after_run` gets each run's config (only the sources that ran), the time, and the summary once the run is
 /// committed and published; the binary prints the summary and publishes to git there. An error
 /// it returns is logged, like a failed run.
 pub async fn watch(
-    config: &Config,
+    config_path: &Path,
+    mut config: Config,
     clock: Clock,
     lock: &ArchiveLock,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -127,10 +181,31 @@ pub async fn watch(
         }
     };
 
+    let mut file = ConfigFile::new(config_path);
     loop {
         if *stopped.borrow() {
             return Ok(());
         }
+        if let Some(edited) = file.changed() {
+            let edited = match edited {
+                // The error names the file, the line and the key.
+                Err(e) => Err(e.to_string()),
+                Ok(edited) => follow(&config, edited)
+                    .map_err(|why| format!("{} changed, but {why}", config_path.display())),
+            };
+            match edited {
+                Ok(edited) => {
+                    config = edited;
+                    println!(
+                        "watch: {} changed; now watching {} sources",
+                        config_path.display(),
+                        config.sources.len()
+                    );
+                }
+                Err(why) => tracing::error!("{why}; watch keeps the config it had"),
+            }
+        }
+        let config = &config;
         let mut next_runs = store.next_runs()?;
         let started = clock.now();
         let started_ms = started.timestamp_millis();
@@ -210,6 +285,21 @@ mod tests {
     const TWO: &str = "[watch]\ninterval_mins = 60\njitter_percent = 10\n\
         [[source]]\nname = \"a\"\nfeeds = [\"http://a/\"]\n\
         [[source]]\nname = \"b\"\nfeeds = [\"http://b/\"]\ninterval_mins = 5\n";
+
+    #[test]
+    fn an_edit_that_moves_the_archive_or_the_store_or_drops_every_source_is_not_followed() {
+        let current = config(&format!("archive = \"a\"\n{TWO}"));
+        let edited = |text: &str| follow(&current, config(text));
+        let one = "[[source]]\nname = \"c\"\nfeeds = [\"http://c/\"]\n";
+        let followed = edited(&format!("archive = \"a\"\n{one}")).unwrap();
+        assert_eq!(followed.sources[0].name, "c");
+        let moved = edited(&format!("archive = \"elsewhere\"\n{one}")).unwrap_err();
+        assert!(moved.contains("restart watch"), "{moved}");
+        let store = edited(&format!("archive = \"a\"\nstore = \"s.sqlite\"\n{one}"));
+        assert!(store.unwrap_err().contains("store"));
+        let none = edited("archive = \"a\"\n").unwrap_err();
+        assert!(none.contains("no source"), "{none}");
+    }
 
     #[test]
     fn next_run_is_the_interval_later_within_the_jitter() {

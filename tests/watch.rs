@@ -192,3 +192,46 @@ async fn watch_stops_on_sigint_while_waiting_and_resumes_its_schedule() {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(server.hits("/a.xml"), 1, "{stdout}");
 }
+
+/// watch follows edits of its config without a restart: a broken edit is reported and the config
+/// it had is kept; a source added is run.
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_follows_edits_of_its_config_and_keeps_its_config_when_an_edit_is_broken() {
+    let server = FeedServer::start().await;
+    growing_feed(&server, "/a.xml");
+    server.set("/b.xml", rss(&[("https://e.com/b", "乙", "<p>乙</p>")]));
+    let archive = TempArchive::new(
+        &[("甲", vec![server.url("/a.xml")])],
+        "[watch]\ninterval_mins = 0.02\n",
+    );
+    let good = std::fs::read_to_string(&archive.config).unwrap();
+    let mut child = spawn_watch(&archive);
+    wait_for_hits(&server, "/a.xml", 2, &mut child).await;
+
+    // A mistake: reported, and 甲 goes on running as before.
+    std::fs::write(&archive.config, format!("{good}bogus_key = 1\n")).unwrap();
+    let seen = server.hits("/a.xml");
+    wait_for_hits(&server, "/a.xml", seen + 3, &mut child).await;
+    assert_eq!(server.hits("/b.xml"), 0);
+
+    // A source added: it runs, and so does the one that was there.
+    let added = format!(
+        "{good}[[source]]\nname = \"乙\"\nfeeds = [{:?}]\n",
+        server.url("/b.xml")
+    );
+    std::fs::write(&archive.config, added).unwrap();
+    wait_for_hits(&server, "/b.xml", 1, &mut child).await;
+    let seen = server.hits("/a.xml");
+    wait_for_hits(&server, "/a.xml", seen + 1, &mut child).await;
+
+    let (code, stdout, stderr) = stop(child, "TERM").await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("bogus_key"), "{stderr}");
+    assert!(stderr.contains("keeps the config it had"), "{stderr}");
+    assert!(stdout.contains("now watching 2 sources"), "{stdout}");
+    assert!(
+        archive.post_names().iter().any(|name| name.contains("乙")),
+        "{:?}",
+        archive.post_names()
+    );
+}
