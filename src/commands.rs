@@ -56,12 +56,12 @@ pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
 /// [`crate::watch`]), holding the archive's lock throughout; each run is followed by what follows
 /// `run` (page checks, git). Exits 0 when stopped by a signal.
 pub async fn watch(config_path: &Path) -> Result<ExitCode> {
-    let config = Config::load(config_path)?;
+    let (file, config) = crate::watch::ConfigFile::load(config_path)?;
     let clock = Clock::from_env()?;
     let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     let lock = ArchiveLock::acquire(&config.archive)?;
     crate::watch::watch(
-        config_path,
+        file,
         config,
         clock,
         &lock,
@@ -149,8 +149,8 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
         store.backup_to(&temp).with_context(|| {
             format!("backing up {} to {}", store_path.display(), dest.display())
         })?;
-        let copy =
-            Store::open(&temp).with_context(|| format!("opening the copy {}", temp.display()))?;
+        // The store's error names the copy.
+        let copy = Store::open(&temp).context("opening the copy")?;
         let problems = copy.integrity_check()?;
         if problems != ["ok"] {
             bail!(

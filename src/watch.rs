@@ -67,18 +67,22 @@ impl WatchClock {
     }
 }
 
-/// The config file watch was started with, and what it looked like when last loaded.
-struct ConfigFile {
+/// The config file watch follows, and what it looked like when last loaded.
+pub struct ConfigFile {
     path: PathBuf,
     seen: Option<(SystemTime, u64)>,
 }
 
 impl ConfigFile {
-    fn new(path: &Path) -> ConfigFile {
-        ConfigFile {
+    /// Loads the config at `path`, noting the file's state first: an edit made while it loads
+    /// is seen by the next look.
+    pub fn load(path: &Path) -> Result<(ConfigFile, Config), crate::config::ConfigError> {
+        let file = ConfigFile {
             path: path.to_path_buf(),
             seen: stamp(path),
-        }
+        };
+        let config = Config::load(path)?;
+        Ok((file, config))
     }
 
     /// The config the file now holds, if the file changed since the last look.
@@ -143,14 +147,14 @@ pub fn config_with(config: &Config, sources: &[&SourceConfig]) -> Config {
     }
 }
 
-/// Runs the sources of `config` (loaded from `config_path`, and again whenever that file
-/// changes) on their intervals until `shutdown` completes, holding `lock`.
+/// Runs the sources of `config` (loaded from `file`, and again whenever the file changes) on
+/// their intervals until `shutdown` completes, holding `lock`.
 ///
 /// `after_run` gets each run's config (only the sources that ran), the time, and the summary once the run is
 /// committed and published; the binary prints the summary and publishes to git there. An error
 /// it returns is logged, like a failed run.
 pub async fn watch(
-    config_path: &Path,
+    mut file: ConfigFile,
     mut config: Config,
     clock: Clock,
     lock: &ArchiveLock,
@@ -181,7 +185,6 @@ pub async fn watch(
         }
     };
 
-    let mut file = ConfigFile::new(config_path);
     loop {
         if *stopped.borrow() {
             return Ok(());
@@ -191,14 +194,14 @@ pub async fn watch(
                 // The error names the file, the line and the key.
                 Err(e) => Err(e.to_string()),
                 Ok(edited) => follow(&config, edited)
-                    .map_err(|why| format!("{} changed, but {why}", config_path.display())),
+                    .map_err(|why| format!("{} changed, but {why}", file.path.display())),
             };
             match edited {
                 Ok(edited) => {
                     config = edited;
                     println!(
                         "watch: {} changed; now watching {} sources",
-                        config_path.display(),
+                        file.path.display(),
                         config.sources.len()
                     );
                 }
