@@ -21,6 +21,9 @@
 //! query is bounded: [`MAX_QUERY_CHARS`], [`MAX_TERMS`], [`MAX_LIMIT`] results.
 //!
 //! The index can always be rebuilt from the store: delete the folder and run `newsvault search`.
+//! Building it, the walk over the store hands documents to tantivy's writer no faster than its
+//! threads segment them ([`pace`]), so an index built from scratch holds a few hundred documents
+//! in memory at a time, not the archive.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
@@ -41,6 +44,9 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 use thiserror::Error;
 
 use crate::store::{ArticleRecord, Store, StoreError};
+use pace::Pace;
+
+mod pace;
 
 /// Longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -479,6 +485,18 @@ pub struct IndexReport {
 /// Brings the index in `dir` up to date with the store: indexes new and changed articles,
 /// removes hidden ones. Creates the index, or rebuilds it when its format is older.
 pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchError> {
+    update_index_paced(store, dir, &mut Pace::new(PACE_STALL))
+}
+
+/// How long the index writer's threads may count no document, while the walk waits for them,
+/// before the walk stops waiting (see `pace`).
+const PACE_STALL: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn update_index_paced(
+    store: &Store,
+    dir: &Path,
+    pace: &mut Pace,
+) -> Result<IndexReport, SearchError> {
     let io = |cause| SearchError::Io {
         path: dir.to_path_buf(),
         cause,
@@ -504,6 +522,14 @@ pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchErro
         schema,
     )?;
     register_tokenizers(&index);
+    // The walk below reads articles far faster than the writer's threads segment them: it waits
+    // for them instead of queueing the archive (see `pace`). Every document has one `chars`.
+    index.tokenizers().register(
+        CHARS,
+        TextAnalyzer::builder(pace.counting(CharTokenizer))
+            .filter(RemoveLongFilter::limit(64))
+            .build(),
+    );
     // An index built from scratch (the whole archive) is segmented on two threads; bringing
     // one up to date after a run (a few hundred articles) takes one. Tantivy splits the memory
     // budget between the threads, so memory stays the same.
@@ -527,6 +553,7 @@ pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchErro
             }
             writer.delete_term(Term::from_field_i64(fields.id, record.id));
             writer.add_document(document(&fields, &record))?;
+            pace.handed();
             report.indexed += 1;
         }
         state.articles.insert(record.id, print);
@@ -918,6 +945,8 @@ pub fn snippet_text(pieces: &[Piece], mark: (&str, &str)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Article;
+    use crate::store::{NameChoice, SourceMeta};
 
     fn texts(tokens: Vec<Token>) -> Vec<String> {
         tokens.into_iter().map(|t| t.text).collect()
@@ -990,5 +1019,46 @@ mod tests {
         assert_eq!(parse_since("2d", 3 * 86_400_000).unwrap(), 86_400_000);
         assert_eq!(parse_since("1970-01-02", 0).unwrap(), 86_400_000);
         assert!(parse_since("soon", 0).is_err());
+    }
+
+    #[test]
+    fn an_index_built_from_scratch_is_fed_at_the_pace_of_its_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let source = SourceMeta {
+            id: "s".into(),
+            name: "S".into(),
+            tags: vec![],
+            categories: vec![],
+        };
+        store.ensure_source("s", "S", 0).unwrap();
+        let articles = Pace::AHEAD * 3;
+        for i in 0..articles {
+            let article = Article {
+                key: format!("guid:{i}"),
+                guid: Some(i.to_string()),
+                link: format!("https://e.com/{i}"),
+                title: format!("冬奥 {i}"),
+                published: None,
+                authors: vec![],
+                categories: vec![],
+                raw_content: format!("<p>韩国支持北京举办冬奥 {i}</p>"),
+                body: format!("<p>韩国支持北京举办冬奥 {i}</p>"),
+                version_hash: format!("h{i}"),
+            };
+            let names = NameChoice {
+                plain: format!("2021-04-04-{i}.md"),
+                hashed: vec![],
+            };
+            store
+                .ingest(&source, &article, "", &names, &|_| false, 1)
+                .unwrap();
+        }
+        // A writer whose threads did not count would leave the walk waiting, and then unpaced.
+        let mut pace = Pace::new(std::time::Duration::from_secs(30));
+        let report = update_index_paced(&store, &dir.path().join("index"), &mut pace).unwrap();
+        assert_eq!(report.indexed, articles);
+        assert!(!pace.is_off(), "the writer's threads were not counted");
+        assert_eq!(pace.begun(), articles);
     }
 }
