@@ -22,7 +22,7 @@
 //!
 //! The index can always be rebuilt from the store: delete the folder and run `newsvault search`.
 //! Building it, the walk over the store hands documents to tantivy's writer no faster than its
-//! threads segment them ([`pace`]), so an index built from scratch holds a few hundred documents
+//! threads segment them (`search::pace`), so an index built from scratch holds a few hundred documents
 //! in memory at a time, not the archive.
 
 use std::collections::{HashMap, HashSet};
