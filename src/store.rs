@@ -1460,7 +1460,7 @@ impl Store {
         &self,
         each: impl FnMut(ArticleRecord) -> std::result::Result<(), E>,
     ) -> Result<std::result::Result<(), E>> {
-        self.walk_articles("a.body", each)
+        self.walk_articles(true, each)
     }
 
     /// [`Store::for_each_article`] with every `body` left empty: a walk that decides by
@@ -1470,15 +1470,22 @@ impl Store {
         &self,
         each: impl FnMut(ArticleRecord) -> std::result::Result<(), E>,
     ) -> Result<std::result::Result<(), E>> {
-        self.walk_articles("''", each)
+        self.walk_articles(false, each)
     }
 
     fn walk_articles<E>(
         &self,
-        body: &str,
+        with_body: bool,
         mut each: impl FnMut(ArticleRecord) -> std::result::Result<(), E>,
     ) -> Result<std::result::Result<(), E>> {
-        let mut statement = self.conn.prepare(&walk_sql(body))?;
+        // A walk with bodies reads every article's row once, in date order: the page cache would
+        // only fill with pages the walk does not read again (16 MB of them for a large archive).
+        let _cache = if with_body {
+            Some(SmallCache::new(&self.conn)?)
+        } else {
+            None
+        };
+        let mut statement = self.conn.prepare(&walk_sql(with_body))?;
         let mut rows = statement.query([])?;
         while let Some(r) = rows.next()? {
             let record = ArticleRecord {
@@ -1536,9 +1543,35 @@ const POSTS_SQL: &str =
      WHERE a.post_name IS NOT NULL AND a.hidden_ms IS NULL
      ORDER BY a.date_ms DESC, a.id DESC";
 
-/// The query of [`Store::for_each_article`] (`body` = `a.body`) and of its walk without bodies
-/// (`''`), which reads the `article_walk` index alone (migrations/0006 and 0007).
-fn walk_sql(body: &str) -> String {
+/// A connection's page cache at [`SmallCache::KIB`] until dropped, then as it was.
+struct SmallCache<'a> {
+    conn: &'a Connection,
+    before: i64,
+}
+
+impl<'a> SmallCache<'a> {
+    const KIB: i64 = 2048;
+
+    fn new(conn: &'a Connection) -> Result<SmallCache<'a>> {
+        let before = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        conn.execute_batch(&format!("PRAGMA cache_size = -{}", Self::KIB))?;
+        Ok(SmallCache { conn, before })
+    }
+}
+
+impl Drop for SmallCache<'_> {
+    fn drop(&mut self) {
+        // Only a size: if it could not be set back, the connection is merely slower.
+        let _ = self
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = {}", self.before));
+    }
+}
+
+/// The query of [`Store::for_each_article`] and of its walk without bodies (every body `''`),
+/// which reads the `article_walk` index alone (migrations/0006 and 0007).
+fn walk_sql(with_body: bool) -> String {
+    let body = if with_body { "a.body" } else { "''" };
     format!(
         "SELECT a.id, a.source_id, s.name, a.title, a.link, {body}, a.published_ms,
                 a.first_seen_ms, a.date_ms, a.versions, a.updated_ms, a.gone_ms, a.revision
@@ -1584,6 +1617,47 @@ mod tests {
             .conn
             .query_row("SELECT revision FROM article", [], |r| r.get(0))
             .unwrap()
+    }
+
+    fn cache_size(store: &Store) -> i64 {
+        store
+            .conn
+            .query_row("PRAGMA cache_size", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_walk_with_bodies_reads_through_a_small_page_cache_and_puts_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        store_at_version(&path, MIGRATIONS.len(), "");
+        let store = Store::open(&path).unwrap();
+        let before = cache_size(&store);
+        assert!(
+            before < -SmallCache::KIB,
+            "the store's own cache is the larger: {before}"
+        );
+        let mut during = vec![];
+        let walked = store.for_each_article(|_| {
+            during.push(cache_size(&store));
+            Err("stop")
+        });
+        assert_eq!(walked.unwrap(), Err("stop"));
+        assert_eq!(during, [-SmallCache::KIB]);
+        assert_eq!(
+            cache_size(&store),
+            before,
+            "put back after a walk that stopped"
+        );
+        // The walk without bodies reads an index that later walks read again: cache untouched.
+        store
+            .for_each_article_without_body(|_| {
+                during.push(cache_size(&store));
+                Ok::<(), ()>(())
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(during, [-SmallCache::KIB, before]);
     }
 
     #[test]
@@ -1658,7 +1732,7 @@ mod tests {
         );
         let store = Store::open(&path).unwrap();
         // The site's walk and search.json's read the index alone.
-        for sql in [walk_sql("''"), POSTS_SQL.to_string()] {
+        for sql in [walk_sql(false), POSTS_SQL.to_string()] {
             let plan: Vec<String> = store
                 .conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
