@@ -18,7 +18,7 @@ use crate::fetch::Validators;
 use crate::model::Article;
 
 /// The schema this build writes; older stores are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_schedule.sql"),
@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_version_body.sql"),
     include_str!("../migrations/0006_walk_index.sql"),
     include_str!("../migrations/0007_walk_index_wider.sql"),
+    include_str!("../migrations/0008_post_pending.sql"),
 ];
 
 #[derive(Debug, Error)]
@@ -486,6 +487,7 @@ impl Store {
                 post_key,
             ])?;
         let id = self.conn.last_insert_rowid();
+        self.mark_pending(id)?;
         self.insert_version(id, article, now_ms)?;
         self.add_event(id, "first_seen", now_ms, None)?;
         Ok(id)
@@ -523,7 +525,7 @@ impl Store {
         self.conn
             .prepare_cached(
                 "UPDATE article SET title = ?2, body = ?3, summary = ?4, version_hash = ?5,
-                     versions = ?6, updated_ms = ?7, last_seen_ms = ?7, post_dirty = 1
+                     versions = ?6, updated_ms = ?7, last_seen_ms = ?7
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -535,6 +537,7 @@ impl Store {
                 versions,
                 now_ms
             ])?;
+        self.mark_pending(id)?;
         self.add_event(id, "changed", now_ms, Some(&article.version_hash))?;
         Ok(Ingest::Changed)
     }
@@ -557,11 +560,12 @@ impl Store {
     /// Posts waiting to be written, in batches: ids above `after`, at most `limit`.
     pub fn dirty_posts(&self, after: i64, limit: usize) -> Result<Vec<PostRecord>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT id, post_name, title, link, published_ms, date_ms, author, tags, categories,
-                    body, versions, updated_ms, gone_ms, imported_head, imported_tail
-             FROM article
-             WHERE post_dirty = 1 AND post_name IS NOT NULL AND hidden_ms IS NULL AND id > ?1
-             ORDER BY id LIMIT ?2",
+            "SELECT a.id, a.post_name, a.title, a.link, a.published_ms, a.date_ms, a.author,
+                    a.tags, a.categories, a.body, a.versions, a.updated_ms, a.gone_ms,
+                    a.imported_head, a.imported_tail
+             FROM post_pending p JOIN article a ON a.id = p.article_id
+             WHERE p.article_id > ?1 AND a.post_name IS NOT NULL AND a.hidden_ms IS NULL
+             ORDER BY p.article_id LIMIT ?2",
         )?;
         let rows = statement.query_map(params![after, limit as i64], |r| {
             Ok(PostRecord {
@@ -590,12 +594,20 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// Notes that article `id`'s post must be (re)written.
+    fn mark_pending(&self, id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO post_pending (article_id) VALUES (?1)")?
+            .execute([id])?;
+        Ok(())
+    }
+
     /// Marks posts as written.
     pub fn mark_posted(&self, ids: &[i64]) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
         {
             let mut statement =
-                tx.prepare_cached("UPDATE article SET post_dirty = 0 WHERE id = ?1")?;
+                tx.prepare_cached("DELETE FROM post_pending WHERE article_id = ?1")?;
             for id in ids {
                 statement.execute([id])?;
             }
@@ -933,8 +945,8 @@ impl Store {
             add_article: self.conn.prepare(
                 "INSERT INTO article (source_id, key, link, title, published_ms, first_seen_ms,
                      last_seen_ms, date_ms, author, tags, categories, body, summary, version_hash,
-                     post_name, post_key, post_dirty, imported_head, imported_tail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0,
+                     post_name, post_key, imported_head, imported_tail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
                      ?15, ?16)",
             )?,
             // The content is usually the body itself: then kept once, in the article (see
@@ -1043,7 +1055,8 @@ impl Store {
     /// Marks every post to be written again (the outputs are rebuilt from the store).
     pub fn mark_all_dirty(&self) -> Result<usize> {
         Ok(self.conn.execute(
-            "UPDATE article SET post_dirty = 1 WHERE post_name IS NOT NULL",
+            "INSERT OR IGNORE INTO post_pending (article_id)
+             SELECT id FROM article WHERE post_name IS NOT NULL",
             [],
         )?)
     }
@@ -1089,10 +1102,10 @@ impl Store {
             }
             None => {
                 self.conn.execute(
-                    "UPDATE article SET hidden_ms = NULL, hidden_reason = NULL, post_dirty = 1
-                     WHERE id = ?1",
+                    "UPDATE article SET hidden_ms = NULL, hidden_reason = NULL WHERE id = ?1",
                     [id],
                 )?;
+                self.mark_pending(id)?;
                 self.add_event(id, "unhidden", now_ms, None)?;
             }
         }
@@ -1217,17 +1230,17 @@ impl Store {
         match (state, gone) {
             (PageState::Gone(reason), None) => {
                 self.conn.execute(
-                    "UPDATE article SET gone_ms = ?2, post_dirty = 1 WHERE id = ?1",
+                    "UPDATE article SET gone_ms = ?2 WHERE id = ?1",
                     params![id, now_ms],
                 )?;
+                self.mark_pending(id)?;
                 self.add_event(id, "gone", now_ms, Some(reason))?;
                 Ok(true)
             }
             (PageState::Online, Some(_)) => {
-                self.conn.execute(
-                    "UPDATE article SET gone_ms = NULL, post_dirty = 1 WHERE id = ?1",
-                    [id],
-                )?;
+                self.conn
+                    .execute("UPDATE article SET gone_ms = NULL WHERE id = ?1", [id])?;
+                self.mark_pending(id)?;
                 self.add_event(id, "back", now_ms, None)?;
                 Ok(true)
             }
@@ -1264,12 +1277,11 @@ impl Store {
     pub fn set_fulltext(&self, id: i64, fulltext: &str, body: &str, summary: &str) -> Result<()> {
         self.conn
             .prepare_cached(
-                "UPDATE article SET fulltext = ?2, body = ?3, summary = ?4, fulltext_error = NULL,
-                     post_dirty = 1
+                "UPDATE article SET fulltext = ?2, body = ?3, summary = ?4, fulltext_error = NULL
                  WHERE id = ?1",
             )?
             .execute(params![id, fulltext, body, summary])?;
-        Ok(())
+        self.mark_pending(id)
     }
 
     /// Records a failed attempt at an article's full text; it keeps the feed's content.
@@ -1315,14 +1327,17 @@ impl Store {
     /// Sets an article's derived body (rules re-applied: no version is added); the post is
     /// rewritten when the body changed. Returns whether it did.
     pub fn set_body(&self, id: i64, body: &str, summary: &str) -> Result<bool> {
-        Ok(self
+        let changed = self
             .conn
             .prepare_cached(
-                "UPDATE article SET body = ?2, summary = ?3, post_dirty = 1
-                 WHERE id = ?1 AND body <> ?2",
+                "UPDATE article SET body = ?2, summary = ?3 WHERE id = ?1 AND body <> ?2",
             )?
             .execute(params![id, body, summary])?
-            > 0)
+            > 0;
+        if changed {
+            self.mark_pending(id)?;
+        }
+        Ok(changed)
     }
 }
 
@@ -1373,8 +1388,13 @@ impl Store {
     pub fn images_round(&self, id: i64, body: &str, all_local: bool) -> Result<()> {
         self.conn
             .prepare_cached(
-                "UPDATE article SET body = ?2, post_dirty = post_dirty OR body <> ?2,
-                     images_done = ?3, image_tries = image_tries + (1 - ?3)
+                "INSERT OR IGNORE INTO post_pending (article_id)
+                 SELECT id FROM article WHERE id = ?1 AND body <> ?2",
+            )?
+            .execute(params![id, body])?;
+        self.conn
+            .prepare_cached(
+                "UPDATE article SET body = ?2, images_done = ?3, image_tries = image_tries + (1 - ?3)
                  WHERE id = ?1",
             )?
             .execute(params![id, body, all_local as i64])?;
@@ -1677,7 +1697,8 @@ mod tests {
         store
             .conn
             .execute_batch(
-                "UPDATE article SET last_seen_ms = 9, post_dirty = 0, checked_ms = 9;
+                "UPDATE article SET last_seen_ms = 9, checked_ms = 9;
+                 DELETE FROM post_pending;
                  UPDATE article SET body = '<p>b</p>';",
             )
             .unwrap();
@@ -1691,7 +1712,7 @@ mod tests {
         assert_eq!(revision(&store), 1);
         store
             .conn
-            .execute_batch("UPDATE article SET gone_ms = 5, post_dirty = 1")
+            .execute_batch("UPDATE article SET gone_ms = 5")
             .unwrap();
         assert_eq!(revision(&store), 2);
 
@@ -1706,6 +1727,100 @@ mod tests {
             .unwrap();
         assert_eq!(seen, vec![(1, String::new(), 2)]);
         assert_eq!(store.article_body(1).unwrap(), "<p>c</p>");
+    }
+
+    #[test]
+    fn a_version_7_store_keeps_its_unwritten_posts_unwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        // The article of `store_at_version` has its post written; a second one has not.
+        store_at_version(
+            &path,
+            7,
+            "UPDATE article SET post_name = 'a.md', post_key = 'a.md', post_dirty = 0;
+             INSERT INTO article (source_id, key, link, title, first_seen_ms, last_seen_ms,
+                 date_ms, author, tags, categories, body, summary, version_hash, post_name,
+                 post_key)
+             VALUES ('s', 'url:b', 'https://e.com/b', 'U', 2, 2, 2, 'S', '[]', '[]', '<p>c</p>',
+                 'c', 'h2', 'b.md', 'b.md');",
+        );
+        let store = Store::open(&path).unwrap();
+        let pending: Vec<String> = store
+            .dirty_posts(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.post_name)
+            .collect();
+        assert_eq!(pending, ["b.md"]);
+        let columns: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('article') WHERE name = 'post_dirty'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(columns, 0, "the flag is gone from the article rows");
+    }
+
+    #[test]
+    fn marking_posts_written_leaves_the_article_rows_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let source = SourceMeta {
+            id: "s".into(),
+            name: "S".into(),
+            tags: vec![],
+            categories: vec![],
+        };
+        store.ensure_source("s", "S", 0).unwrap();
+        store.begin().unwrap();
+        let articles = 200;
+        let body = "<p>一篇报道的正文。</p>".repeat(100);
+        for i in 0..articles {
+            let article = Article {
+                key: format!("guid:{i}"),
+                guid: Some(i.to_string()),
+                link: format!("https://e.com/{i}"),
+                title: format!("T{i}"),
+                published: None,
+                authors: vec![],
+                categories: vec![],
+                raw_content: body.clone(),
+                body: body.clone(),
+                version_hash: format!("h{i}"),
+            };
+            let names = NameChoice {
+                plain: format!("2021-04-04-{i}.md"),
+                hashed: vec![],
+            };
+            store
+                .ingest(&source, &article, "", &names, &|_| false, 1)
+                .unwrap();
+        }
+        store.commit().unwrap();
+        store
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        let ids: Vec<i64> = store
+            .dirty_posts(0, articles)
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids.len(), articles);
+        store.mark_posted(&ids).unwrap();
+        assert!(store.dirty_posts(0, articles).unwrap().is_empty());
+        // Pages the marking wrote to the log: a few, not one per article (each article's row,
+        // with its body, fills a page of its own).
+        let (_, logged): (i64, i64) = store
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert!(logged < articles as i64 / 10, "{logged} pages logged");
     }
 
     #[test]

@@ -344,7 +344,7 @@ async fn a_post_left_half_written_by_a_killed_run_is_written_whole_by_the_next()
         rusqlite::Connection::open(archive.archive().join(".newsvault/store.sqlite")).unwrap();
     let dirty = conn
         .execute(
-            "UPDATE article SET post_dirty = 1 WHERE post_name = ?1",
+            "INSERT INTO post_pending (article_id) SELECT id FROM article WHERE post_name = ?1",
             [&names[0]],
         )
         .unwrap();
