@@ -660,11 +660,12 @@ pub fn search(
     use crate::search::{SearchError, SearchIndex, SearchRequest, parse_since, snippet_text};
     let config = Config::load(config_path)?;
     let dir = config.index_dir();
-    if !dir.join("meta.json").exists() || !config.site.index_on_run() {
+    // A run keeps the index current; it is built here when missing or damaged, or when runs
+    // leave it to `search`.
+    if !config.site.index_on_run() || SearchIndex::open(&dir).is_err() {
         let path = config.store_path();
         let store = Store::open(&path)?;
-        crate::search::update_index(&store, &dir)
-            .with_context(|| format!("building the search index in {}", dir.display()))?;
+        crate::search::update_index(&store, &dir)?;
     }
     let now = Clock::from_env()?.now().timestamp_millis();
     let source = source.map(|name| {
@@ -727,15 +728,17 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
     let options = site_options(&config, None)?;
     let index_dir = config.index_dir();
     let store_path = config.store_path();
-    if !options.out.join("index.html").exists() || !index_dir.join("meta.json").exists() {
+    // The index is built here when missing or damaged (a run keeps it current otherwise).
+    let site_missing = !options.out.join("index.html").exists();
+    let index_unusable = crate::search::SearchIndex::open(&index_dir).is_err();
+    if site_missing || index_unusable {
         let store = Store::open(&store_path)?;
-        if !options.out.join("index.html").exists() {
+        if site_missing {
             crate::publish::site::build_site(&store, &options)
                 .with_context(|| format!("building the site in {}", options.out.display()))?;
         }
-        if !index_dir.join("meta.json").exists() || !config.site.index_on_run() {
-            crate::search::update_index(&store, &index_dir)
-                .with_context(|| format!("building the search index in {}", index_dir.display()))?;
+        if index_unusable || !config.site.index_on_run() {
+            crate::search::update_index(&store, &index_dir)?;
         }
     }
     let listener = tokio::net::TcpListener::bind(addr)

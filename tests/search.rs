@@ -154,3 +154,45 @@ async fn hidden_articles_leave_the_index_at_once() {
     assert_eq!(archive.cli(&["unhide", "https://e.com/s"], None).0, 0);
     assert_eq!(titles(&archive, "冬奥", &[]), ["简体"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_index_is_built_again_from_the_store() {
+    let (server, archive) = archive_of_three_scripts().await;
+    let index = archive.archive().join(".newsvault/index");
+    std::fs::write(index.join("meta.json"), "damaged").unwrap();
+    // `search` finds it damaged and builds it again.
+    assert_eq!(titles(&archive, "冬奥", &[]), ["简体"]);
+
+    // So does a run that adds an article, and the new article is found with the old ones.
+    std::fs::write(index.join("meta.json"), "damaged").unwrap();
+    server.set(
+        "/en",
+        rss(&[
+            (
+                "https://e.com/e",
+                "Latin",
+                "<p>The Winter OLYMPICS in Beijing</p>",
+            ),
+            ("https://e.com/f", "Later", "<p>Olympics again</p>"),
+        ]),
+    );
+    let (code, _, err) = archive.cli(&["run", "-v"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("building it again from the store"), "{err}");
+    let mut found = titles(&archive, "olympics", &[]);
+    found.sort();
+    assert_eq!(found, ["Later", "Latin"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_folder_that_cannot_be_made_is_named_once() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    let index = archive.archive().join(".newsvault/index");
+    std::fs::remove_dir_all(&index).unwrap();
+    std::fs::write(&index, "a file where the index goes").unwrap();
+    let (code, _, err) = archive.cli(&["search", "冬奥"], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot build the search index in"), "{err}");
+    let named = err.matches(".newsvault/index").count();
+    assert_eq!(named, 1, "{err}");
+}

@@ -20,7 +20,7 @@
 //! exclusion: a phrase query under "must not" trips a debug assertion in tantivy 0.27.) Work per
 //! query is bounded: [`MAX_QUERY_CHARS`], [`MAX_TERMS`], [`MAX_LIMIT`] results.
 //!
-//! The index can always be rebuilt from the store: delete the folder and run `newsvault search`.
+//! The index can always be rebuilt from the store, and is when it is missing or no longer opens.
 //! Building it, the walk over the store hands documents to tantivy's writer no faster than its
 //! threads segment them (`search::pace`), so an index built from scratch holds a few hundred documents
 //! in memory at a time, not the archive.
@@ -79,7 +79,12 @@ pub enum SearchError {
     Missing(PathBuf),
     #[error("search index: {0}")]
     Index(tantivy::TantivyError),
-    #[error("search index folder {path}: {cause}")]
+    #[error("cannot build the search index in {}: {cause}", .path.display())]
+    Build {
+        path: PathBuf,
+        cause: tantivy::TantivyError,
+    },
+    #[error("cannot build the search index in {}: {cause}", .path.display())]
     Io {
         path: PathBuf,
         cause: std::io::Error,
@@ -484,8 +489,16 @@ pub struct IndexReport {
 
 /// Brings the index in `dir` up to date with the store: indexes new and changed articles,
 /// removes hidden ones. Creates the index, or rebuilds it when its format is older.
+///
+/// The index is derived from the store: one that no longer opens (a damaged file) is built again.
 pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchError> {
-    update_index_paced(store, dir, &mut Pace::new(PACE_STALL))
+    update_index_paced(store, dir, &mut Pace::new(PACE_STALL)).map_err(|e| match e {
+        SearchError::Index(cause) => SearchError::Build {
+            path: dir.to_path_buf(),
+            cause,
+        },
+        other => other,
+    })
 }
 
 /// How long the index writer's threads may count no document, while the walk waits for them,
@@ -515,12 +528,24 @@ fn update_index_paced(
             IndexState::default()
         }
     };
-    std::fs::create_dir_all(dir).map_err(io)?;
     let (schema, fields) = schema();
-    let index = Index::open_or_create(
-        tantivy::directory::MmapDirectory::open(dir).map_err(|e| SearchError::Index(e.into()))?,
-        schema,
-    )?;
+    let open = || -> Result<Index, SearchError> {
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let folder = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| SearchError::Index(e.into()))?;
+        Ok(Index::open_or_create(folder, schema.clone())?)
+    };
+    let (index, old) = match open() {
+        Err(SearchError::Index(cause)) if !old.articles.is_empty() => {
+            tracing::warn!(
+                "the search index in {} does not open ({cause}); building it again from the store",
+                dir.display()
+            );
+            std::fs::remove_dir_all(dir).map_err(io)?;
+            (open()?, IndexState::default())
+        }
+        opened => (opened?, old),
+    };
     register_tokenizers(&index);
     // The walk below reads articles far faster than the writer's threads segment them: it waits
     // for them instead of queueing the archive (see `pace`). Every document has one `chars`.
