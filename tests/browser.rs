@@ -12,12 +12,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{FeedServer, TempArchive, fixture};
+use common::{FeedServer, TempArchive, fixture, start_serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -44,41 +43,6 @@ fn chromium_for(test: &str) -> Option<PathBuf> {
         );
     }
     found
-}
-
-/// `newsvault serve` as a child process; killed when dropped.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `newsvault serve --addr 127.0.0.1:0` for `archive` (it builds the missing site first)
-/// and returns it with its base URL, read from its first line.
-fn start_serve(archive: &TempArchive) -> (Serve, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_newsvault"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--config"])
-        .arg(&archive.config)
-        .env_remove("NEWSVAULT_NOW")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let serve = Serve(child);
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
-    (serve, base)
 }
 
 /// Runs Chromium headless with `args` on `url`; returns its stdout. A guard kills a Chromium

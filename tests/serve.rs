@@ -172,3 +172,24 @@ async fn no_path_leaves_the_site_folder() {
     assert_eq!(post.status(), 405);
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_serve_command_builds_a_damaged_index_again() {
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
+    assert_eq!(archive.cli(&["run"], Some(GOLDEN_NOW)).0, 0);
+    let meta = archive.archive().join(".newsvault/index/meta.json");
+    std::fs::write(&meta, "damaged").unwrap();
+
+    let (_serve, base) = common::start_serve(&archive);
+    let answer = reqwest::get(format!("{base}/api/search?q=冬奥"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["total"], 1, "{answer}");
+    assert_ne!(std::fs::read_to_string(&meta).unwrap(), "damaged");
+}

@@ -7,7 +7,9 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -293,7 +295,7 @@ impl TempArchive {
 
     /// Runs the binary with this archive's config; returns (exit code, stdout, stderr).
     pub fn cli(&self, args: &[&str], now: Option<&str>) -> (i32, String, String) {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_newsvault"));
         command.args(args).arg("--config").arg(&self.config);
         match now {
             Some(now) => command.env("NEWSVAULT_NOW", now),
@@ -306,4 +308,39 @@ impl TempArchive {
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
     }
+}
+
+/// `newsvault serve` as a child process; killed when dropped.
+pub struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `newsvault serve --addr 127.0.0.1:0` for `archive` (it builds the missing site first)
+/// and returns it with its base URL, read from its first line.
+pub fn start_serve(archive: &TempArchive) -> (Serve, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--config"])
+        .arg(&archive.config)
+        .env_remove("NEWSVAULT_NOW")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let serve = Serve(child);
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    (serve, base)
 }
