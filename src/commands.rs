@@ -297,8 +297,7 @@ fn publish_pending(
     )
     .context("publishing the Jekyll tree")?;
     // Hidden, gone or re-derived articles show in search at once, not after the next run.
-    crate::search::update_index(store, &config.index_dir())
-        .with_context(|| format!("updating the search index {}", config.index_dir().display()))?;
+    crate::search::update_index(store, &config.index_dir())?;
     Ok(report)
 }
 

@@ -363,7 +363,7 @@ pub async fn run_locked(
     let indexing = (config.site.index_on_run() && (changed || !index_dir.exists())).then(|| {
         let store_path = store_path.clone();
         std::thread::spawn(move || -> Result<()> {
-            let store = Store::open(&store_path)?;
+            let store = Store::open(&store_path).context("updating the search index")?;
             crate::search::update_index(&store, &index_dir)?;
             Ok(())
         })
@@ -386,7 +386,8 @@ pub async fn run_locked(
     if let Some(indexing) = indexing {
         match indexing.join() {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("updating the search index: {e:#}"),
+            // The error names the index folder (or the store, in context).
+            Ok(Err(e)) => tracing::warn!("{e:#}"),
             Err(_) => tracing::warn!("updating the search index: the indexing thread panicked"),
         }
         tracing::debug!(ms = timer.elapsed().as_millis(), "search index updated");

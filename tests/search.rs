@@ -186,13 +186,24 @@ async fn a_damaged_index_is_built_again_from_the_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_index_folder_that_cannot_be_made_is_named_once() {
-    let (_server, archive) = archive_of_three_scripts().await;
+    let (server, archive) = archive_of_three_scripts().await;
     let index = archive.archive().join(".newsvault/index");
     std::fs::remove_dir_all(&index).unwrap();
     std::fs::write(&index, "a file where the index goes").unwrap();
     let (code, _, err) = archive.cli(&["search", "冬奥"], None);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot build the search index in"), "{err}");
-    let named = err.matches(".newsvault/index").count();
-    assert_eq!(named, 1, "{err}");
+    assert_eq!(err.matches(".newsvault/index").count(), 1, "{err}");
+
+    // A run that adds an article archives it and says, once, why the index was not updated.
+    server.set(
+        "/en",
+        rss(&[("https://e.com/f", "Later", "<p>Olympics again</p>")]),
+    );
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 new"), "{out}");
+    assert!(err.contains("cannot build the search index in"), "{err}");
+    assert_eq!(err.matches(".newsvault/index").count(), 1, "{err}");
+    assert_eq!(err.matches("search index").count(), 1, "{err}");
 }
