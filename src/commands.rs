@@ -661,11 +661,17 @@ pub fn search(
     let dir = config.index_dir();
     // A run keeps the index current; it is built here when missing or damaged, or when runs
     // leave it to `search`.
-    if !config.site.index_on_run() || SearchIndex::open(&dir).is_err() {
-        let path = config.store_path();
-        let store = Store::open(&path)?;
-        crate::search::update_index(&store, &dir)?;
-    }
+    let current = SearchIndex::open(&dir)
+        .ok()
+        .filter(|_| config.site.index_on_run());
+    let index = match current {
+        Some(index) => index,
+        None => {
+            let store = Store::open(&config.store_path())?;
+            crate::search::update_index(&store, &dir)?;
+            SearchIndex::open(&dir).with_context(|| format!("opening index {}", dir.display()))?
+        }
+    };
     let now = Clock::from_env()?.now().timestamp_millis();
     let source = source.map(|name| {
         config
@@ -680,8 +686,6 @@ pub fn search(
         since_ms: since.map(|s| parse_since(s, now)).transpose()?,
         limit,
     };
-    let index =
-        SearchIndex::open(&dir).with_context(|| format!("opening index {}", dir.display()))?;
     let results = match index.search(&request) {
         Err(SearchError::BadQuery(why)) => bail!("{query:?}: {why}"),
         other => other?,
@@ -727,16 +731,18 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
     let options = site_options(&config, None)?;
     let index_dir = config.index_dir();
     let store_path = config.store_path();
-    // The index is built here when missing or damaged (a run keeps it current otherwise).
+    // The index is brought up to date here when runs leave it to `search` and `serve`, and
+    // built when missing or damaged.
     let site_missing = !options.out.join("index.html").exists();
-    let index_unusable = crate::search::SearchIndex::open(&index_dir).is_err();
-    if site_missing || index_unusable {
+    let index_to_update =
+        !config.site.index_on_run() || crate::search::SearchIndex::open(&index_dir).is_err();
+    if site_missing || index_to_update {
         let store = Store::open(&store_path)?;
         if site_missing {
             crate::publish::site::build_site(&store, &options)
                 .with_context(|| format!("building the site in {}", options.out.display()))?;
         }
-        if index_unusable || !config.site.index_on_run() {
+        if index_to_update {
             crate::search::update_index(&store, &index_dir)?;
         }
     }

@@ -1609,6 +1609,51 @@ fn parse_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
+/// Test help: the source `s` ("S"), recorded in `store`.
+#[cfg(test)]
+pub(crate) fn test_source(store: &Store) -> SourceMeta {
+    store.ensure_source("s", "S", 0).unwrap();
+    SourceMeta {
+        id: "s".into(),
+        name: "S".into(),
+        tags: vec![],
+        categories: vec![],
+    }
+}
+
+/// Test help: stores `count` new articles of [`test_source`], the `i`th titled `title(i)` with
+/// `body(i)` as its feed content and body, each under a post name of its own.
+#[cfg(test)]
+pub(crate) fn store_articles(
+    store: &Store,
+    count: usize,
+    title: impl Fn(usize) -> String,
+    body: impl Fn(usize) -> String,
+) {
+    let source = test_source(store);
+    for i in 0..count {
+        let article = Article {
+            key: format!("guid:{i}"),
+            guid: Some(i.to_string()),
+            link: format!("https://e.com/{i}"),
+            title: title(i),
+            published: None,
+            authors: vec![],
+            categories: vec![],
+            raw_content: body(i),
+            body: body(i),
+            version_hash: format!("h{i}"),
+        };
+        let names = NameChoice {
+            plain: format!("2021-04-04-{i}.md"),
+            hashed: vec![],
+        };
+        store
+            .ingest(&source, &article, "", &names, &|_| false, 1)
+            .unwrap();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1767,37 +1812,10 @@ mod tests {
     fn marking_posts_written_leaves_the_article_rows_alone() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
-        let source = SourceMeta {
-            id: "s".into(),
-            name: "S".into(),
-            tags: vec![],
-            categories: vec![],
-        };
-        store.ensure_source("s", "S", 0).unwrap();
         store.begin().unwrap();
         let articles = 200;
         let body = "<p>一篇报道的正文。</p>".repeat(100);
-        for i in 0..articles {
-            let article = Article {
-                key: format!("guid:{i}"),
-                guid: Some(i.to_string()),
-                link: format!("https://e.com/{i}"),
-                title: format!("T{i}"),
-                published: None,
-                authors: vec![],
-                categories: vec![],
-                raw_content: body.clone(),
-                body: body.clone(),
-                version_hash: format!("h{i}"),
-            };
-            let names = NameChoice {
-                plain: format!("2021-04-04-{i}.md"),
-                hashed: vec![],
-            };
-            store
-                .ingest(&source, &article, "", &names, &|_| false, 1)
-                .unwrap();
-        }
+        store_articles(&store, articles, |i| format!("T{i}"), |_| body.clone());
         store.commit().unwrap();
         store
             .conn
@@ -1916,13 +1934,7 @@ mod version_body_tests {
     }
 
     fn import(store: &Store, article: &Article, name: &str) -> i64 {
-        let source = SourceMeta {
-            id: "s".into(),
-            name: "S".into(),
-            tags: vec![],
-            categories: vec![],
-        };
-        store.ensure_source("s", "S", 0).unwrap();
+        let source = test_source(store);
         let post = ImportedPost {
             name,
             name_key: name,

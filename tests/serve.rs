@@ -193,3 +193,47 @@ async fn the_serve_command_builds_a_damaged_index_again() {
     assert_eq!(answer["total"], 1, "{answer}");
     assert_ne!(std::fs::read_to_string(&meta).unwrap(), "damaged");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_index_left_to_them_search_and_serve_bring_it_up_to_date() {
+    let server = FeedServer::start().await;
+    let item = |n: usize| {
+        (
+            format!("https://e.com/{n}"),
+            format!("报道{n}"),
+            format!("<p>冬奥 第{n}篇</p>"),
+        )
+    };
+    let feed = |items: &[(String, String, String)]| {
+        let items: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|(l, t, c)| (l.as_str(), t.as_str(), c.as_str()))
+            .collect();
+        common::rss(&items)
+    };
+    server.set("/f", feed(&[item(1)]));
+    let archive = TempArchive::new(
+        &[("源", vec![server.url("/f")])],
+        "[site]\nindex_on_run = false\n",
+    );
+    let index = archive.archive().join(".newsvault/index");
+    assert_eq!(archive.cli(&["run"], Some(GOLDEN_NOW)).0, 0);
+    assert!(!index.exists(), "the run left the index alone");
+    assert_eq!(archive.cli(&["build"], Some(GOLDEN_NOW)).0, 0);
+    let (code, out, err) = archive.cli(&["search", "冬奥"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("报道1"), "{out}");
+
+    // A second article: the run leaves the index as it was, `serve` brings it up to date.
+    server.set("/f", feed(&[item(1), item(2)]));
+    assert_eq!(archive.cli(&["run"], Some(GOLDEN_NOW)).0, 0);
+    let (_serve, base) = common::start_serve(&archive);
+    let answer = reqwest::get(format!("{base}/api/search?q=冬奥"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["total"], 2, "{answer}");
+}

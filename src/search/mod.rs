@@ -970,8 +970,6 @@ pub fn snippet_text(pieces: &[Piece], mark: (&str, &str)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Article;
-    use crate::store::{NameChoice, SourceMeta};
 
     fn texts(tokens: Vec<Token>) -> Vec<String> {
         tokens.into_iter().map(|t| t.text).collect()
@@ -1050,35 +1048,13 @@ mod tests {
     fn an_index_built_from_scratch_is_fed_at_the_pace_of_its_writer() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
-        let source = SourceMeta {
-            id: "s".into(),
-            name: "S".into(),
-            tags: vec![],
-            categories: vec![],
-        };
-        store.ensure_source("s", "S", 0).unwrap();
         let articles = Pace::AHEAD * 3;
-        for i in 0..articles {
-            let article = Article {
-                key: format!("guid:{i}"),
-                guid: Some(i.to_string()),
-                link: format!("https://e.com/{i}"),
-                title: format!("冬奥 {i}"),
-                published: None,
-                authors: vec![],
-                categories: vec![],
-                raw_content: format!("<p>韩国支持北京举办冬奥 {i}</p>"),
-                body: format!("<p>韩国支持北京举办冬奥 {i}</p>"),
-                version_hash: format!("h{i}"),
-            };
-            let names = NameChoice {
-                plain: format!("2021-04-04-{i}.md"),
-                hashed: vec![],
-            };
-            store
-                .ingest(&source, &article, "", &names, &|_| false, 1)
-                .unwrap();
-        }
+        crate::store::store_articles(
+            &store,
+            articles,
+            |i| format!("冬奥 {i}"),
+            |i| format!("<p>韩国支持北京举办冬奥 {i}</p>"),
+        );
         // A writer whose threads did not count would leave the walk waiting, and then unpaced.
         let mut pace = Pace::new(std::time::Duration::from_secs(30));
         let report = update_index_paced(&store, &dir.path().join("index"), &mut pace).unwrap();
