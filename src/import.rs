@@ -288,6 +288,8 @@ fn article_of(post: &mut ParsedPost) -> Article {
         authors: vec![],
         categories: post.categories.clone(),
         raw_content,
+        // An imported post's content is its body: the store keeps it once anyway.
+        raw_shape: None,
         body: std::mem::take(&mut post.body),
         version_hash: hash,
     }

@@ -58,6 +58,10 @@ pub struct Article {
     pub categories: Vec<String>,
     /// The content exactly as the feed delivered it.
     pub raw_content: String,
+    /// When `body` is `raw_content` with its lines joined (`verbatim`), the shape that gives
+    /// `raw_content` back from `body` (see [`crate::content::lines`]): the store then keeps the
+    /// text once. Only when the shape is the shorter of the two.
+    pub raw_shape: Option<String>,
     /// The content as posts show it, after the source's content rules.
     pub body: String,
     /// Hash of what the source published (title and line-joined content): equal hashes are the

@@ -18,7 +18,7 @@ use crate::fetch::Validators;
 use crate::model::Article;
 
 /// The schema this build writes; older stores are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_schedule.sql"),
@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_walk_index.sql"),
     include_str!("../migrations/0007_walk_index_wider.sql"),
     include_str!("../migrations/0008_post_pending.sql"),
+    include_str!("../migrations/0009_version_shape.sql"),
 ];
 
 #[derive(Debug, Error)]
@@ -496,15 +497,23 @@ impl Store {
     fn insert_version(&self, article_id: i64, article: &Article, now_ms: i64) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO version (article_id, hash, title, content, first_seen_ms, last_seen_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                "INSERT INTO version (article_id, hash, title, content, content_is_body,
+                     content_shape, first_seen_ms, last_seen_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
                  ON CONFLICT (article_id, hash) DO UPDATE SET last_seen_ms = excluded.last_seen_ms",
             )?
             .execute(params![
                 article_id,
                 article.version_hash,
                 article.title,
-                article.raw_content,
+                // With a shape, the text is the body (migrations/0009).
+                if article.raw_shape.is_some() {
+                    ""
+                } else {
+                    article.raw_content.as_str()
+                },
+                article.raw_shape.is_some(),
+                article.raw_shape,
                 now_ms
             ])?;
         Ok(())
@@ -517,11 +526,18 @@ impl Store {
         summary: &str,
         now_ms: i64,
     ) -> Result<Ingest> {
-        self.insert_version(id, article, now_ms)?;
-        let versions: i64 = self
+        // The body changes before the new version is stored: the change hands the version that
+        // was current its text (the trigger of migrations/0005), and the new one may then be the
+        // body.
+        let (known, seen): (i64, bool) = self
             .conn
-            .prepare_cached("SELECT count(*) FROM version WHERE article_id = ?1")?
-            .query_row([id], |r| r.get(0))?;
+            .prepare_cached(
+                "SELECT count(*), coalesce(max(hash = ?2), 0) FROM version WHERE article_id = ?1",
+            )?
+            .query_row(params![id, article.version_hash], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let versions = known + i64::from(!seen);
         self.conn
             .prepare_cached(
                 "UPDATE article SET title = ?2, body = ?3, summary = ?4, version_hash = ?5,
@@ -537,6 +553,7 @@ impl Store {
                 versions,
                 now_ms
             ])?;
+        self.insert_version(id, article, now_ms)?;
         self.mark_pending(id)?;
         self.add_event(id, "changed", now_ms, Some(&article.version_hash))?;
         Ok(Ingest::Changed)
@@ -1127,7 +1144,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT v.hash, v.title, CASE WHEN v.content_is_body THEN a.body ELSE v.content END,
-                        v.first_seen_ms, v.last_seen_ms
+                        v.first_seen_ms, v.last_seen_ms, v.content_shape
                  FROM version v JOIN article a ON a.id = v.article_id
                  WHERE v.article_id = ?1 ORDER BY v.first_seen_ms, v.id",
             )?
@@ -1135,7 +1152,7 @@ impl Store {
                 Ok(VersionRecord {
                     hash: r.get(0)?,
                     title: r.get(1)?,
-                    content: r.get(2)?,
+                    content: version_content(r, 2, 5)?,
                     first_seen_ms: r.get(3)?,
                     last_seen_ms: r.get(4)?,
                 })
@@ -1153,7 +1170,7 @@ impl Store {
             "SELECT a.id, a.source_id, a.key, a.guid, a.link, a.post_name, a.published_ms,
                     v.hash, v.title, CASE WHEN v.content_is_body THEN a.body ELSE v.content END,
                     v.first_seen_ms, v.last_seen_ms, a.gone_ms,
-                    a.hidden_ms
+                    a.hidden_ms, v.content_shape
              FROM version v JOIN article a ON a.id = v.article_id ORDER BY a.id, v.id",
         )?;
         let mut rows = statement.query([])?;
@@ -1168,7 +1185,7 @@ impl Store {
                 published_ms: r.get(6)?,
                 hash: r.get(7)?,
                 title: r.get(8)?,
-                content: r.get(9)?,
+                content: version_content(r, 9, 14)?,
                 first_seen_ms: r.get(10)?,
                 last_seen_ms: r.get(11)?,
                 gone_ms: r.get(12)?,
@@ -1306,13 +1323,13 @@ impl Store {
     ) -> Result<()> {
         let mut statement = self.conn.prepare(
             "SELECT a.id, a.link, CASE WHEN v.content_is_body THEN a.body ELSE v.content END,
-                    a.fulltext FROM article a
+                    a.fulltext, v.content_shape FROM article a
              JOIN version v ON v.article_id = a.id AND v.hash = a.version_hash
              WHERE a.source_id = ?1 AND a.imported_head IS NULL ORDER BY a.id",
         )?;
         let mut rows = statement.query([source_id])?;
         while let Some(r) = rows.next()? {
-            let content: String = r.get(2)?;
+            let content = version_content(r, 2, 4)?;
             let fulltext: Option<String> = r.get(3)?;
             each(
                 r.get(0)?,
@@ -1563,6 +1580,23 @@ const POSTS_SQL: &str =
      WHERE a.post_name IS NOT NULL AND a.hidden_ms IS NULL
      ORDER BY a.date_ms DESC, a.id DESC";
 
+/// A version's content as the feed sent it, from the row's text (column `text`: the article's
+/// body while the version is current, see migrations/0005) and its shape (column `shape`,
+/// migrations/0009), if it has one.
+fn version_content(r: &rusqlite::Row<'_>, text: usize, shape: usize) -> rusqlite::Result<String> {
+    let content: String = r.get(text)?;
+    match r.get::<_, Option<String>>(shape)? {
+        None => Ok(content),
+        Some(lines) => crate::content::lines::unjoin(&content, &lines).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                shape,
+                rusqlite::types::Type::Text,
+                "the version's shape does not fit its text".into(),
+            )
+        }),
+    }
+}
+
 /// A connection's page cache at [`SmallCache::KIB`] until dropped, then as it was.
 struct SmallCache<'a> {
     conn: &'a Connection,
@@ -1641,6 +1675,7 @@ pub(crate) fn store_articles(
             authors: vec![],
             categories: vec![],
             raw_content: body(i),
+            raw_shape: None,
             body: body(i),
             version_hash: format!("h{i}"),
         };
@@ -1928,6 +1963,7 @@ mod version_body_tests {
             authors: vec![],
             categories: vec![],
             raw_content: raw_content.into(),
+            raw_shape: None,
             body: body.into(),
             version_hash: format!("h-{raw_content}"),
         }
@@ -1972,6 +2008,129 @@ mod version_body_tests {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap()
+    }
+
+    /// A `verbatim` article's feed content is its body with white space and line breaks put
+    /// back: the store keeps the text once, with the shape, and gives every version back as the
+    /// feed sent it, through edits and changes of the body.
+    #[test]
+    fn a_verbatim_version_is_kept_as_its_body_and_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let source = test_source(&store);
+        let names = NameChoice {
+            plain: "v.md".into(),
+            hashed: vec![],
+        };
+        let sent = |raw: &str, hash: &str| {
+            let (body, shape) = crate::content::lines::join_keeping_shape(raw);
+            Article {
+                key: "url:https://e.com/v".into(),
+                link: "https://e.com/v".into(),
+                raw_shape: Some(shape),
+                version_hash: hash.into(),
+                ..article(raw, &body)
+            }
+        };
+        let first = "<div>\n  <p>一</p>\n</div>\n";
+        let edited = "<div>\n\t<p>一，改</p>\r\n</div>";
+        let shapes = |id: i64| -> Vec<(String, i64, Option<String>)> {
+            store
+                .conn
+                .prepare(
+                    "SELECT content, content_is_body, content_shape FROM version
+                          WHERE article_id = ?1 ORDER BY id",
+                )
+                .unwrap()
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let contents = |id: i64| -> Vec<String> {
+            store
+                .versions(id)
+                .unwrap()
+                .into_iter()
+                .map(|v| v.content)
+                .collect()
+        };
+        let exported = || {
+            let mut all = vec![];
+            store
+                .for_each_version(|row| {
+                    all.push(row.content.clone());
+                    Ok(())
+                })
+                .unwrap()
+                .unwrap();
+            all
+        };
+        let fetched = || {
+            let mut all = vec![];
+            store
+                .for_each_fetched("s", |_, _, content, _| {
+                    all.push(content.to_string());
+                    Ok(())
+                })
+                .unwrap();
+            all
+        };
+
+        let (outcome, id) = store
+            .ingest(&source, &sent(first, "h1"), "", &names, &|_| false, 1)
+            .unwrap();
+        assert_eq!(outcome, Ingest::New);
+        let stored = shapes(id);
+        assert_eq!(
+            (stored[0].0.as_str(), stored[0].1),
+            ("", 1),
+            "the text twice"
+        );
+        assert!(stored[0].2.is_some());
+        assert_eq!(contents(id), [first]);
+        assert_eq!(exported(), [first]);
+        assert_eq!(fetched(), [first]);
+
+        let (outcome, _) = store
+            .ingest(&source, &sent(edited, "h2"), "", &names, &|_| false, 2)
+            .unwrap();
+        assert_eq!(outcome, Ingest::Changed);
+        assert_eq!(contents(id), [first, edited]);
+        assert_eq!(exported(), [first, edited]);
+        assert_eq!(fetched(), [edited]);
+        let stored = shapes(id);
+        assert_eq!(stored[0].0, "<div><p>一</p></div>", "the first body, kept");
+        assert_eq!((stored[1].0.as_str(), stored[1].1), ("", 1));
+
+        // The body changes under the current version (rules re-applied), then the source goes
+        // back to its first text.
+        assert!(store.set_body(id, "<p>cleaned</p>", "c").unwrap());
+        assert_eq!(contents(id), [first, edited]);
+        let (outcome, _) = store
+            .ingest(&source, &sent(first, "h1"), "", &names, &|_| false, 3)
+            .unwrap();
+        assert_eq!(outcome, Ingest::Changed);
+        assert_eq!(contents(id), [first, edited]);
+        assert_eq!(fetched(), [first]);
+        let versions: i64 = store
+            .conn
+            .query_row("SELECT versions FROM article WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(versions, 2);
+
+        // A shape that does not fit its text (a store edited by hand) is an error, not a guess.
+        store
+            .conn
+            .execute(
+                "UPDATE version SET content_shape = '[1]' WHERE article_id = ?1",
+                [id],
+            )
+            .unwrap();
+        let error = store.versions(id).unwrap_err().to_string();
+        assert!(error.contains("does not fit"), "{error}");
     }
 
     #[test]

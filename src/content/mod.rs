@@ -8,6 +8,7 @@
 pub mod clean;
 pub mod fulltext;
 pub mod images;
+pub mod lines;
 pub mod simple_markup;
 
 use sha2::{Digest, Sha256};
@@ -15,6 +16,7 @@ use url::Url;
 
 use crate::config::{ContentMode, SourceConfig};
 use crate::model::{Article, Entry, ParsedFeed};
+pub use lines::join_lines;
 
 /// Query parameters that only track the reader; dropped when comparing links.
 const TRACKING_PARAMS: &[&str] = &[
@@ -32,7 +34,13 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         .or(entry.summary.as_deref())
         .unwrap_or("")
         .to_string();
-    let joined = join_lines(&raw_content);
+    let (joined, shape) = match source.content {
+        ContentMode::Verbatim => {
+            let (joined, shape) = lines::join_keeping_shape(&raw_content);
+            (joined, (shape.len() < raw_content.len()).then_some(shape))
+        }
+        ContentMode::Clean => (join_lines(&raw_content), None),
+    };
     let version_hash = version_hash(&title, &joined);
 
     let guid = entry.guid.clone();
@@ -71,6 +79,7 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         authors: entry.authors.clone(),
         categories: entry.categories.clone(),
         raw_content,
+        raw_shape: shape,
         body,
         version_hash,
     }
@@ -134,31 +143,6 @@ pub fn clean_title(title: &str) -> String {
             c => Some(c),
         })
         .collect()
-}
-
-/// The original format's normalisation: each line stripped of surrounding white space (as
-/// JavaScript's `trim` does) and the lines joined with nothing between them.
-pub fn join_lines(content: &str) -> String {
-    let mut out = String::with_capacity(content.len());
-    for line in content.split('\n') {
-        out.push_str(line.trim_matches(is_js_whitespace));
-    }
-    out
-}
-
-/// White space as JavaScript's `String.prototype.trim` sees it (WhiteSpace and LineTerminator).
-fn is_js_whitespace(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202f}'
-                | '\u{205f}'
-                | '\u{3000}'
-                | '\u{feff}'
-    )
 }
 
 fn is_web_url(text: &str) -> bool {
@@ -258,6 +242,36 @@ mod tests {
     }
 
     #[test]
+    fn a_verbatim_article_carries_the_shape_of_its_content() {
+        let raw = "<div>\n    <p>一</p>\n    <p>二</p>\n</div>";
+        let entry = Entry {
+            content: Some(raw.into()),
+            ..Default::default()
+        };
+        let feed = ParsedFeed::default();
+        let article = make_article(&entry, &feed, &source(false));
+        assert_eq!(article.body, "<div><p>一</p><p>二</p></div>");
+        let shape = article.raw_shape.expect("a verbatim article has a shape");
+        assert_eq!(lines::unjoin(&article.body, &shape).as_deref(), Some(raw));
+        // Where the shape would not be shorter than the content, the content stays as it is.
+        let entry = Entry {
+            content: Some("a\nb".into()),
+            ..Default::default()
+        };
+        assert_eq!(make_article(&entry, &feed, &source(false)).raw_shape, None);
+        // A cleaned body is not the content's lines joined.
+        let clean = SourceConfig {
+            content: ContentMode::Clean,
+            ..source(false)
+        };
+        let entry = Entry {
+            content: Some(raw.into()),
+            ..Default::default()
+        };
+        assert_eq!(make_article(&entry, &feed, &clean).raw_shape, None);
+    }
+
+    #[test]
     fn link_from_guid() {
         let entry = Entry {
             guid: Some("https://e.com/story/1".into()),
@@ -273,15 +287,6 @@ mod tests {
             make_article(&entry, &feed, &source(false)).link,
             "https://e.com/"
         );
-    }
-
-    #[test]
-    fn lines_are_stripped_and_joined() {
-        assert_eq!(
-            join_lines("\n  <p>a</p>  \n\t<p>b</p>\u{3000}\r\n"),
-            "<p>a</p><p>b</p>"
-        );
-        assert_eq!(join_lines("<p>　　x</p>"), "<p>　　x</p>");
     }
 
     #[test]

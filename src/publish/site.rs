@@ -1388,6 +1388,7 @@ mod tests {
                 authors: vec![],
                 categories: vec![],
                 raw_content: "<p>x</p>".into(),
+                raw_shape: None,
                 body: "<p>x</p>".into(),
                 version_hash: format!("h{i}"),
             };
