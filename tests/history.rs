@@ -281,6 +281,61 @@ fn hidden_articles_leave_every_output_and_come_back() {
     assert!(search.contains("中韩外长会谈"));
 }
 
+/// Every version keeps the feed's content byte for byte as the parser gives it (indentation,
+/// CRLF, full-width spaces, blank lines), though the store keeps a `verbatim` text once: its
+/// post joins the lines.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_version_keeps_the_feeds_content_byte_for_byte() {
+    let server = FeedServer::start().await;
+    let page = "https://example.com/a";
+    let v1 = "<div>\n    <p>\u{3000}\u{3000}第一段。</p>\r\n\n\t<p>第二段。 </p>\n</div>";
+    let v2 = "<div>\n    <p>\u{3000}\u{3000}第一段，改。</p>\r\n\n\t<p>第二段。 </p>\n</div>";
+    let archive = TempArchive::new(&[("S", vec![server.url("/feed")])], "");
+    for (content, at) in [(v1, "2024-06-01T00:00:00Z"), (v2, "2024-06-01T01:00:00Z")] {
+        server.set("/feed", feed(&[(page, "标题", content)]));
+        let (code, out, err) = archive.cli(&["run"], Some(at));
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (_, post) = read_post(&archive);
+    assert!(
+        post.contains("\n<div><p>\u{3000}\u{3000}第一段，改。</p><p>第二段。 </p></div>\n"),
+        "{post}"
+    );
+
+    let out = archive.dir.path().join("all.jsonl");
+    let (code, _, err) = archive.cli(&["export", "jsonl", "--out", out.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    let contents: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["content"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(contents, [v1, v2]);
+
+    let store =
+        rusqlite::Connection::open(archive.archive().join(".newsvault/store.sqlite")).unwrap();
+    let stored: Vec<String> = store
+        .prepare("SELECT content FROM version ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    // The first version keeps the body it had; the current one is the article's body.
+    assert_eq!(
+        stored,
+        [
+            "<div><p>\u{3000}\u{3000}第一段。</p><p>第二段。 </p></div>",
+            ""
+        ]
+    );
+}
+
 #[test]
 fn export_jsonl_streams_every_version() {
     let archive = TempArchive::new(&[], "");
