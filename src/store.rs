@@ -2103,15 +2103,33 @@ mod version_body_tests {
         assert_eq!(stored[0].0, "<div><p>一</p></div>", "the first body, kept");
         assert_eq!((stored[1].0.as_str(), stored[1].1), ("", 1));
 
-        // The body changes under the current version (rules re-applied), then the source goes
-        // back to its first text.
-        assert!(store.set_body(id, "<p>cleaned</p>", "c").unwrap());
-        assert_eq!(contents(id), [first, edited]);
+        // The title changes, and only the white space of the text: the body stays, so two
+        // versions are that body at once, each with its own shape.
+        let retitled = Article {
+            title: "T2".into(),
+            ..sent(&edited.replace('\t', "  "), "h3")
+        };
         let (outcome, _) = store
-            .ingest(&source, &sent(first, "h1"), "", &names, &|_| false, 3)
+            .ingest(&source, &retitled, "", &names, &|_| false, 3)
             .unwrap();
         assert_eq!(outcome, Ingest::Changed);
-        assert_eq!(contents(id), [first, edited]);
+        let respaced = retitled.raw_content.as_str();
+        assert_eq!(contents(id), [first, edited, respaced]);
+        let bodies = shapes(id)
+            .iter()
+            .filter(|(_, is_body, _)| *is_body == 1)
+            .count();
+        assert_eq!(bodies, 2);
+
+        // The body changes under the current versions (rules re-applied), then the source goes
+        // back to its first text.
+        assert!(store.set_body(id, "<p>cleaned</p>", "c").unwrap());
+        assert_eq!(contents(id), [first, edited, respaced]);
+        let (outcome, _) = store
+            .ingest(&source, &sent(first, "h1"), "", &names, &|_| false, 4)
+            .unwrap();
+        assert_eq!(outcome, Ingest::Changed);
+        assert_eq!(contents(id), [first, edited, respaced]);
         assert_eq!(fetched(), [first]);
         let versions: i64 = store
             .conn
@@ -2119,7 +2137,7 @@ mod version_body_tests {
                 r.get(0)
             })
             .unwrap();
-        assert_eq!(versions, 2);
+        assert_eq!(versions, 3);
 
         // A shape that does not fit its text (a store edited by hand) is an error, not a guess.
         store
