@@ -155,6 +155,25 @@ async fn hidden_articles_leave_the_index_at_once() {
     assert_eq!(titles(&archive, "冬奥", &[]), ["简体"]);
 }
 
+/// An edited article is found by its new text, once, and no longer by the text it lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_article_replaces_its_old_text_in_the_index() {
+    let (server, archive) = archive_of_three_scripts().await;
+    server.set(
+        "/en",
+        rss(&[(
+            "https://e.com/e",
+            "Latin",
+            "<p>The Summer Games in Paris</p>",
+        )]),
+    );
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("English: 0 new, 1 changed"), "{out}");
+    assert_eq!(titles(&archive, "paris", &[]), ["Latin"]);
+    assert!(titles(&archive, "olympics", &[]).is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_damaged_index_is_built_again_from_the_store() {
     let (server, archive) = archive_of_three_scripts().await;
