@@ -174,6 +174,36 @@ async fn an_edited_article_replaces_its_old_text_in_the_index() {
     assert!(titles(&archive, "olympics", &[]).is_empty());
 }
 
+/// Hits that score the same come newest first, then by article id: the same order however the
+/// index's documents fell into segments (here one segment per run).
+#[tokio::test(flavor = "multi_thread")]
+async fn equal_scores_come_newest_first_whatever_the_segments() {
+    let server = FeedServer::start().await;
+    let archive = TempArchive::new(&[("S", vec![server.url("/feed")])], "");
+    let mut items = vec![];
+    for run in 0..4 {
+        for i in 0..2 {
+            items.push(format!("https://e.com/{run}-{i}"));
+        }
+        let feed: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|link| (link.as_str(), "同一标题", "<p>同样的正文</p>"))
+            .collect();
+        server.set("/feed", rss(&feed));
+        let at = format!("2024-06-01T0{run}:00:00Z");
+        let (code, out, err) = archive.cli(&["run"], Some(&at));
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, err) = archive.cli(&["search", "正文", "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let hits = json["hits"].as_array().unwrap();
+    let ids: Vec<i64> = hits.iter().map(|h| h["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [8, 7, 6, 5, 4, 3, 2, 1], "{out}");
+    let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] == w[1]), "{scores:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_damaged_index_is_built_again_from_the_store() {
     let (server, archive) = archive_of_three_scripts().await;

@@ -34,13 +34,17 @@ use jieba_rs::Jieba;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tantivy::collector::{Count, TopDocs};
+use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
 use tantivy::tokenizer::{RemoveLongFilter, TextAnalyzer, Token, TokenStream, Tokenizer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, TantivyDocument,
+    Term,
+};
 use thiserror::Error;
 
 use crate::store::{ArticleRecord, Store, StoreError};
@@ -786,10 +790,17 @@ impl SearchIndex {
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let limit = request.limit.clamp(1, MAX_LIMIT);
-        let (top, total) = searcher.search(
-            &query,
-            &(TopDocs::with_limit(limit).order_by_score(), Count),
-        )?;
+        // Equal scores come newest first, then by id: the same order after every rebuild of
+        // the index, whose documents land in segments in no fixed order.
+        let ranked = TopDocs::with_limit(limit).tweak_score(|segment: &SegmentReader| {
+            let column = |name: &str| segment.fast_fields().i64(name).ok();
+            let (dates, ids) = (column("date"), column("id"));
+            move |doc: DocId, score: Score| {
+                let value = |c: &Option<Column<i64>>| c.as_ref().and_then(|c| c.first(doc));
+                (score, value(&dates), value(&ids))
+            }
+        });
+        let (top, total) = searcher.search(&query, &(ranked, Count))?;
         let mut highlight: Vec<Vec<char>> = parsed
             .include
             .iter()
@@ -797,7 +808,7 @@ impl SearchIndex {
             .collect();
         highlight.sort_by_key(|t| std::cmp::Reverse(t.len()));
         let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
+        for ((score, _, _), address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
             let text = |field| {
                 doc.get_first(field)
