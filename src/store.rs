@@ -1152,7 +1152,7 @@ impl Store {
                 Ok(VersionRecord {
                     hash: r.get(0)?,
                     title: r.get(1)?,
-                    content: version_content(r, 2, 5)?,
+                    content: version_content(r, article_id, 2, 5)?,
                     first_seen_ms: r.get(3)?,
                     last_seen_ms: r.get(4)?,
                 })
@@ -1185,7 +1185,7 @@ impl Store {
                 published_ms: r.get(6)?,
                 hash: r.get(7)?,
                 title: r.get(8)?,
-                content: version_content(r, 9, 14)?,
+                content: version_content(r, r.get(0)?, 9, 14)?,
                 first_seen_ms: r.get(10)?,
                 last_seen_ms: r.get(11)?,
                 gone_ms: r.get(12)?,
@@ -1329,7 +1329,7 @@ impl Store {
         )?;
         let mut rows = statement.query([source_id])?;
         while let Some(r) = rows.next()? {
-            let content = version_content(r, 2, 4)?;
+            let content = version_content(r, r.get(0)?, 2, 4)?;
             let fulltext: Option<String> = r.get(3)?;
             each(
                 r.get(0)?,
@@ -1580,10 +1580,15 @@ const POSTS_SQL: &str =
      WHERE a.post_name IS NOT NULL AND a.hidden_ms IS NULL
      ORDER BY a.date_ms DESC, a.id DESC";
 
-/// A version's content as the feed sent it, from the row's text (column `text`: the article's
-/// body while the version is current, see migrations/0005) and its shape (column `shape`,
-/// migrations/0009), if it has one.
-fn version_content(r: &rusqlite::Row<'_>, text: usize, shape: usize) -> rusqlite::Result<String> {
+/// The content of a version of article `article` as the feed sent it, from the row's text
+/// (column `text`: the article's body while the version is current, see migrations/0005) and its
+/// shape (column `shape`, migrations/0009), if it has one.
+fn version_content(
+    r: &rusqlite::Row<'_>,
+    article: i64,
+    text: usize,
+    shape: usize,
+) -> rusqlite::Result<String> {
     let content: String = r.get(text)?;
     match r.get::<_, Option<String>>(shape)? {
         None => Ok(content),
@@ -1591,7 +1596,7 @@ fn version_content(r: &rusqlite::Row<'_>, text: usize, shape: usize) -> rusqlite
             rusqlite::Error::FromSqlConversionFailure(
                 shape,
                 rusqlite::types::Type::Text,
-                "the version's shape does not fit its text".into(),
+                format!("the shape of a version of article {article} does not fit its text").into(),
             )
         }),
     }
@@ -2149,6 +2154,7 @@ mod version_body_tests {
             .unwrap();
         let error = store.versions(id).unwrap_err().to_string();
         assert!(error.contains("does not fit"), "{error}");
+        assert!(error.contains(&format!("article {id}")), "{error}");
     }
 
     #[test]
@@ -2204,12 +2210,7 @@ mod version_body_tests {
         let mut edited = article("<p>e</p>", "<p>e, edited</p>");
         edited.raw_content = "<p>e, edited</p>".into();
         edited.version_hash = "h-edited".into();
-        let source = SourceMeta {
-            id: "s".into(),
-            name: "S".into(),
-            tags: vec![],
-            categories: vec![],
-        };
+        let source = test_source(&store);
         let names = NameChoice {
             plain: "e.md".into(),
             hashed: vec![],

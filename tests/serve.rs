@@ -173,6 +173,17 @@ async fn no_path_leaves_the_site_folder() {
     running.stop().await;
 }
 
+/// What `GET /api/search?q=QUERY` answers, as JSON.
+async fn api_search(base: &str, query: &str) -> serde_json::Value {
+    let answer = reqwest::get(format!("{base}/api/search?q={query}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&answer).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_serve_command_builds_a_damaged_index_again() {
     let server = FeedServer::start().await;
@@ -183,13 +194,7 @@ async fn the_serve_command_builds_a_damaged_index_again() {
     std::fs::write(&meta, "damaged").unwrap();
 
     let (_serve, base) = common::start_serve(&archive);
-    let answer = reqwest::get(format!("{base}/api/search?q=冬奥"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let answer = api_search(&base, "冬奥").await;
     assert_eq!(answer["total"], 1, "{answer}");
     assert_ne!(std::fs::read_to_string(&meta).unwrap(), "damaged");
 }
@@ -228,12 +233,6 @@ async fn with_the_index_left_to_them_search_and_serve_bring_it_up_to_date() {
     server.set("/f", feed(&[item(1), item(2)]));
     assert_eq!(archive.cli(&["run"], Some(GOLDEN_NOW)).0, 0);
     let (_serve, base) = common::start_serve(&archive);
-    let answer = reqwest::get(format!("{base}/api/search?q=冬奥"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let answer = api_search(&base, "冬奥").await;
     assert_eq!(answer["total"], 2, "{answer}");
 }

@@ -9,7 +9,7 @@
 //! - `title` and `body` go through [`JiebaTokenizer`]: jieba's search-mode segmentation
 //!   (`cut_for_search`, which gives the words and, for long words, the shorter words inside
 //!   them), Latin words lower-cased. These fields rank the results (BM25, the title counting
-//!   double).
+//!   double; equal scores newest first, then by article id).
 //! - `chars` goes through [`CharTokenizer`]: every CJK character is a token, every run of Latin
 //!   letters and digits is one lower-cased token, positions kept. A query word must be found
 //!   here as a phrase, which is to say as a substring of the article: a word is found whatever
