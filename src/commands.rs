@@ -4,6 +4,7 @@
 //! Exit codes: 0 when everything worked, 1 on a fatal error (returned as `Err` and printed by the
 //! binary), 2 when some feeds failed but the others were archived.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -287,7 +288,7 @@ fn publish_pending(
     store: &Store,
     indexes: bool,
 ) -> Result<crate::publish::jekyll::PublishReport> {
-    let ids: Vec<String> = store.source_ids()?;
+    let ids = list_sources(config, store)?;
     let report = crate::publish::jekyll::publish_with(
         store,
         &config.archive,
@@ -299,6 +300,35 @@ fn publish_pending(
     // Hidden, gone or re-derived articles show in search at once, not after the next run.
     crate::search::update_index(store, &config.index_dir())?;
     Ok(report)
+}
+
+/// The sources whose list pages a rewrite covers: the configured ones, then those only the store
+/// knows (removed from the config, or whose `id` changed), so that hiding one of their articles
+/// still shows in their list. One of the latter whose list page would be the file of a source
+/// listed before it is left out: a page belongs to one source, the configured one first.
+fn list_sources(config: &Config, store: &Store) -> Result<Vec<String>> {
+    use crate::publish::jekyll::list_file_name;
+    let mut ids: Vec<String> = config.sources.iter().map(|s| s.id().to_string()).collect();
+    // Pages are named after the name the store holds, as publishing names them.
+    let mut pages = HashSet::new();
+    for source in &config.sources {
+        let name = store.source_name(source.id())?;
+        pages.insert(list_file_name(name.as_deref().unwrap_or(&source.name)));
+    }
+    for id in store.source_ids()? {
+        if ids.contains(&id) {
+            continue;
+        }
+        let Some(name) = store.source_name(&id)? else {
+            continue;
+        };
+        if pages.insert(list_file_name(&name)) {
+            ids.push(id);
+        } else {
+            tracing::debug!("source {id:?} is no longer configured and its list page is another's");
+        }
+    }
+    Ok(ids)
 }
 
 /// `newsvault import jekyll|opml`.

@@ -466,3 +466,53 @@ fn an_import_beside_a_reader_of_the_store() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+/// A source whose `id` changed leaves its old id in the store under the same name: `republish`
+/// (and `hide`) rewrite every stored source's list, and the old one must not take the list page
+/// of the source the config names.
+#[tokio::test(flavor = "multi_thread")]
+async fn republish_leaves_a_configured_sources_list_to_it() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/one",
+        common::rss(&[("https://e.com/1", "旧的文章", "<p>一</p>")]),
+    );
+    server.set(
+        "/two",
+        common::rss(&[("https://e.com/2", "新的文章", "<p>二</p>")]),
+    );
+    let archive = TempArchive::new(&[], "[fetch]\nallow_private_addresses = true\n");
+    let config = |id: &str, feed: &str| {
+        let text = format!(
+            "archive = \"archive\"\n[fetch]\nallow_private_addresses = true\n\
+             [[source]]\nname = \"BBC\"\nid = {id:?}\nfeeds = [{:?}]\ncontent = \"verbatim\"\n",
+            server.url(feed)
+        );
+        std::fs::write(&archive.config, text).unwrap();
+    };
+    let list = || std::fs::read_to_string(archive.archive().join("lists/BBC.md")).unwrap();
+    config("zz-old", "/one");
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    config("bbc", "/two");
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    let after_run = list();
+    assert!(
+        after_run.contains("新的文章") && !after_run.contains("旧的文章"),
+        "{after_run}"
+    );
+
+    let (code, out, err) = archive.cli(&["republish"], Some("2024-06-01T02:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        list(),
+        after_run,
+        "the configured source keeps its list page"
+    );
+    assert_eq!(
+        archive.post_names().len(),
+        2,
+        "both sources' posts are written"
+    );
+}
