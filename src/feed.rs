@@ -193,7 +193,7 @@ pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]>
                 .and_then(|label| Encoding::for_label(label.as_bytes()))
                 .into_iter()
                 .chain(declared);
-            let valid_utf8 = std::str::from_utf8(bytes).is_ok();
+            let valid_utf8 = simdutf8::basic::from_utf8(bytes).is_ok();
             let mut chosen = None;
             for encoding in labelled {
                 // A UTF-8 label on bytes that are not UTF-8 is a lie seen in the wild.

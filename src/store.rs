@@ -595,7 +595,7 @@ impl Store {
                 author: r.get(6)?,
                 tags: parse_list(&r.get::<_, String>(7)?),
                 categories: parse_list(&r.get::<_, String>(8)?),
-                body: r.get(9)?,
+                body: text(r, 9)?,
                 versions: r.get(10)?,
                 updated_ms: r.get(11)?,
                 gone_ms: r.get(12)?,
@@ -1558,8 +1558,9 @@ impl Store {
     }
 }
 
-/// Column `index` of `row` as text, checked as UTF-8 with SIMD: the walks read every body,
-/// and rusqlite's own check is a noticeable part of a full site build.
+/// Column `index` of `row` as text, checked as UTF-8 with SIMD: the walks and the posts to be
+/// written read every body, and rusqlite's own check is a noticeable part of a full site build
+/// and of a first run.
 fn text(row: &rusqlite::Row, index: usize) -> rusqlite::Result<String> {
     let bytes = row.get_ref(index)?.as_bytes()?;
     simdutf8::basic::from_utf8(bytes)
