@@ -106,3 +106,7 @@ report first250 "first run, 250 x 200 ($POSTS250 posts written; 1 run)"
 report again250 "nothing new, 250 feeds, $POSTS250 posts present"
 report again50at250 "nothing new, the 50 feeds, $POSTS250 posts present"
 report firstlong "first run, 50 x 200 with 1 % long titles ($POSTSLONG of $DISTINCTLONG)"
+# The issue's target for the first run: within 2x of the plain loop, measured in the same sitting.
+first=$(awk '{print $1}' "$WORK/first50" | median)
+plain=$(awk '{print $1}' "$WORK/plain" | median)
+printf 'first run / plain loop: %.1fx (target: at most 2x)\n' "$(echo "$first / $plain" | bc -l)"
