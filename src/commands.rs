@@ -325,7 +325,9 @@ fn list_sources(config: &Config, store: &Store) -> Result<Vec<String>> {
         if pages.insert(list_file_name(&name)) {
             ids.push(id);
         } else {
-            tracing::debug!("source {id:?} is no longer configured and its list page is another's");
+            tracing::debug!(
+                "source {id:?}: its list page is another source's file; left to that one"
+            );
         }
     }
     Ok(ids)
