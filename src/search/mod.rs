@@ -522,8 +522,11 @@ fn update_index_paced(
     let old: Option<IndexState> = std::fs::read(&state_path)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    // An index whose state was read is one this build made: if it no longer opens, it is
+    // damaged, and built again below.
+    let kept = old.as_ref().is_some_and(|state| state.format == FORMAT);
     let old = match old {
-        Some(state) if state.format == FORMAT => state,
+        Some(state) if kept => state,
         _ => {
             // No index, or one of another format: start again from the store.
             if dir.exists() {
@@ -540,7 +543,7 @@ fn update_index_paced(
         Ok(Index::open_or_create(folder, schema.clone())?)
     };
     let (index, old) = match open() {
-        Err(SearchError::Index(cause)) if !old.articles.is_empty() => {
+        Err(SearchError::Index(cause)) if kept => {
             tracing::warn!(
                 "the search index in {} does not open ({cause}); building it again from the store",
                 dir.display()
@@ -1080,5 +1083,17 @@ mod tests {
         assert_eq!(report.indexed, articles);
         assert!(!pace.is_off(), "the writer's threads were not counted");
         assert_eq!(pace.begun(), articles);
+    }
+
+    /// An index of an empty archive is an index too: damaged, it is built again like any other.
+    #[test]
+    fn a_damaged_index_of_an_empty_archive_is_built_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let index = dir.path().join("index");
+        assert_eq!(update_index(&store, &index).unwrap().articles, 0);
+        std::fs::write(index.join("meta.json"), "damaged").unwrap();
+        update_index(&store, &index).unwrap();
+        SearchIndex::open(&index).unwrap();
     }
 }
