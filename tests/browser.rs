@@ -16,12 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{FeedServer, TempArchive, fixture, start_serve};
+use common::{golden_archive, start_serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 const GOLDEN_TITLE: &str = "中韩外长会谈 韩国支持北京举办冬奥";
-const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
 
 fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("NEWSVAULT_CHROMIUM") {
@@ -180,16 +179,6 @@ fn screenshots() -> PathBuf {
     let dir = target.join("browser");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Archives the golden feed from a local server into a new archive.
-async fn golden_archive() -> (FeedServer, TempArchive) {
-    let server = FeedServer::start().await;
-    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
-    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
-    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
-    assert_eq!(code, 0, "{err}");
-    (server, archive)
 }
 
 /// What [`search_and_open`] saw.

@@ -4,13 +4,12 @@ mod common;
 
 use std::path::Path;
 
-use common::{FeedServer, Reply, TempArchive, fixture, rss};
+use common::{FeedServer, GOLDEN_NOW, Reply, TempArchive, fixture, rss};
 use newsvault::clock::Clock;
 use newsvault::config::Config;
 use newsvault::run::run;
 
 const GOLDEN_NAME: &str = "2021-04-04-中韩外长会谈 韩国支持北京举办冬奥.md";
-const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
 
 fn clock(at: &str) -> Clock {
     Clock::Fixed(chrono::DateTime::parse_from_rfc3339(at).unwrap().to_utc())

@@ -4,9 +4,7 @@
 
 mod common;
 
-use common::{FeedServer, TempArchive, fixture, rss};
-
-const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
+use common::{FeedServer, TempArchive, golden_archive, rss};
 
 /// Titles of the results of `search QUERY [extra…] --json`.
 fn titles(archive: &TempArchive, query: &str, extra: &[&str]) -> Vec<String> {
@@ -62,10 +60,7 @@ async fn archive_of_three_scripts() -> (FeedServer, TempArchive) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_keeps_the_index_current_and_search_finds_the_golden_article() {
-    let server = FeedServer::start().await;
-    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
-    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
-    assert_eq!(archive.cli(&["run"], Some(GOLDEN_NOW)).0, 0);
+    let (_server, archive) = golden_archive().await;
     assert!(
         archive
             .archive()

@@ -3,10 +3,8 @@
 
 mod common;
 
-use common::{FeedServer, TempArchive, fixture};
+use common::{FeedServer, GOLDEN_NOW, TempArchive, golden_archive};
 use newsvault::config::Config;
-
-const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
 
 struct Running {
     base: String,
@@ -23,10 +21,7 @@ impl Running {
 
 /// An archive of the golden feed, built, served on 127.0.0.1:0.
 async fn serve_golden() -> (FeedServer, TempArchive, Running) {
-    let server = FeedServer::start().await;
-    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
-    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
-    assert_eq!(archive.cli(&["run"], Some(GOLDEN_NOW)).0, 0);
+    let (server, archive) = golden_archive().await;
     assert_eq!(archive.cli(&["build"], Some(GOLDEN_NOW)).0, 0);
     let config = Config::load(&archive.config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -186,10 +181,7 @@ async fn api_search(base: &str, query: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_serve_command_builds_a_damaged_index_again() {
-    let server = FeedServer::start().await;
-    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
-    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
-    assert_eq!(archive.cli(&["run"], Some(GOLDEN_NOW)).0, 0);
+    let (_server, archive) = golden_archive().await;
     let meta = archive.archive().join(".newsvault/index/meta.json");
     std::fs::write(&meta, "damaged").unwrap();
 

@@ -6,12 +6,11 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{FeedServer, TempArchive, fixture, numbered_rss, rss};
+use common::{FeedServer, GOLDEN_NOW, TempArchive, fixture, golden_archive, numbered_rss, rss};
 use newsvault::publish::shards::search_files;
 use newsvault::publish::site::TEMPLATES;
 
 const GOLDEN_TITLE: &str = "中韩外长会谈 韩国支持北京举办冬奥";
-const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
 
 fn site(archive: &TempArchive) -> PathBuf {
     archive.archive().join(".newsvault/site")
@@ -61,11 +60,7 @@ fn page_with(archive: &TempArchive, needle: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn build_writes_every_kind_of_page_for_the_golden_feed() {
-    let server = FeedServer::start().await;
-    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
-    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
-    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
-    assert_eq!(code, 0, "{err}");
+    let (_server, archive) = golden_archive().await;
     let (code, out, err) = archive.cli(&["build"], Some(GOLDEN_NOW));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 articles"), "{out}");

@@ -197,6 +197,20 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
+/// The moment the golden post was written: `NEWSVAULT_NOW` for runs over the golden feed.
+pub const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
+
+/// A new archive of the golden feed (source 联合早报), served by a local server and run once at
+/// [`GOLDEN_NOW`].
+pub async fn golden_archive() -> (FeedServer, TempArchive) {
+    let server = FeedServer::start().await;
+    server.set("/zaobao", fixture("golden/zaobao-realtime-china.xml"));
+    let archive = TempArchive::new(&[("联合早报", vec![server.url("/zaobao")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    (server, archive)
+}
+
 /// An RSS 2.0 feed of `(guid, title, content)` items.
 pub fn rss(items: &[(&str, &str, &str)]) -> String {
     let mut out = String::from(
