@@ -1975,6 +1975,19 @@ mod version_body_tests {
         }
     }
 
+    /// Every version's content as `export jsonl` gives it, in its order.
+    fn exported_contents(store: &Store) -> Vec<String> {
+        let mut all = vec![];
+        store
+            .for_each_version(|row| {
+                all.push(row.content.clone());
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+        all
+    }
+
     fn import(store: &Store, article: &Article, name: &str) -> i64 {
         let source = test_source(store);
         let post = ImportedPost {
@@ -2061,17 +2074,7 @@ mod version_body_tests {
                 .map(|v| v.content)
                 .collect()
         };
-        let exported = || {
-            let mut all = vec![];
-            store
-                .for_each_version(|row| {
-                    all.push(row.content.clone());
-                    Ok(())
-                })
-                .unwrap()
-                .unwrap();
-            all
-        };
+        let exported = || exported_contents(&store);
         let fetched = || {
             let mut all = vec![];
             store
@@ -2186,15 +2189,7 @@ mod version_body_tests {
         let same = import(&store, &article("<p>a</p>", "<p>a</p>"), "a.md");
         assert_eq!(stored(&store, same), (String::new(), 1));
         assert_eq!(content(&store, same), "<p>a</p>");
-        let mut exported = vec![];
-        store
-            .for_each_version(|row| {
-                exported.push(row.content.clone());
-                Ok(())
-            })
-            .unwrap()
-            .unwrap();
-        assert_eq!(exported, ["<p>a</p>"]);
+        assert_eq!(exported_contents(&store), ["<p>a</p>"]);
 
         // The original's `null` before the body: the content differs, and is stored as is.
         let null = import(&store, &article(" <p>n</p>", "null <p>n</p>"), "n.md");
