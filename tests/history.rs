@@ -481,10 +481,11 @@ async fn republish_leaves_a_configured_sources_list_to_it() {
         "/two",
         common::rss(&[("https://e.com/2", "新的文章", "<p>二</p>")]),
     );
-    let archive = TempArchive::new(&[], "[fetch]\nallow_private_addresses = true\n");
+    let archive = TempArchive::new(&[], "");
+    // The config names the source BBC under `id`, following `feed`.
     let config = |id: &str, feed: &str| {
         let text = format!(
-            "archive = \"archive\"\n[fetch]\nallow_private_addresses = true\n\
+            "archive = \"archive\"\n\
              [[source]]\nname = \"BBC\"\nid = {id:?}\nfeeds = [{:?}]\ncontent = \"verbatim\"\n",
             server.url(feed)
         );
