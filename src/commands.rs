@@ -693,9 +693,11 @@ pub fn search(
     let dir = config.index_dir();
     // A run keeps the index current; it is built here when missing or damaged, or when runs
     // leave it to `search`.
-    let current = SearchIndex::open(&dir)
-        .ok()
-        .filter(|_| config.site.index_on_run());
+    let current = config
+        .site
+        .index_on_run()
+        .then(|| SearchIndex::open(&dir).ok())
+        .flatten();
     let index = match current {
         Some(index) => index,
         None => {
