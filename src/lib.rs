@@ -25,6 +25,7 @@
 //! - [`status`]: each source's health (`newsvault status`), read from config and store.
 //! - [`commands`]: one function per subcommand, called by the binary.
 //! - [`progress`]: progress bars on stderr for long commands, on a terminal only.
+//! - [`malloc`]: glibc's malloc tuned so that a run's phases do not keep each other's memory.
 //!
 //! [`clock`] gives "now", which `NEWSVAULT_NOW` can fix for reproducible output, and [`demo`]
 //! serves bundled feeds on a loopback port so the whole pipeline can be seen without a network.
@@ -42,6 +43,7 @@ pub mod fetch;
 pub mod history;
 pub mod import;
 pub mod lock;
+pub mod malloc;
 pub mod model;
 pub mod progress;
 pub mod publish;

@@ -16,7 +16,7 @@ static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run | Command::Watch => limit_malloc_arenas(),
+        Command::Run | Command::Watch => newsvault::malloc::tune_for_run(),
         Command::Build { .. } => allocator::use_mimalloc(),
         _ => {}
     }
@@ -103,17 +103,4 @@ fn start_logging(cli: &Cli) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-}
-
-/// glibc gives each thread that allocates a malloc arena of its own (up to 8 per core) and keeps
-/// what is freed in it: a run's fetch workers and parsing threads hold some 25 MB that way. Four
-/// arenas keep the peak of a first run of 9,531 posts near 77 MB instead of 100 MB, in the same
-/// time within the noise (`bench/archive.sh`, alternated; two arenas: 70 MB, some 10 % slower).
-/// `build` allocates with mimalloc instead (see `allocator`).
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a tunable of the allocator; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 4);
-    }
 }
