@@ -298,7 +298,7 @@ fn publish_pending(
     )
     .context("publishing the Jekyll tree")?;
     // Hidden, gone or re-derived articles show in search at once, not after the next run.
-    crate::search::update_index(store, &config.index_dir())?;
+    crate::search::update_index(store, &config.index_dir(), crate::search::Building::Fast)?;
     Ok(report)
 }
 
@@ -702,7 +702,7 @@ pub fn search(
         Some(index) => index,
         None => {
             let store = Store::open(&config.store_path())?;
-            crate::search::update_index(&store, &dir)?;
+            crate::search::update_index(&store, &dir, crate::search::Building::Fast)?;
             SearchIndex::open(&dir).with_context(|| format!("opening index {}", dir.display()))?
         }
     };
@@ -777,7 +777,7 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
                 .with_context(|| format!("building the site in {}", options.out.display()))?;
         }
         if index_to_update {
-            crate::search::update_index(&store, &index_dir)?;
+            crate::search::update_index(&store, &index_dir, crate::search::Building::Fast)?;
         }
     }
     let listener = tokio::net::TcpListener::bind(addr)

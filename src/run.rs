@@ -339,6 +339,8 @@ pub async fn run_locked(
         clock.now().timestamp_millis(),
     )
     .await?;
+    // Its pooled connections and their buffers are not needed again.
+    drop(fetcher);
     store.commit().context("committing the run")?;
     tracing::debug!(ms = timer.elapsed().as_millis(), "store committed");
     // The log the run filled is copied into the store file while the posts are written.
@@ -349,25 +351,6 @@ pub async fn run_locked(
             Ok(())
         })
     };
-
-    // The search index follows the store, so `search` works right after a run. It is brought
-    // up to date on its own thread, with its own connection, while the posts are written: the
-    // one is CPU work, the other mostly the file system's. It can always be rebuilt from the
-    // store, so a failure is reported and does not fail the run. A run that changed nothing
-    // leaves it alone: a quiet run costs what its feeds cost, whatever the size of the archive.
-    let changed = summary
-        .sources
-        .iter()
-        .any(|s| s.new + s.changed + s.fulltext + s.images_saved > 0);
-    let index_dir = config.index_dir();
-    let indexing = (config.site.index_on_run() && (changed || !index_dir.exists())).then(|| {
-        let store_path = store_path.clone();
-        std::thread::spawn(move || -> Result<()> {
-            let store = Store::open(&store_path).context("updating the search index")?;
-            crate::search::update_index(&store, &index_dir)?;
-            Ok(())
-        })
-    });
 
     let ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
     summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
@@ -383,12 +366,33 @@ pub async fn run_locked(
     if let Err(e) = store.checkpoint() {
         tracing::warn!("checkpointing the store: {e:#}");
     }
-    if let Some(indexing) = indexing {
-        match indexing.join() {
-            Ok(Ok(())) => {}
-            // The error names the index folder (or the store, in context).
-            Ok(Err(e)) => tracing::warn!("{e:#}"),
-            Err(_) => tracing::warn!("updating the search index: the indexing thread panicked"),
+    drop(store);
+
+    // The search index follows the store, so `search` works right after a run. It is brought
+    // up to date last, with a connection of its own, once the run's memory is handed back: its
+    // dictionary and writer then take the place of the run's, not a place beside them. It can
+    // always be rebuilt from the store, so a failure is reported and does not fail the run. A
+    // run that changed nothing leaves it alone: a quiet run costs what its feeds cost, whatever
+    // the size of the archive.
+    let changed = summary
+        .sources
+        .iter()
+        .any(|s| s.new + s.changed + s.fulltext + s.images_saved > 0);
+    let index_dir = config.index_dir();
+    if config.site.index_on_run() && (changed || !index_dir.exists()) {
+        crate::malloc::release_freed();
+        let indexed = Store::open(&store_path)
+            .context("updating the search index")
+            .and_then(|store| {
+                Ok(crate::search::update_index(
+                    &store,
+                    &index_dir,
+                    crate::search::Building::Lean,
+                )?)
+            });
+        // The error names the index folder (or the store, in context).
+        if let Err(e) = indexed {
+            tracing::warn!("{e:#}");
         }
         tracing::debug!(ms = timer.elapsed().as_millis(), "search index updated");
     }

@@ -22,8 +22,13 @@
 //!
 //! The index can always be rebuilt from the store, and is when it is missing or no longer opens.
 //! Building it, the walk over the store hands documents to tantivy's writer no faster than its
-//! threads segment them (`search::pace`), so an index built from scratch holds a few hundred documents
-//! in memory at a time, not the archive.
+//! threads take them (`search::pace`), so an index built from scratch holds a few dozen documents
+//! in memory at a time, not the archive. `search` and `serve` build it with a writer thread per
+//! core ([`Building::Fast`]); `run`, whose peak memory it would otherwise set, with one
+//! ([`Building::Lean`]): its bodies are then segmented before they reach the writer, by threads
+//! of their own, and reach it as their words one per line ([`WordsTokenizer`]), so that two
+//! cores still share the work of segmenting (half the work of building the index) while the
+//! memory is one writer thread's.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
@@ -67,11 +72,14 @@ const SNIPPET_SCAN: usize = 20_000;
 /// The index's memory of what it holds, in the index folder.
 const STATE_FILE: &str = "newsvault-index.json";
 /// Bump when the schema or the analysis changes: the index is then rebuilt from the store.
-const FORMAT: u32 = 2;
-/// Memory the index writer may use while indexing.
-const WRITER_BUDGET: usize = 32 * 1024 * 1024;
+const FORMAT: u32 = 3;
+/// Memory each of the index writer's threads may use while indexing (tantivy takes 15 MB or
+/// more; at the least, an index built from scratch makes more segments to merge, and took a
+/// quarter longer).
+const WRITER_BUDGET: usize = 16 * 1024 * 1024;
 
 const JIEBA: &str = "jieba";
+const WORDS: &str = "words";
 const CHARS: &str = "cjk_chars";
 
 #[derive(Debug, Error)]
@@ -181,6 +189,45 @@ fn jieba_spans(text: &str) -> Vec<(usize, usize)> {
             (from, from + t.word.len())
         })
         .collect()
+}
+
+/// The words of a text segmented before indexing ([`segmented`]): one token per line.
+#[derive(Debug, Clone, Default)]
+pub struct WordsTokenizer;
+
+impl Tokenizer for WordsTokenizer {
+    type TokenStream<'a> = TokenSpans<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenSpans<'a> {
+        let mut spans = Vec::new();
+        let mut from = 0;
+        for line in text.split('\n') {
+            if !line.is_empty() {
+                spans.push((from, from + line.len()));
+            }
+            from += line.len() + 1;
+        }
+        TokenSpans::new(text, spans)
+    }
+}
+
+/// The analyser of the fields jieba segments.
+fn words_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(JiebaTokenizer)
+        .filter(RemoveLongFilter::limit(64))
+        .build()
+}
+
+/// `text` as `body` is indexed: the words `words` (a [`words_analyzer`]) gives, one per line.
+/// A word holds no line break (jieba keeps white space to words of its own, which the index
+/// drops), so [`WordsTokenizer`] gives back exactly these words.
+fn segmented(text: &str, words: &mut TextAnalyzer) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 2);
+    let mut stream = words.token_stream(text);
+    while stream.advance() {
+        out.push_str(&stream.token().text);
+        out.push('\n');
+    }
+    out
 }
 
 /// The words jieba finds in `text`, as the index sees them.
@@ -438,7 +485,11 @@ fn schema() -> (Schema, Fields) {
         ),
         body: builder.add_text_field(
             "body",
-            TextOptions::default().set_indexing_options(words(false)),
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(WORDS)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
         ),
         chars: builder.add_text_field(
             "chars",
@@ -459,12 +510,9 @@ fn schema() -> (Schema, Fields) {
 }
 
 fn register_tokenizers(index: &Index) {
-    index.tokenizers().register(
-        JIEBA,
-        TextAnalyzer::builder(JiebaTokenizer)
-            .filter(RemoveLongFilter::limit(64))
-            .build(),
-    );
+    index.tokenizers().register(JIEBA, words_analyzer());
+    // The body's words, when its text is handed to the writer as it is (see `Building`).
+    index.tokenizers().register(WORDS, words_analyzer());
     index.tokenizers().register(
         CHARS,
         TextAnalyzer::builder(CharTokenizer)
@@ -491,12 +539,28 @@ pub struct IndexReport {
     pub removed: usize,
 }
 
+/// How an index built from scratch (the whole archive) is written. Bringing one up to date (a
+/// few hundred articles) takes one writer thread either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Building {
+    /// A writer thread per core, up to two, its segments merged while it writes: for `search`
+    /// and `serve`, where someone waits for it.
+    Fast,
+    /// One writer thread, its segments merged once it is done: for `run`, whose peak memory
+    /// this is (about 30 MB less, for about half as long again).
+    Lean,
+}
+
 /// Brings the index in `dir` up to date with the store: indexes new and changed articles,
 /// removes hidden ones. Creates the index, or rebuilds it when its format is older.
 ///
 /// The index is derived from the store: one that no longer opens (a damaged file) is built again.
-pub fn update_index(store: &Store, dir: &Path) -> Result<IndexReport, SearchError> {
-    update_index_paced(store, dir, &mut Pace::new(PACE_STALL)).map_err(|e| match e {
+pub fn update_index(
+    store: &Store,
+    dir: &Path,
+    building: Building,
+) -> Result<IndexReport, SearchError> {
+    update_index_paced(store, dir, building, &mut Pace::new(PACE_STALL)).map_err(|e| match e {
         SearchError::Index(cause) => SearchError::Build {
             path: dir.to_path_buf(),
             cause,
@@ -512,6 +576,7 @@ const PACE_STALL: std::time::Duration = std::time::Duration::from_secs(10);
 fn update_index_paced(
     store: &Store,
     dir: &Path,
+    building: Building,
     pace: &mut Pace,
 ) -> Result<IndexReport, SearchError> {
     let io = |cause| SearchError::Io {
@@ -562,15 +627,26 @@ fn update_index_paced(
             .filter(RemoveLongFilter::limit(64))
             .build(),
     );
-    // An index built from scratch (the whole archive) is segmented on two threads; bringing
-    // one up to date after a run (a few hundred articles) takes one. Tantivy splits the memory
-    // budget between the threads, so memory stays the same.
-    let threads = if old.articles.is_empty() {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
-    } else {
-        1
+    // A lean build's one writer thread would do all the work of segmenting: the bodies are
+    // segmented before they reach it (`segmented`), by threads of their own, one per core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+    let from_scratch = old.articles.is_empty();
+    let lean = building == Building::Lean && from_scratch;
+    let (threads, builders) = match (lean, from_scratch) {
+        (true, _) => (1, cores),
+        (false, true) => (cores, 1),
+        (false, false) => (1, 1),
     };
-    let mut writer: IndexWriter = index.writer_with_num_threads(threads, WRITER_BUDGET)?;
+    if lean {
+        index
+            .tokenizers()
+            .register(WORDS, TextAnalyzer::from(WordsTokenizer));
+    }
+    let mut writer: IndexWriter =
+        index.writer_with_num_threads(threads, threads * WRITER_BUDGET)?;
+    if lean {
+        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+    }
     // An index that holds no document has none to replace: deleting each article's id before
     // adding it would only queue one query per article for the commit (10 MB at 9,531).
     let holds_documents = index
@@ -582,29 +658,62 @@ fn update_index_paced(
         articles: HashMap::with_capacity(old.articles.len()),
     };
     let mut report = IndexReport::default();
-    // Bringing an index up to date reads only the bodies of the articles whose revision moved.
-    let each = |mut record: ArticleRecord| -> Result<(), SearchError> {
-        let print = fingerprint(&record);
-        if old.articles.get(&record.id) != Some(&print) {
-            if !old.articles.is_empty() {
-                record.body = store.article_body(record.id)?;
+    // Documents are made on threads of their own (`builders`), which hand them to the writer.
+    std::thread::scope(|scope| -> Result<(), SearchError> {
+        let (to_build, records) = crossbeam_channel::bounded::<ArticleRecord>(4 * builders);
+        let writer = &writer;
+        let fields = &fields;
+        let threads: Vec<_> = (0..builders)
+            .map(|_| {
+                let records = records.clone();
+                scope.spawn(move || -> Result<(), SearchError> {
+                    let mut words = lean.then(words_analyzer);
+                    for record in records {
+                        writer.add_document(document(fields, &record, words.as_mut()))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        drop(records);
+        // Bringing an index up to date reads only the bodies of the articles whose revision
+        // moved. An article's old document is deleted before its new one is added: the
+        // deletion then spares it.
+        let each = |mut record: ArticleRecord| -> Result<(), SearchError> {
+            let id = record.id;
+            let print = fingerprint(&record);
+            if old.articles.get(&record.id) != Some(&print) {
+                if !old.articles.is_empty() {
+                    record.body = store.article_body(record.id)?;
+                }
+                if holds_documents {
+                    writer.delete_term(Term::from_field_i64(fields.id, record.id));
+                }
+                // Closed only when every builder has stopped, on an error its join returns
+                // below.
+                if to_build.send(record).is_err() {
+                    return Err(SearchError::Index(tantivy::TantivyError::ErrorInThread(
+                        "the threads making documents stopped".into(),
+                    )));
+                }
+                pace.handed();
+                report.indexed += 1;
             }
-            if holds_documents {
-                writer.delete_term(Term::from_field_i64(fields.id, record.id));
-            }
-            writer.add_document(document(&fields, &record))?;
-            pace.handed();
-            report.indexed += 1;
+            state.articles.insert(id, print);
+            Ok(())
+        };
+        let walked = if old.articles.is_empty() {
+            store.for_each_article(each)
+        } else {
+            store.for_each_article_without_body(each)
+        };
+        drop(to_build);
+        for thread in threads {
+            thread.join().expect("a thread making documents panicked")?;
         }
-        state.articles.insert(record.id, print);
+        walked??;
         Ok(())
-    };
-    let walked = if old.articles.is_empty() {
-        store.for_each_article(each)
-    } else {
-        store.for_each_article_without_body(each)
-    }?;
-    walked?;
+    })?;
     for id in old.articles.keys() {
         if !state.articles.contains_key(id) {
             writer.delete_term(Term::from_field_i64(fields.id, *id));
@@ -615,6 +724,17 @@ fn update_index_paced(
         writer.commit()?;
     }
     writer.wait_merging_threads()?;
+    if lean {
+        // What a merge maps of the segments it reads is resident while it runs: a lean build
+        // merges them once its writer and the writer's memory are gone.
+        crate::malloc::release_freed();
+        let segments = index.searchable_segment_ids()?;
+        if segments.len() > 1 {
+            let mut merger: IndexWriter = index.writer_with_num_threads(1, WRITER_BUDGET)?;
+            merger.merge(&segments).wait()?;
+            merger.wait_merging_threads()?;
+        }
+    }
     report.articles = state.articles.len();
     let bytes = serde_json::to_vec(&state).expect("the index state serialises");
     crate::publish::write_atomically(&state_path, &bytes).map_err(io)?;
@@ -640,12 +760,21 @@ fn fingerprint(record: &ArticleRecord) -> String {
     hex::encode(&hash.finalize()[..12])
 }
 
-fn document(fields: &Fields, record: &ArticleRecord) -> TantivyDocument {
+/// The article as the index holds it. With `words`, its body comes segmented ([`segmented`]);
+/// without, the writer segments it.
+fn document(
+    fields: &Fields,
+    record: &ArticleRecord,
+    words: Option<&mut TextAnalyzer>,
+) -> TantivyDocument {
     let text = plain_text(&record.body);
     let mut doc = TantivyDocument::default();
     doc.add_i64(fields.id, record.id);
     doc.add_text(fields.title, &record.title);
-    doc.add_text(fields.body, &text);
+    match words {
+        Some(words) => doc.add_text(fields.body, segmented(&text, words)),
+        None => doc.add_text(fields.body, &text),
+    }
     doc.add_text(fields.chars, format!("{}\n{}", record.title, text));
     doc.add_text(fields.text, &text);
     doc.add_text(fields.source, &record.source_id);
@@ -1079,10 +1208,72 @@ mod tests {
         );
         // A writer whose threads did not count would leave the walk waiting, and then unpaced.
         let mut pace = Pace::new(std::time::Duration::from_secs(30));
-        let report = update_index_paced(&store, &dir.path().join("index"), &mut pace).unwrap();
+        let report =
+            update_index_paced(&store, &dir.path().join("index"), Building::Fast, &mut pace)
+                .unwrap();
         assert_eq!(report.indexed, articles);
         assert!(!pace.is_off(), "the writer's threads were not counted");
         assert_eq!(pace.begun(), articles);
+    }
+
+    /// The terms of `field` over every segment of the index in `dir`, with their document counts.
+    fn terms(dir: &Path, field: &str) -> std::collections::BTreeMap<String, u32> {
+        let index = Index::open_in_dir(dir).unwrap();
+        let field = index.schema().get_field(field).unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let mut terms = std::collections::BTreeMap::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(field).unwrap();
+            let mut stream = inverted.terms().stream().unwrap();
+            while stream.advance() {
+                let term = String::from_utf8(stream.key().to_vec()).unwrap();
+                *terms.entry(term).or_default() += stream.value().doc_freq;
+            }
+        }
+        terms
+    }
+
+    /// A lean build hands the writer bodies segmented beforehand, a fast one the text: the
+    /// index holds the same words either way.
+    #[test]
+    fn lean_and_fast_builds_index_the_same_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let long_word = "Pneumonoultramicroscopicsilicovolcanoconiosis".repeat(2);
+        crate::store::store_articles(
+            &store,
+            40,
+            |i| format!("冬奥 {i} Beijing"),
+            |i| {
+                format!(
+                    "<p>韩国支持北京举办冬奥，COVID Vaccine! {i}</p>\n<p>臺灣 台湾\r\n  {long_word}\
+                     </p><p>中华人民共和国国务院 e.com/{i}?q=1&amp;b=2 İstanbul</p>"
+                )
+            },
+        );
+        let (lean, fast) = (dir.path().join("lean"), dir.path().join("fast"));
+        update_index(&store, &lean, Building::Lean).unwrap();
+        update_index(&store, &fast, Building::Fast).unwrap();
+        for (field, word) in [("body", "冬奥"), ("title", "冬奥"), ("chars", "冬")] {
+            let words = terms(&lean, field);
+            assert!(words.contains_key(word), "{field}: {words:?}");
+            assert_eq!(words, terms(&fast, field), "{field}");
+        }
+        assert!(terms(&lean, "body").contains_key("vaccine"));
+        assert!(!terms(&lean, "body").contains_key(&long_word.to_lowercase()));
+    }
+
+    proptest::proptest! {
+        /// What [`segmented`] writes, [`WordsTokenizer`] reads back word for word, whatever the
+        /// text: no word holds the line break that ends it.
+        #[test]
+        fn segmented_words_read_back_as_they_were(text in "[a-zA-Z0-9 \n\r\t,.冬奥北京韩國国臺台湾-]{0,80}|\\PC{0,80}") {
+            let mut words = words_analyzer();
+            let expected: Vec<String> = texts(collect_tokens(words.token_stream(&text)));
+            let joined = segmented(&text, &mut words);
+            let read = texts(collect_tokens(WordsTokenizer.token_stream(&joined)));
+            proptest::prop_assert_eq!(read, expected);
+        }
     }
 
     /// An index of an empty archive is an index too: damaged, it is built again like any other.
@@ -1091,9 +1282,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
         let index = dir.path().join("index");
-        assert_eq!(update_index(&store, &index).unwrap().articles, 0);
+        assert_eq!(
+            update_index(&store, &index, Building::Fast)
+                .unwrap()
+                .articles,
+            0
+        );
         std::fs::write(index.join("meta.json"), "damaged").unwrap();
-        update_index(&store, &index).unwrap();
+        update_index(&store, &index, Building::Fast).unwrap();
         SearchIndex::open(&index).unwrap();
     }
 }

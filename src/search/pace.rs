@@ -27,8 +27,9 @@ pub(super) struct Pace {
 }
 
 impl Pace {
-    /// How far the walk may run ahead: enough to keep every indexing thread busy.
-    pub(super) const AHEAD: usize = 256;
+    /// How far the walk may run ahead: enough to keep every indexing thread busy (each document
+    /// waiting holds its text three or four times).
+    pub(super) const AHEAD: usize = 64;
 
     /// A pace that stops when the count stands still for `stall` while the walk waits (the
     /// writer's threads failed, or analyse documents without counting them).
