@@ -352,6 +352,30 @@ pub async fn run_locked(
         })
     };
 
+    // The search index follows the store, so `search` works right after a run. It can always be
+    // rebuilt from the store, so a failure is reported and does not fail the run. A run that
+    // changed nothing leaves it alone: a quiet run costs what its feeds cost, whatever the size
+    // of the archive. An index to bring up to date (a few hundred articles) is updated on a
+    // thread of its own while the posts are written; one to build from scratch (the whole
+    // archive) is built once they are, with the run's memory handed back, so that jieba's
+    // dictionary and the index writer take the place of the run's memory, not a place beside it.
+    let changed = summary
+        .sources
+        .iter()
+        .any(|s| s.new + s.changed + s.fulltext + s.images_saved > 0);
+    let index_dir = config.index_dir();
+    let index_wanted = config.site.index_on_run() && (changed || !index_dir.exists());
+    let update_beside = index_wanted && crate::search::index_holds_articles(&index_dir);
+    let update_index = {
+        let (store_path, index_dir) = (store_path.clone(), index_dir.clone());
+        move || -> Result<()> {
+            let store = Store::open(&store_path).context("updating the search index")?;
+            crate::search::update_index(&store, &index_dir, crate::search::Building::Lean)?;
+            Ok(())
+        }
+    };
+    let indexing = update_beside.then(|| std::thread::spawn(update_index.clone()));
+
     let ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
     summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
         .context("publishing the Jekyll tree")?;
@@ -368,28 +392,19 @@ pub async fn run_locked(
     }
     drop(store);
 
-    // The search index follows the store, so `search` works right after a run. It is brought
-    // up to date last, with a connection of its own, once the run's memory is handed back: its
-    // dictionary and writer then take the place of the run's, not a place beside them. It can
-    // always be rebuilt from the store, so a failure is reported and does not fail the run. A
-    // run that changed nothing leaves it alone: a quiet run costs what its feeds cost, whatever
-    // the size of the archive.
-    let changed = summary
-        .sources
-        .iter()
-        .any(|s| s.new + s.changed + s.fulltext + s.images_saved > 0);
-    let index_dir = config.index_dir();
-    if config.site.index_on_run() && (changed || !index_dir.exists()) {
-        crate::malloc::release_freed();
-        let indexed = Store::open(&store_path)
-            .context("updating the search index")
-            .and_then(|store| {
-                Ok(crate::search::update_index(
-                    &store,
-                    &index_dir,
-                    crate::search::Building::Lean,
-                )?)
-            });
+    let indexed = match indexing {
+        Some(thread) => Some(thread.join().unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "updating the search index: the indexing thread panicked"
+            ))
+        })),
+        None if index_wanted => {
+            crate::malloc::release_freed();
+            Some(update_index())
+        }
+        None => None,
+    };
+    if let Some(indexed) = indexed {
         // The error names the index folder (or the store, in context).
         if let Err(e) = indexed {
             tracing::warn!("{e:#}");

@@ -569,6 +569,21 @@ pub fn update_index(
     })
 }
 
+/// Whether the index in `dir` holds articles in this build's format, so that [`update_index`]
+/// would bring it up to date rather than build it from scratch. Reads the index's state, not its
+/// fingerprints.
+pub fn index_holds_articles(dir: &Path) -> bool {
+    #[derive(Deserialize)]
+    struct Probe {
+        format: u32,
+        articles: HashMap<i64, serde::de::IgnoredAny>,
+    }
+    std::fs::read(dir.join(STATE_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Probe>(&bytes).ok())
+        .is_some_and(|state| state.format == FORMAT && !state.articles.is_empty())
+}
+
 /// How long the index writer's threads may count no document, while the walk waits for them,
 /// before the walk stops waiting (see `pace`).
 const PACE_STALL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -1274,6 +1289,27 @@ mod tests {
             let read = texts(collect_tokens(WordsTokenizer.token_stream(&joined)));
             proptest::prop_assert_eq!(read, expected);
         }
+    }
+
+    /// `run` builds an index from scratch after its posts and updates one beside them: it asks
+    /// which it will be.
+    #[test]
+    fn an_index_holds_articles_once_built_in_this_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let index = dir.path().join("index");
+        assert!(!index_holds_articles(&index));
+        update_index(&store, &index, Building::Lean).unwrap();
+        assert!(!index_holds_articles(&index), "an index of no article");
+        crate::store::store_articles(&store, 3, |i| format!("冬奥 {i}"), |i| format!("{i}"));
+        update_index(&store, &index, Building::Lean).unwrap();
+        assert!(index_holds_articles(&index));
+        let state = index.join(STATE_FILE);
+        let older = std::fs::read_to_string(&state)
+            .unwrap()
+            .replace(&format!("\"format\":{FORMAT}"), "\"format\":2");
+        std::fs::write(&state, older).unwrap();
+        assert!(!index_holds_articles(&index), "an index of another format");
     }
 
     /// An index of an empty archive is an index too: damaged, it is built again like any other.
