@@ -648,10 +648,11 @@ fn update_index_paced(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
     let from_scratch = old.articles.is_empty();
     let lean = building == Building::Lean && from_scratch;
+    // Threads of the writer, and of their own that make documents (none: the walk makes them).
     let (threads, builders) = match (lean, from_scratch) {
         (true, _) => (1, cores),
-        (false, true) => (cores, 1),
-        (false, false) => (1, 1),
+        (false, true) => (cores, 0),
+        (false, false) => (1, 0),
     };
     if lean {
         index
@@ -674,9 +675,9 @@ fn update_index_paced(
         articles: HashMap::with_capacity(old.articles.len()),
     };
     let mut report = IndexReport::default();
-    // Documents are made on threads of their own (`builders`), which hand them to the writer.
+    // Documents are made by the walk, or on threads of their own (`builders`) when it has any.
     std::thread::scope(|scope| -> Result<(), SearchError> {
-        let (to_build, records) = crossbeam_channel::bounded::<ArticleRecord>(4 * builders);
+        let (to_build, records) = crossbeam_channel::bounded::<ArticleRecord>(4 * builders.max(1));
         let writer = &writer;
         let fields = &fields;
         let threads: Vec<_> = (0..builders)
@@ -705,9 +706,11 @@ fn update_index_paced(
                 if holds_documents {
                     writer.delete_term(Term::from_field_i64(fields.id, record.id));
                 }
-                // Closed only when every builder has stopped, on an error its join returns
-                // below.
-                if to_build.send(record).is_err() {
+                if builders == 0 {
+                    writer.add_document(document(fields, &record, None))?;
+                } else if to_build.send(record).is_err() {
+                    // Closed only when every builder has stopped, on an error its join returns
+                    // below.
                     return Err(SearchError::Index(tantivy::TantivyError::ErrorInThread(
                         "the threads making documents stopped".into(),
                     )));
