@@ -728,7 +728,12 @@ fn update_index_paced(
         };
         drop(to_build);
         for thread in threads {
-            thread.join().expect("a thread making documents panicked")?;
+            // An error, not a panic: the run reports a failed index and does not fail with it.
+            thread.join().map_err(|_| {
+                SearchError::Index(tantivy::TantivyError::ErrorInThread(
+                    "a thread making documents panicked".into(),
+                ))
+            })??;
         }
         walked??;
         Ok(())
