@@ -229,6 +229,18 @@ async fn a_damaged_index_is_built_again_from_the_store() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_index_cut_short_is_built_again_by_the_next_run_with_nothing_new() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    // A run stopped while it built the index leaves its files without its state (written last).
+    let index = archive.archive().join(".newsvault/index");
+    std::fs::remove_file(index.join("newsvault-index.json")).unwrap();
+    let (code, _, err) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert!(index.join("newsvault-index.json").exists());
+    assert_eq!(titles(&archive, "冬奥", &[]), ["简体"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_index_folder_that_cannot_be_made_is_named_once() {
     let (server, archive) = archive_of_three_scripts().await;
     let index = archive.archive().join(".newsvault/index");

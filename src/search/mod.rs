@@ -570,10 +570,11 @@ pub fn update_index(
     })
 }
 
-/// Whether the index in `dir` holds articles in this build's format, so that [`update_index`]
-/// would bring it up to date rather than build it from scratch. Reads the index's state, not its
-/// fingerprints.
-pub fn index_holds_articles(dir: &Path) -> bool {
+/// How many articles the index in `dir` holds, if it is a whole index of this build's format:
+/// `None` for none, one of another format, or one whose building was cut short (its state is
+/// written last). [`update_index`] brings an index of some articles up to date and builds any
+/// other from scratch. Reads the index's state, not its fingerprints.
+pub fn indexed_articles(dir: &Path) -> Option<usize> {
     #[derive(Deserialize)]
     struct Probe {
         format: u32,
@@ -582,7 +583,8 @@ pub fn index_holds_articles(dir: &Path) -> bool {
     std::fs::read(dir.join(STATE_FILE))
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Probe>(&bytes).ok())
-        .is_some_and(|state| state.format == FORMAT && !state.articles.is_empty())
+        .filter(|state| state.format == FORMAT)
+        .map(|state| state.articles.len())
 }
 
 /// How long the index writer's threads may count no document, while the walk waits for them,
@@ -870,7 +872,9 @@ pub struct SearchIndex {
 impl SearchIndex {
     /// Opens the index in `dir`; it follows later commits (a `run` while `serve` serves).
     pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
-        if !dir.join("meta.json").exists() {
+        // An index whose building was cut short (a run stopped while it built it) opens, but
+        // holds part of the archive or none of it: it is as good as missing.
+        if !dir.join("meta.json").exists() || indexed_articles(dir).is_none() {
             return Err(SearchError::Missing(dir.to_path_buf()));
         }
         let index = Index::open_in_dir(dir)?;
@@ -1301,24 +1305,37 @@ mod tests {
     }
 
     /// `run` builds an index from scratch after its posts and updates one beside them: it asks
-    /// which it will be.
+    /// which it will be. An index whose building was cut short counts as none.
     #[test]
-    fn an_index_holds_articles_once_built_in_this_format() {
+    fn an_index_counts_its_articles_once_built_whole_in_this_format() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
         let index = dir.path().join("index");
-        assert!(!index_holds_articles(&index));
+        assert_eq!(indexed_articles(&index), None);
         update_index(&store, &index, Building::Lean).unwrap();
-        assert!(!index_holds_articles(&index), "an index of no article");
+        assert_eq!(indexed_articles(&index), Some(0), "an index of no article");
         crate::store::store_articles(&store, 3, |i| format!("冬奥 {i}"), |i| format!("{i}"));
         update_index(&store, &index, Building::Lean).unwrap();
-        assert!(index_holds_articles(&index));
+        assert_eq!(indexed_articles(&index), Some(3));
         let state = index.join(STATE_FILE);
-        let older = std::fs::read_to_string(&state)
-            .unwrap()
-            .replace(&format!("\"format\":{FORMAT}"), "\"format\":2");
+        let whole = std::fs::read_to_string(&state).unwrap();
+        let older = whole.replace(&format!("\"format\":{FORMAT}"), "\"format\":2");
         std::fs::write(&state, older).unwrap();
-        assert!(!index_holds_articles(&index), "an index of another format");
+        assert_eq!(indexed_articles(&index), None, "an index of another format");
+        // Cut short: the index's files are there, its state is not (written last).
+        std::fs::remove_file(&state).unwrap();
+        assert_eq!(indexed_articles(&index), None);
+        assert!(matches!(
+            SearchIndex::open(&index),
+            Err(SearchError::Missing(_))
+        ));
+        assert_eq!(
+            update_index(&store, &index, Building::Fast)
+                .unwrap()
+                .indexed,
+            3
+        );
+        assert_eq!(SearchIndex::open(&index).unwrap().len(), 3);
     }
 
     /// An index of an empty archive is an index too: damaged, it is built again like any other.
