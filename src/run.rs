@@ -365,9 +365,10 @@ pub async fn run_locked(
         .any(|s| s.new + s.changed + s.fulltext + s.images_saved > 0);
     let index_dir = config.index_dir();
     // An index cut short (a run stopped while it built it) is built again, changes or not.
-    let in_index = crate::search::indexed_articles(&index_dir);
-    let index_wanted = config.site.index_on_run() && (changed || in_index.is_none());
-    let update_beside = index_wanted && in_index.is_some_and(|articles| articles > 0);
+    let index_wanted =
+        config.site.index_on_run() && (changed || !crate::search::index_finished(&index_dir));
+    let update_beside = index_wanted
+        && crate::search::indexed_articles(&index_dir).is_some_and(|articles| articles > 0);
     let update_index = {
         let (store_path, index_dir) = (store_path.clone(), index_dir.clone());
         move || -> Result<()> {

@@ -570,6 +570,12 @@ pub fn update_index(
     })
 }
 
+/// Whether the building of the index in `dir` finished, whatever its format: its state is
+/// written last. A look at one file, whatever the size of the archive.
+pub fn index_finished(dir: &Path) -> bool {
+    dir.join(STATE_FILE).exists()
+}
+
 /// How many articles the index in `dir` holds, if it is a whole index of this build's format:
 /// `None` for none, one of another format, or one whose building was cut short (its state is
 /// written last). [`update_index`] brings an index of some articles up to date and builds any
@@ -1322,9 +1328,11 @@ mod tests {
         let older = whole.replace(&format!("\"format\":{FORMAT}"), "\"format\":2");
         std::fs::write(&state, older).unwrap();
         assert_eq!(indexed_articles(&index), None, "an index of another format");
+        assert!(index_finished(&index));
         // Cut short: the index's files are there, its state is not (written last).
         std::fs::remove_file(&state).unwrap();
         assert_eq!(indexed_articles(&index), None);
+        assert!(!index_finished(&index));
         assert!(matches!(
             SearchIndex::open(&index),
             Err(SearchError::Missing(_))
