@@ -1234,13 +1234,18 @@ mod tests {
             |i| format!("<p>韩国支持北京举办冬奥 {i}</p>"),
         );
         // A writer whose threads did not count would leave the walk waiting, and then unpaced.
-        let mut pace = Pace::new(std::time::Duration::from_secs(30));
-        let report =
-            update_index_paced(&store, &dir.path().join("index"), Building::Fast, &mut pace)
-                .unwrap();
-        assert_eq!(report.indexed, articles);
-        assert!(!pace.is_off(), "the writer's threads were not counted");
-        assert_eq!(pace.begun(), articles);
+        // A lean build's walk hands the articles to threads that make the documents first.
+        for (building, index) in [(Building::Fast, "fast"), (Building::Lean, "lean")] {
+            let mut pace = Pace::new(std::time::Duration::from_secs(30));
+            let report =
+                update_index_paced(&store, &dir.path().join(index), building, &mut pace).unwrap();
+            assert_eq!(report.indexed, articles, "{building:?}");
+            assert!(
+                !pace.is_off(),
+                "{building:?}: the writer's threads were not counted"
+            );
+            assert_eq!(pace.begun(), articles, "{building:?}");
+        }
     }
 
     /// The terms of `field` over every segment of the index in `dir`, with their document counts.
