@@ -3,7 +3,9 @@
 //! A [`Config`] names the archive folder, the fetch limits and the sources. Relative paths are
 //! resolved against the folder holding the config file, so the archive lands in the same place
 //! whatever directory newsvault runs from. Unknown keys are errors that name the file, the line and
-//! the key: a misspelt option must never be silently ignored by an unattended archiver.
+//! the key: a misspelt option must never be silently ignored by an unattended archiver. So are
+//! values that parse but cannot be used (a feed that is not a URL, two sources with one id): the
+//! checks run on the parsed config, and the line is found again in the file's spans ([`Key`]).
 //!
 //! Defaults live in the `DEFAULT_*` constants below; `newsvault.toml` at the repository root and
 //! [`STARTER`] (written by `newsvault init`) explain every key.
@@ -84,9 +86,81 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
-    /// The file parsed but says something impossible.
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// The file parsed but says something impossible, at the key named (its line and column
+    /// when the key is in the file; a key left to its default is named by its table's).
+    #[error("{path}{}: {message}", place(.at))]
+    Invalid {
+        path: PathBuf,
+        at: Option<(usize, usize)>,
+        message: String,
+    },
+}
+
+fn place(at: &Option<(usize, usize)>) -> String {
+    at.map(|(line, column)| format!(":{line}:{column}"))
+        .unwrap_or_default()
+}
+
+/// A mistake [`Config::validate`] finds: what is wrong, and under which key.
+#[derive(Debug)]
+struct Mistake {
+    key: Key,
+    message: String,
+}
+
+/// A key of the config file, to name the line a mistake is on.
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    /// Key `key` of the `[[source]]` numbered `index` (from 0), or item `item` of its list.
+    Source {
+        index: usize,
+        key: &'static str,
+        item: Option<usize>,
+    },
+    /// Key `key` of the table at `table` (`&["publish", "git"]`).
+    Table {
+        table: &'static [&'static str],
+        key: &'static str,
+    },
+}
+
+impl Key {
+    fn source(index: usize, key: &'static str) -> Key {
+        Key::Source {
+            index,
+            key,
+            item: None,
+        }
+    }
+
+    /// Where in `text` this key (or the item of its list) starts; the start of its table when
+    /// the file leaves the key out. `None` when neither is in the file.
+    fn offset_in(self, text: &str) -> Option<usize> {
+        let root = toml::de::DeTable::parse(text).ok()?;
+        let (table, key, item) = match self {
+            Key::Source { index, key, item } => {
+                let sources = root.get_ref().get("source")?.get_ref().get(index)?;
+                (sources, key, item)
+            }
+            Key::Table { table, key } => {
+                let mut at = root.get_ref().get(*table.first()?)?;
+                for name in &table[1..] {
+                    at = at.get_ref().get(*name)?;
+                }
+                (at, key, None)
+            }
+        };
+        let toml::de::DeValue::Table(entries) = table.get_ref() else {
+            return Some(table.span().start);
+        };
+        let Some((name, value)) = entries.get_key_value(key) else {
+            return Some(table.span().start);
+        };
+        Some(match item.and_then(|item| value.get_ref().get(item)) {
+            Some(item) => item.span().start,
+            None => name.span().start,
+        })
+    }
 }
 
 /// The whole config file.
@@ -325,27 +399,43 @@ impl Default for GitConfig {
 }
 
 impl GitConfig {
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), Mistake> {
+        let mistake = |key, message: String| {
+            Err(Mistake {
+                key: Key::Table {
+                    table: &["publish", "git"],
+                    key,
+                },
+                message,
+            })
+        };
         if self.remote.trim().is_empty() || self.remote.starts_with('-') {
-            return Err(format!(
-                "[publish.git] remote {:?} is not usable",
-                self.remote
-            ));
+            return mistake(
+                "remote",
+                format!("[publish.git] remote {:?} is not usable", self.remote),
+            );
         }
         if let Ok(url) = Url::parse(&self.remote)
             && url.password().is_some()
         {
-            return Err(
+            return mistake(
+                "remote",
                 "[publish.git] remote holds a password; use a git credential helper instead".into(),
             );
         }
         if let Some(branch) = &self.branch
             && (branch.trim().is_empty() || branch.starts_with('-'))
         {
-            return Err(format!("[publish.git] branch {branch:?} is not usable"));
+            return mistake(
+                "branch",
+                format!("[publish.git] branch {branch:?} is not usable"),
+            );
         }
         if self.push_attempts == 0 {
-            return Err("[publish.git] push_attempts must be at least 1".into());
+            return mistake(
+                "push_attempts",
+                "[publish.git] push_attempts must be at least 1".into(),
+            );
         }
         Ok(())
     }
@@ -531,9 +621,13 @@ impl Config {
                 *dir = base.join(&*dir);
             }
         }
-        config.validate().map_err(|message| ConfigError::Invalid {
+        config.validate().map_err(|mistake| ConfigError::Invalid {
             path: path.to_path_buf(),
-            message,
+            at: mistake
+                .key
+                .offset_in(text)
+                .map(|offset| line_and_column(text, offset)),
+            message: mistake.message,
         })?;
         Ok(config)
     }
@@ -563,84 +657,138 @@ impl Config {
             .unwrap_or_else(|| self.archive.join(DEFAULT_STORE))
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Mistake> {
+        let mistake = |key: Key, message: String| Err(Mistake { key, message });
         let mut ids = HashSet::new();
         // Each source's list page by its file name lower-cased: names that differ only in case
         // are one file on case-insensitive file systems.
         let mut lists: HashMap<String, usize> = HashMap::new();
+        let positive = |value: f64| value.is_finite() && value > 0.0 && value < 1e9;
         for (i, source) in self.sources.iter().enumerate() {
             let which = format!("source #{} ({:?})", i + 1, source.name);
+            let key = |key| Key::source(i, key);
+            // A source's id is its name unless it says otherwise.
+            let id_key = key(if source.id.is_some() { "id" } else { "name" });
             if source.name.trim().is_empty() {
-                return Err(format!("source #{}: `name` is empty", i + 1));
+                return mistake(key("name"), format!("source #{}: `name` is empty", i + 1));
             }
             if source.id().trim().is_empty() {
-                return Err(format!("{which}: `id` is empty"));
+                return mistake(id_key, format!("{which}: `id` is empty"));
             }
             if !ids.insert(source.id()) {
-                return Err(format!(
-                    "{which}: id {:?} is used by an earlier source; give one of them its own `id`",
-                    source.id()
-                ));
+                return mistake(
+                    id_key,
+                    format!(
+                        "{which}: id {:?} is used by an earlier source; give one of them its own \
+                         `id`",
+                        source.id()
+                    ),
+                );
             }
             let list = crate::publish::jekyll::list_file_name(&source.name);
             if let Some(&earlier) = lists.get(&list.to_lowercase()) {
-                return Err(format!(
-                    "{which}: its list page lists/{list} would be the same file as source #{}'s \
-                     ({:?}); give one of them another `name`",
-                    earlier + 1,
-                    self.sources[earlier].name
-                ));
+                return mistake(
+                    key("name"),
+                    format!(
+                        "{which}: its list page lists/{list} would be the same file as source \
+                         #{}'s ({:?}); give one of them another `name`",
+                        earlier + 1,
+                        self.sources[earlier].name
+                    ),
+                );
             }
             lists.insert(list.to_lowercase(), i);
             if source.feeds.is_empty() {
-                return Err(format!("{which}: `feeds` lists no URL"));
+                return mistake(key("feeds"), format!("{which}: `feeds` lists no URL"));
             }
-            for feed in &source.feeds {
-                check_feed_url(feed).map_err(|why| format!("{which}: feed {feed:?} {why}"))?;
+            for (item, feed) in source.feeds.iter().enumerate() {
+                if let Err(why) = check_feed_url(feed) {
+                    let at = Key::Source {
+                        index: i,
+                        key: "feeds",
+                        item: Some(item),
+                    };
+                    return mistake(at, format!("{which}: feed {feed:?} {why}"));
+                }
             }
-            for selector in source.remove.iter().chain(match &source.fulltext {
-                Some(Fulltext::Selector { selector }) => Some(selector),
+            let selectors = source.remove.iter().enumerate().map(|(item, selector)| {
+                let at = Key::Source {
+                    index: i,
+                    key: "remove",
+                    item: Some(item),
+                };
+                (at, selector)
+            });
+            let fulltext = match &source.fulltext {
+                Some(Fulltext::Selector { selector }) => Some((key("fulltext"), selector)),
                 _ => None,
-            }) {
-                crate::content::clean::check_selector(selector)
-                    .map_err(|why| format!("{which}: selector {selector:?}: {why}"))?;
+            };
+            for (at, selector) in selectors.chain(fulltext) {
+                if let Err(why) = crate::content::clean::check_selector(selector) {
+                    return mistake(at, format!("{which}: selector {selector:?}: {why}"));
+                }
             }
-            if let Some(proxy) = &source.proxy {
-                check_proxy(proxy).map_err(|why| format!("{which}: proxy {proxy:?} {why}"))?;
+            if let Some(proxy) = &source.proxy
+                && let Err(why) = check_proxy(proxy)
+            {
+                return mistake(key("proxy"), format!("{which}: proxy {proxy:?} {why}"));
+            }
+            if let Some(minutes) = source.interval_mins
+                && !positive(minutes)
+            {
+                return mistake(
+                    key("interval_mins"),
+                    format!("{which}: interval_mins must be a positive number of minutes"),
+                );
             }
         }
-        if let Some(proxy) = &self.fetch.proxy {
-            check_proxy(proxy).map_err(|why| format!("[fetch] proxy {proxy:?} {why}"))?;
+        let fetch = |key| Key::Table {
+            table: &["fetch"],
+            key,
+        };
+        if let Some(proxy) = &self.fetch.proxy
+            && let Err(why) = check_proxy(proxy)
+        {
+            return mistake(fetch("proxy"), format!("[fetch] proxy {proxy:?} {why}"));
         }
-        if self.fetch.concurrency == 0 || self.fetch.per_host == 0 {
-            return Err("[fetch] concurrency and per_host must be at least 1".into());
-        }
-        if self.fetch.attempts == 0 {
-            return Err("[fetch] attempts must be at least 1".into());
+        for (key, value) in [
+            ("concurrency", self.fetch.concurrency),
+            ("per_host", self.fetch.per_host),
+            ("attempts", self.fetch.attempts as usize),
+        ] {
+            if value == 0 {
+                return mistake(fetch(key), format!("[fetch] {key} must be at least 1"));
+            }
         }
         if let Some(git) = &self.publish.git {
             git.check()?;
         }
-        let positive = |value: f64| value.is_finite() && value > 0.0 && value < 1e9;
         if !positive(self.watch.interval_mins) {
-            return Err("[watch] interval_mins must be a positive number of minutes".into());
+            return mistake(
+                Key::Table {
+                    table: &["watch"],
+                    key: "interval_mins",
+                },
+                "[watch] interval_mins must be a positive number of minutes".into(),
+            );
         }
         if !(0.0..=100.0).contains(&self.watch.jitter_percent) {
-            return Err("[watch] jitter_percent must be between 0 and 100".into());
+            return mistake(
+                Key::Table {
+                    table: &["watch"],
+                    key: "jitter_percent",
+                },
+                "[watch] jitter_percent must be between 0 and 100".into(),
+            );
         }
         if !positive(self.status.failing_after_hours) {
-            return Err("[status] failing_after_hours must be a positive number of hours".into());
-        }
-        for (i, source) in self.sources.iter().enumerate() {
-            if let Some(minutes) = source.interval_mins
-                && !positive(minutes)
-            {
-                return Err(format!(
-                    "source #{} ({:?}): interval_mins must be a positive number of minutes",
-                    i + 1,
-                    source.name
-                ));
-            }
+            return mistake(
+                Key::Table {
+                    table: &["status"],
+                    key: "failing_after_hours",
+                },
+                "[status] failing_after_hours must be a positive number of hours".into(),
+            );
         }
         Ok(())
     }
@@ -724,6 +872,80 @@ mod tests {
         let err = parse("[[source]]\nname = \"x\"\nfeeds = [\"http://a/\"]\ncontent = \"fancy\"\n")
             .unwrap_err();
         assert!(err.to_string().starts_with("test.toml:4:"), "{err}");
+    }
+
+    /// Every mistake found once the file has parsed names the line of the key it is under, as a
+    /// syntax error does: the value's item in a list, the name for a clash of ids or list pages.
+    #[test]
+    fn mistakes_in_values_name_their_line_and_key() {
+        let source = "[[source]]\nname = \"a\"\nfeeds = [\"http://a/\"]\n";
+        for (text, at, says) in [
+            (
+                format!("{source}[[source]]\nname = \"b\"\nfeeds = []\n"),
+                "6:1",
+                "`feeds`",
+            ),
+            (
+                format!(
+                    "{source}[[source]]\nname = \"b\"\nfeeds = [\n  \"http://b/\",\n  \"gopher://b/\",\n]\n"
+                ),
+                "8:3",
+                "gopher",
+            ),
+            (
+                format!("{source}[[source]]\nname = \"a\"\nfeeds = [\"http://b/\"]\n"),
+                "5:1",
+                "id \"a\"",
+            ),
+            (
+                format!("{source}[[source]]\nname = \"b\"\nid = \"a\"\nfeeds = [\"http://b/\"]\n"),
+                "6:1",
+                "id \"a\"",
+            ),
+            (
+                format!("{source}[[source]]\nname = \"A\"\nid = \"b\"\nfeeds = [\"http://b/\"]\n"),
+                "5:1",
+                "lists/",
+            ),
+            (
+                format!("{source}remove = [\"p\", \"p[\"]\n"),
+                "4:16",
+                "selector",
+            ),
+            (
+                format!("{source}interval_mins = -1\n"),
+                "4:1",
+                "interval_mins",
+            ),
+            (format!("{source}proxy = \"ftp://p/\"\n"), "4:1", "proxy"),
+            (
+                format!("[fetch]\nconcurrency = 4\n\nper_host = 0\n{source}"),
+                "4:1",
+                "per_host",
+            ),
+            (
+                format!("{source}[publish.git]\nbranch = \"-x\"\n"),
+                "5:1",
+                "branch",
+            ),
+            (
+                format!("[status]\nfailing_after_hours = 0\n{source}"),
+                "2:1",
+                "failing_after_hours",
+            ),
+            (
+                format!("{source}[watch]\njitter_percent = 101\n"),
+                "5:1",
+                "jitter_percent",
+            ),
+        ] {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("test.toml:{at}: ")),
+                "{text}\n{err}"
+            );
+            assert!(err.contains(says), "{text}\n{err}");
+        }
     }
 
     #[test]
