@@ -28,10 +28,19 @@ pub fn init(dir: Option<&Path>) -> Result<ExitCode> {
     let dir = dir.unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("newsvault.toml");
-    if path.exists() {
-        bail!("{} already exists; not overwriting it", path.display());
-    }
-    std::fs::write(&path, STARTER).with_context(|| format!("writing {}", path.display()))?;
+    // Created only if absent, in one step: a config already there is never overwritten.
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("{} already exists; not overwriting it", path.display())
+        }
+        opened => opened.with_context(|| format!("creating {}", path.display()))?,
+    };
+    std::io::Write::write_all(&mut file, STARTER.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     println!(
         "wrote {}; edit its sources, then run `newsvault run`",
         path.display()

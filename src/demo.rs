@@ -41,14 +41,15 @@ pub async fn run_demo(dir: &Path, clock: Clock) -> Result<RunSummary> {
     let port = listener.local_addr()?.port();
     let server = tokio::spawn(serve(listener));
     let base = format!("http://127.0.0.1:{port}");
+    // The archive is `dir` as given (set after parsing: a relative `archive` in the text would
+    // be taken relative to `dir` again, and a path is not always a valid TOML string).
     let text = format!(
-        "archive = {dir:?}\n\
-         [[source]]\nname = \"联合早报\"\nfeeds = [\"{base}/zaobao.xml\"]\ncontent = \"verbatim\"\n\
+        "[[source]]\nname = \"联合早报\"\nfeeds = [\"{base}/zaobao.xml\"]\ncontent = \"verbatim\"\n\
          [[source]]\nname = \"Solidot\"\nfeeds = [\"{base}/solidot.atom\"]\n\
-         [[source]]\nname = \"中国数字时代\"\nfeeds = [\"{base}/digital-times.json\"]\n",
-        dir = dir.display().to_string()
+         [[source]]\nname = \"中国数字时代\"\nfeeds = [\"{base}/digital-times.json\"]\n"
     );
-    let config = Config::parse(&text, Path::new("(demo config)"), dir)?;
+    let mut config = Config::parse(&text, Path::new("(demo config)"), dir)?;
+    config.archive = dir.to_path_buf();
     let summary = run(&config, clock).await;
     server.abort();
     summary

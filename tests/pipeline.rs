@@ -331,6 +331,27 @@ fn demo_archives_the_bundled_feeds_without_network() {
     );
 }
 
+/// `demo DIR` with DIR relative to where it runs archives into DIR itself and says so.
+#[test]
+fn demo_archives_into_a_relative_folder_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .args(["demo", "演示 \"archive\""])
+        .current_dir(dir.path())
+        .env("NEWSVAULT_NOW", GOLDEN_NOW)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let posts = dir.path().join("演示 \"archive\"").join("_posts");
+    assert_eq!(std::fs::read_dir(&posts).unwrap().count(), 5);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("演示 \"archive\"/_posts"), "{said}");
+}
+
 /// A fatal error is one line that names the thing once and gives the cause once (`main` prints
 /// an error with its chain of causes, so an error that shows its cause must not also chain it).
 #[test]
