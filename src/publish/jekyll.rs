@@ -108,6 +108,13 @@ pub fn is_plain_file_name(name: &str) -> bool {
         && name.len() <= MAX_NAME_BYTES
 }
 
+/// Whether Jekyll's Liquid would take `text` for its own (`{{ … }}`, `{% … %}`): a page whose
+/// text holds it gets `render_with_liquid: false`, so that it shows as written (only such pages:
+/// the others keep the original format byte for byte).
+fn holds_liquid(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
 /// Renders one post.
 pub fn render_post(post: &PostRecord) -> String {
     if let Some((head, tail)) = &post.imported {
@@ -124,7 +131,7 @@ pub fn render_post(post: &PostRecord) -> String {
     out.push_str(&extra_keys(post, ""));
     if [&post.title, &post.link, &post.body]
         .iter()
-        .any(|text| text.contains("{{") || text.contains("{%"))
+        .any(|text| holds_liquid(text))
     {
         out.push_str("render_with_liquid: false\n");
     }
@@ -286,6 +293,12 @@ pub fn render_list(source_name: &str, items: &[ListItem]) -> String {
     let zone = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
     let mut out = String::from("---\nlayout: page\n");
     let _ = writeln!(out, "title: {}", yaml_scalar(source_name, false));
+    if items
+        .iter()
+        .any(|item| holds_liquid(&item.title) || holds_liquid(&item.link))
+    {
+        out.push_str("render_with_liquid: false\n");
+    }
     out.push_str("---\n");
     let lines: Vec<String> = items
         .iter()
@@ -722,6 +735,34 @@ mod tests {
             render_list("联合早报", &items),
             "---\nlayout: page\ntitle: 联合早报\n---\n4-5 [t](https://e/1)\n"
         );
+    }
+
+    /// A list page is a Jekyll page too: a title with Liquid's `{{` or `{%` would stop the
+    /// site's build (or vanish from the page), so such a list is not rendered by Liquid.
+    #[test]
+    fn a_list_that_holds_liquid_is_not_rendered_by_liquid() {
+        let list = |title: &str, link: &str| {
+            let items = [ListItem {
+                title: title.into(),
+                link: link.into(),
+                date_ms: 1617552000000,
+            }];
+            render_list("src", &items)
+        };
+        for (title, link) in [
+            ("Template tags {% if %} explained", "https://e/1"),
+            ("Vue uses {{ message }}", "https://e/1"),
+            ("t", "https://e/{{x}}"),
+        ] {
+            assert_eq!(
+                list(title, link),
+                format!(
+                    "---\nlayout: page\ntitle: src\nrender_with_liquid: false\n---\n\
+                     4-5 [{title}]({link})\n"
+                )
+            );
+        }
+        assert!(!list("{ not liquid }", "https://e/1").contains("render_with_liquid"));
     }
 
     #[test]
