@@ -136,25 +136,30 @@ impl Key {
     /// Where in `text` this key (or the item of its list) starts; the start of its table when
     /// the file leaves the key out. `None` when neither is in the file.
     fn offset_in(self, text: &str) -> Option<usize> {
-        let root = toml::de::DeTable::parse(text).ok()?;
-        let (table, key, item) = match self {
+        use toml::de::{DeTable, DeValue};
+        let root = DeTable::parse(text).ok()?;
+        let (entries, start, key, item) = match self {
             Key::Source { index, key, item } => {
-                let sources = root.get_ref().get("source")?.get_ref().get(index)?;
-                (sources, key, item)
+                let source = root.get_ref().get("source")?.get_ref().get(index)?;
+                let DeValue::Table(entries) = source.get_ref() else {
+                    return Some(source.span().start);
+                };
+                (entries, source.span().start, key, item)
             }
             Key::Table { table, key } => {
-                let mut at = root.get_ref().get(*table.first()?)?;
-                for name in &table[1..] {
-                    at = at.get_ref().get(*name)?;
+                let (mut entries, mut start) = (root.get_ref(), root.span().start);
+                for name in table {
+                    let value = entries.get(*name)?;
+                    let DeValue::Table(inner) = value.get_ref() else {
+                        return Some(value.span().start);
+                    };
+                    (entries, start) = (inner, value.span().start);
                 }
-                (at, key, None)
+                (entries, start, key, None)
             }
         };
-        let toml::de::DeValue::Table(entries) = table.get_ref() else {
-            return Some(table.span().start);
-        };
         let Some((name, value)) = entries.get_key_value(key) else {
-            return Some(table.span().start);
+            return Some(start);
         };
         Some(match item.and_then(|item| value.get_ref().get(item)) {
             Some(item) => item.span().start,
@@ -605,6 +610,15 @@ impl Config {
                 message: e.message().trim().to_string(),
             }
         })?;
+        // Checked as written, before relative paths are resolved.
+        config.validate().map_err(|mistake| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            at: mistake
+                .key
+                .offset_in(text)
+                .map(|offset| line_and_column(text, offset)),
+            message: mistake.message,
+        })?;
         if config.archive.is_relative() {
             config.archive = base.join(&config.archive);
         }
@@ -621,14 +635,6 @@ impl Config {
                 *dir = base.join(&*dir);
             }
         }
-        config.validate().map_err(|mistake| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            at: mistake
-                .key
-                .offset_in(text)
-                .map(|offset| line_and_column(text, offset)),
-            message: mistake.message,
-        })?;
         Ok(config)
     }
 
@@ -659,6 +665,17 @@ impl Config {
 
     fn validate(&self) -> Result<(), Mistake> {
         let mistake = |key: Key, message: String| Err(Mistake { key, message });
+        if let Some(store) = &self.store
+            && store.as_os_str().to_string_lossy().trim().is_empty()
+        {
+            return mistake(
+                Key::Table {
+                    table: &[],
+                    key: "store",
+                },
+                "`store` is empty; leave it out to keep the store in the archive folder".into(),
+            );
+        }
         let mut ids = HashSet::new();
         // Each source's list page by its file name lower-cased: names that differ only in case
         // are one file on case-insensitive file systems.
@@ -945,6 +962,21 @@ mod tests {
                 "{text}\n{err}"
             );
             assert!(err.contains(says), "{text}\n{err}");
+        }
+    }
+
+    /// SQLite takes an empty file name for a temporary database: a run would archive into it
+    /// and lose everything when it ends.
+    #[test]
+    fn an_empty_store_path_is_refused() {
+        for store in ["\"\"", "\"  \""] {
+            let err = parse(&format!(
+                "store = {store}\n[[source]]\nname = \"x\"\nfeeds = [\"http://a/\"]\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with("test.toml:1:1: "), "{err}");
+            assert!(err.contains("`store`"), "{err}");
         }
     }
 
