@@ -50,9 +50,10 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
     } else {
         entry.link.as_deref()
     };
-    let link = item_link
-        .or(guid_url)
-        .or(feed.link.as_deref())
+    let link = [item_link, guid_url, feed.link.as_deref()]
+        .into_iter()
+        .flatten()
+        .find(|link| is_showable_link(link))
         .unwrap_or("")
         .trim()
         .to_string();
@@ -143,6 +144,16 @@ pub fn clean_title(title: &str) -> String {
             c => Some(c),
         })
         .collect()
+}
+
+/// Whether a link may be shown (in a post's `from:` and first line, the lists, the site): a web
+/// URL, or one without a scheme (relative, kept as the feed gave it). A link that would run
+/// script or load something other than a page (`javascript:`, `data:`, `vbscript:` …) is not.
+fn is_showable_link(link: &str) -> bool {
+    match Url::parse(link.trim()) {
+        Ok(url) => matches!(url.scheme(), "http" | "https"),
+        Err(_) => !link.trim().is_empty(),
+    }
 }
 
 fn is_web_url(text: &str) -> bool {
@@ -287,6 +298,52 @@ mod tests {
             make_article(&entry, &feed, &source(false)).link,
             "https://e.com/"
         );
+    }
+
+    /// A link that would run script or load something else than a page (`javascript:`, `data:`)
+    /// is never shown: the post links to the guid or the feed instead. Identity is unchanged.
+    #[test]
+    fn links_that_are_not_web_pages_are_not_shown() {
+        let feed = ParsedFeed {
+            link: Some("https://home/".into()),
+            ..Default::default()
+        };
+        for link in [
+            "javascript:alert(document.cookie)",
+            " JavaScript:alert(1)",
+            "java\tscript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:msgbox(1)",
+        ] {
+            let entry = Entry {
+                link: Some(link.into()),
+                title: Some("t".into()),
+                ..Default::default()
+            };
+            for mode in [ContentMode::Verbatim, ContentMode::Clean] {
+                let source = SourceConfig {
+                    content: mode,
+                    ..source(false)
+                };
+                let article = make_article(&entry, &feed, &source);
+                assert_eq!(article.link, "https://home/", "{link:?}");
+                assert_eq!(article.key, url_key(link), "{link:?}");
+            }
+            let entry = Entry {
+                guid: Some("https://e.com/story/1".into()),
+                ..entry
+            };
+            assert_eq!(
+                make_article(&entry, &feed, &source(false)).link,
+                "https://e.com/story/1"
+            );
+        }
+        // A relative link is kept as the feed gave it.
+        let entry = Entry {
+            link: Some("/news/1".into()),
+            ..Default::default()
+        };
+        assert_eq!(make_article(&entry, &feed, &source(false)).link, "/news/1");
     }
 
     #[test]
