@@ -564,6 +564,26 @@ pub struct SourceConfig {
 }
 
 impl SourceConfig {
+    /// How this source reads its feeds, as a short hash: its id, its filters and the item limit
+    /// (`max_items`) decide which of a feed's items it archives. A feed's remembered state (its
+    /// validators, its body's hash) stands for one reading: read another way, it is read again.
+    pub fn reading(&self, max_items: usize) -> String {
+        use sha2::{Digest, Sha256};
+        let filter = |filter: &Option<Filter>| {
+            let pattern = |p: &Option<Pattern>| p.as_ref().map(|p| p.0.as_str().to_string());
+            filter
+                .as_ref()
+                .map(|f| [pattern(&f.categories), pattern(&f.title), pattern(&f.link)])
+        };
+        let what = serde_json::json!([
+            self.id(),
+            filter(&self.include),
+            filter(&self.exclude),
+            max_items,
+        ]);
+        hex::encode(&Sha256::digest(what.to_string().as_bytes())[..12])
+    }
+
     pub fn id(&self) -> &str {
         self.id.as_deref().unwrap_or(&self.name)
     }

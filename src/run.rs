@@ -167,6 +167,11 @@ pub async fn run_locked(
     let timer = std::time::Instant::now();
     let mut jobs = Vec::new();
     let mut backing_off = Vec::new();
+    let readings: Vec<String> = config
+        .sources
+        .iter()
+        .map(|source| source.reading(config.fetch.max_items))
+        .collect();
     for (i, source) in config.sources.iter().enumerate() {
         store.ensure_source(source.id(), &source.name, started)?;
         for url in &source.feeds {
@@ -189,11 +194,17 @@ pub async fn run_locked(
                 continue;
             }
             let state = store.feed_state(url)?;
+            // Read another way than last time, the feed is fetched whole and read again.
+            let same_reading = state.reading.is_none_or(|read| read == readings[i]);
             jobs.push(FeedJob {
                 source: i,
                 url: url.clone(),
-                validators: state.validators,
-                body_hash: state.body_hash,
+                validators: if same_reading {
+                    state.validators
+                } else {
+                    Validators::default()
+                },
+                body_hash: state.body_hash.filter(|_| same_reading),
             });
         }
     }
@@ -290,6 +301,7 @@ pub async fn run_locked(
                     status,
                     validators: &validators,
                     body_hash: &body_hash,
+                    reading: &readings[done.source],
                     moved_to: moved_to.as_deref(),
                 };
                 store.record_feed(&done.url, &meta.id, &result, now)?;
@@ -305,10 +317,12 @@ pub async fn run_locked(
                         status: *status,
                         validators: &validators,
                         body_hash: hash,
+                        reading: &readings[done.source],
                         moved_to: moved_to.as_deref(),
                     },
                     None => FeedResult::NotModified {
                         validators: &validators,
+                        reading: &readings[done.source],
                     },
                 };
                 store.record_feed(&done.url, &meta.id, &result, now)?;

@@ -18,7 +18,7 @@ use crate::fetch::Validators;
 use crate::model::Article;
 
 /// The schema this build writes; older stores are migrated forward on open.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_schedule.sql"),
@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_walk_index_wider.sql"),
     include_str!("../migrations/0008_post_pending.sql"),
     include_str!("../migrations/0009_version_shape.sql"),
+    include_str!("../migrations/0010_feed_reading.sql"),
 ];
 
 #[derive(Debug, Error)]
@@ -156,21 +157,26 @@ pub struct SearchRow {
 pub struct FeedState {
     pub validators: Validators,
     pub body_hash: Option<String>,
+    /// How its source read it when its body was last ingested (`None`: not recorded, before
+    /// schema 10); the validators and the body hash stand for that reading only.
+    pub reading: Option<String>,
 }
 
 /// The result of one feed fetch, as recorded.
 #[derive(Debug, Clone)]
 pub enum FeedResult<'a> {
-    /// A body was fetched and ingested (or was the same as last time).
+    /// A body was fetched and ingested (or was the same as last time), read as `reading` says.
     Fetched {
         status: u16,
         validators: &'a Validators,
         body_hash: &'a str,
+        reading: &'a str,
         moved_to: Option<&'a str>,
     },
-    /// 304.
+    /// 304 (asked only under the reading the validators stand for: `reading`).
     NotModified {
         validators: &'a Validators,
+        reading: &'a str,
     },
     Failed {
         status: Option<u16>,
@@ -275,7 +281,9 @@ impl Store {
     pub fn feed_state(&self, url: &str) -> Result<FeedState> {
         let state = self
             .conn
-            .prepare_cached("SELECT etag, last_modified, body_hash FROM feed WHERE url = ?1")?
+            .prepare_cached(
+                "SELECT etag, last_modified, body_hash, reading FROM feed WHERE url = ?1",
+            )?
             .query_row([url], |r| {
                 Ok(FeedState {
                     validators: Validators {
@@ -283,6 +291,7 @@ impl Store {
                         last_modified: r.get(1)?,
                     },
                     body_hash: r.get(2)?,
+                    reading: r.get(3)?,
                 })
             })
             .optional()?;
@@ -309,13 +318,15 @@ impl Store {
                 status,
                 validators,
                 body_hash,
+                reading,
                 moved_to,
             } => {
                 self.conn
                     .prepare_cached(
                         "UPDATE feed SET etag = ?2, last_modified = ?3, body_hash = ?4,
                              last_success_ms = ?5, last_status = ?6, failures = 0,
-                             last_error = NULL, moved_to = ?7, failing_since_ms = NULL
+                             last_error = NULL, moved_to = ?7, failing_since_ms = NULL,
+                             reading = ?8
                          WHERE url = ?1",
                     )?
                     .execute(params![
@@ -325,24 +336,30 @@ impl Store {
                         body_hash,
                         now_ms,
                         status,
-                        moved_to
+                        moved_to,
+                        reading
                     ])?;
             }
-            FeedResult::NotModified { validators } => {
-                // A 304 may carry a fresh validator; keep the old one for what it omits.
+            FeedResult::NotModified {
+                validators,
+                reading,
+            } => {
+                // A 304 may carry a fresh validator; keep the old one for what it omits. It
+                // confirms the reading too (a store from before schema 10 learns it here).
                 self.conn
                     .prepare_cached(
                         "UPDATE feed SET etag = coalesce(?2, etag),
                              last_modified = coalesce(?3, last_modified),
                              last_success_ms = ?4, last_status = 304, failures = 0,
-                             last_error = NULL, failing_since_ms = NULL
+                             last_error = NULL, failing_since_ms = NULL, reading = ?5
                          WHERE url = ?1",
                     )?
                     .execute(params![
                         url,
                         validators.etag,
                         validators.last_modified,
-                        now_ms
+                        now_ms,
+                        reading
                     ])?;
             }
             FeedResult::Failed { status, error } => {

@@ -653,3 +653,57 @@ async fn environment_proxy_variables_apply() {
     assert_eq!(proxy.seen.lock().unwrap().len(), 1, "NO_PROXY was ignored");
     assert_eq!(server.hits("/feed"), 2);
 }
+
+/// What a source reads of a feed depends on the source (its id, its filters) and on
+/// `[fetch] max_items`, not only on the feed: a feed read under another reading is fetched whole
+/// and read again, even when its body is the same as last time (or the server would answer 304),
+/// so that a new source on a followed feed, or a filter taken away, archives what it now keeps.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_read_another_way_is_read_again_though_it_did_not_change() {
+    let server = FeedServer::start().await;
+    let body = two_items();
+    // Answers 304 to a request that carries the ETag, like a real server.
+    server.route("/feed", move |seen, _| {
+        if seen.headers.get("if-none-match").map(String::as_str) == Some("\"v1\"") {
+            Reply::status(304).header("ETag", "\"v1\"")
+        } else {
+            Reply::ok(body.clone()).header("ETag", "\"v1\"")
+        }
+    });
+    // The same body without validators: only the body's hash says it is unchanged.
+    server.set("/plain", two_items());
+    for path in ["/feed", "/plain"] {
+        let archive = TempArchive::new(&[("s", vec![server.url(path)])], FAST);
+        let config = |extra: &str| {
+            let text = std::fs::read_to_string(&archive.config).unwrap();
+            let text = text.replacen(
+                "[[source]]\n",
+                "[[source]]\nexclude = { title = \"第二\" }\n",
+                1,
+            );
+            std::fs::write(&archive.config, format!("{text}{extra}")).unwrap();
+        };
+        let original = std::fs::read_to_string(&archive.config).unwrap();
+        config("");
+        let first = run_archive(&archive).await;
+        assert_eq!(first.new_articles(), 1, "{path}");
+        // The same reading: nothing read again.
+        let again = run_archive(&archive).await;
+        assert_eq!(again.new_articles(), 0, "{path}");
+        assert_eq!(again.sources[0].unchanged, 0, "{path}: parsed again");
+        // The filter taken away: the item it held back is archived.
+        std::fs::write(&archive.config, &original).unwrap();
+
+        let unfiltered = run_archive(&archive).await;
+        assert_eq!(unfiltered.new_articles(), 1, "{path}");
+        assert_eq!(archive.post_names().len(), 2, "{path}");
+        // Another source (a new id) on the same feed archives the feed as its own.
+        let renamed = original.replace("name = \"s\"", "name = \"t\"");
+        std::fs::write(&archive.config, renamed).unwrap();
+        let other = run_archive(&archive).await;
+        assert_eq!(other.new_articles(), 2, "{path}");
+        // And then it is quiet again.
+        let quiet = run_archive(&archive).await;
+        assert_eq!(quiet.new_articles(), 0, "{path}");
+    }
+}
