@@ -6,6 +6,7 @@
 //! owns the [`Store`] and ingests them in a single transaction; only after that commit are posts
 //! written. A feed that fails is recorded and reported, and never stops the others.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -251,6 +252,8 @@ pub async fn run_locked(
         .collect();
     let taken_on_disk = |name: &str| posts_dir.join(name).symlink_metadata().is_ok();
     let mut shutdown = std::pin::pin!(shutdown);
+    // The articles this run has met, by source and key: each is taken once per run.
+    let mut met_in_run: HashMap<(usize, String), i64> = HashMap::new();
     loop {
         // A shutdown stops the run between two feeds, never inside an ingest: the feeds in
         // flight are dropped (and aborted with the stream), what is ingested is committed below.
@@ -282,6 +285,14 @@ pub async fn run_locked(
             } => {
                 let mut present = Vec::with_capacity(articles.len());
                 for (article, summary_text) in &articles {
+                    // Met before in this run (a repeated guid, an item two feeds of the source
+                    // carry): taken once, as first met, or its texts would take turns as versions.
+                    let met = (done.source, article.key.clone());
+                    if let Some(&id) = met_in_run.get(&met) {
+                        source_summary.unchanged += 1;
+                        present.push(id);
+                        continue;
+                    }
                     let date_ms = article
                         .published
                         .map_or(now, |p| p.timestamp_millis().min(now));
@@ -294,6 +305,7 @@ pub async fn run_locked(
                         Ingest::Changed => source_summary.changed += 1,
                         Ingest::Unchanged => source_summary.unchanged += 1,
                     }
+                    met_in_run.insert(met, id);
                     present.push(id);
                 }
                 store.record_presence(&done.url, &present, now)?;

@@ -34,6 +34,57 @@ async fn golden_post_is_reproduced_byte_for_byte() {
     );
 }
 
+/// An article met more than once in one run (a feed repeating a guid, two feeds of a source
+/// carrying one item with other texts: a full text and a summary) is taken once, from where the
+/// run met it first: its first post has one version, and a feed that repeats a guid does not
+/// make the article change back and forth on every run.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_article_met_twice_in_one_run_is_taken_once() {
+    let server = FeedServer::start().await;
+    let repeating = |extra: &str| {
+        rss(&[
+            ("https://e.com/1", "第一条", "<p>全文</p>"),
+            ("https://e.com/2", "第二条", "<p>一</p>"),
+            ("https://e.com/2", "第二条改", "<p>二</p>"),
+        ]) + extra
+    };
+    server.set("/full", repeating(""));
+    server.set(
+        "/summary",
+        rss(&[("https://e.com/1", "第一条", "<p>摘要</p>")]),
+    );
+    let both = TempArchive::new(
+        &[("A", vec![server.url("/full"), server.url("/summary")])],
+        "",
+    );
+    let first = run(&load(&both), clock("2024-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(first.new_articles(), 2);
+    assert_eq!(first.sources[0].changed, 0);
+    for name in both.post_names() {
+        let post = std::fs::read_to_string(both.posts().join(&name)).unwrap();
+        assert!(!post.contains("\nversions:"), "{name}: {post}");
+    }
+
+    // One feed that repeats a guid: the same text is kept run after run.
+    let one = TempArchive::new(&[("B", vec![server.url("/full")])], "");
+    let config = load(&one);
+    run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    for (hour, extra) in [(1, "<!-- 1 -->"), (2, "<!-- 2 -->")] {
+        // A body that differs (so it is read again) with the same items.
+        server.set("/full", repeating(extra));
+        let again = run(&config, clock(&format!("2024-06-01T0{hour}:00:00Z")))
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.new_articles(), again.sources[0].changed),
+            (0, 0),
+            "hour {hour}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn second_run_writes_nothing_and_new_items_get_exactly_their_posts() {
     let server = FeedServer::start().await;
