@@ -116,7 +116,11 @@ fn flatten(feed: feed_rs::model::Feed) -> ParsedFeed {
                 .map(|c| c.label.unwrap_or(c.term))
                 .collect(),
             summary: e.summary.map(|t| t.content),
-            content: e.content.and_then(|c| c.body),
+            content: e.content.and_then(|c| {
+                let plain = c.content_type.to_string().starts_with("text/plain");
+                c.body
+                    .map(|body| if plain { text_as_html(&body) } else { body })
+            }),
         })
         .collect();
     ParsedFeed {
@@ -124,6 +128,22 @@ fn flatten(feed: feed_rs::model::Feed) -> ParsedFeed {
         link,
         entries,
     }
+}
+
+/// Plain text as HTML that shows it as written: `&`, `<` and `>` escaped, each line break kept
+/// as `<br>` (the posts' content is HTML, and a verbatim source's lines are joined).
+fn text_as_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' => out.push_str("<br>\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The `alternate` link (or a link without `rel`), else the first.
@@ -296,6 +316,35 @@ mod tests {
         assert_eq!(parsed.entries[1].guid, None);
         assert_eq!(parsed.entries[1].link, None);
         assert_eq!(parsed.link.as_deref(), Some("https://example.com/"));
+    }
+
+    /// Content a feed declares plain text (Atom `type="text"`, JSON Feed `content_text`) is
+    /// text: its `<`, `&` and line breaks show as written, never as markup.
+    #[test]
+    fn plain_text_content_is_shown_as_text() {
+        let atom = "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">\
+            <title>t</title><id>urn:f</id><updated>2024-01-01T00:00:00Z</updated>\
+            <entry><id>urn:1</id><title>a</title><updated>2024-01-01T00:00:00Z</updated>\
+            <content type=\"text\">wrap it in &lt;section&gt; &amp; use &lt;img src=x onerror=alert(1)&gt;\nnext line</content></entry>\
+            <entry><id>urn:2</id><title>b</title><updated>2024-01-01T00:00:00Z</updated>\
+            <content type=\"html\">&lt;p&gt;markup&lt;/p&gt;</content></entry></feed>";
+        let parsed = parse_feed(atom.as_bytes(), None).unwrap();
+        assert_eq!(
+            parsed.entries[0].content.as_deref(),
+            Some(
+                "wrap it in &lt;section&gt; &amp; use &lt;img src=x onerror=alert(1)&gt;<br>\nnext line"
+            )
+        );
+        assert_eq!(parsed.entries[1].content.as_deref(), Some("<p>markup</p>"));
+        let json = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "t",
+            "items": [{"id": "1", "content_text": "<b>not html</b> 这一条"},
+                      {"id": "2", "content_html": "<b>html</b>"}]}"#;
+        let parsed = parse_feed(json.as_bytes(), None).unwrap();
+        assert_eq!(
+            parsed.entries[0].content.as_deref(),
+            Some("&lt;b&gt;not html&lt;/b&gt; 这一条")
+        );
+        assert_eq!(parsed.entries[1].content.as_deref(), Some("<b>html</b>"));
     }
 
     #[test]
