@@ -337,9 +337,18 @@ const PATH_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'/');
 
 /// Jekyll's `slugify` in `pretty` mode, case kept: runs of characters other than letters, marks,
-/// digits and `._~!$&'()+,;=@` become `-`, and `-` is trimmed from both ends.
+/// decimal digits and `._~!$&'()+,;=@` become `-`, and `-` is trimmed from both ends.
 fn slugify_pretty(text: &str) -> String {
-    let keep = |c: char| c.is_alphanumeric() || "._~!$&'()+,;=@".contains(c) || is_mark(c);
+    slugify(text, |c| is_slug_char(c) || "._~!$&'()+,;=@".contains(c))
+}
+
+/// Jekyll's `slugify` in its default mode (what `:slug` gives): only letters, marks and decimal
+/// digits are kept, lower-cased.
+fn slugify_default(text: &str) -> String {
+    slugify(text, is_slug_char).to_lowercase()
+}
+
+fn slugify(text: &str, keep: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut gap = false;
     for c in text.chars() {
@@ -356,10 +365,28 @@ fn slugify_pretty(text: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
-/// Combining marks, roughly (the common blocks), for the slug rule above.
-fn is_mark(c: char) -> bool {
-    matches!(c, '\u{300}'..='\u{36f}' | '\u{1ab0}'..='\u{1aff}' | '\u{20d0}'..='\u{20ff}' | '\u{fe20}'..='\u{fe2f}')
-        || matches!(c, '\u{3099}'..='\u{309a}')
+/// Ruby's `\p{L}`, `\p{M}` and `\p{Nd}`, which Jekyll's slugs keep: not `char::is_alphanumeric`,
+/// which also keeps other numbers (`½`, `²`, `①`, `Ⅻ`, and `〇` of Chinese dates).
+fn is_slug_char(c: char) -> bool {
+    use unicode_general_category::{GeneralCategory::*, get_general_category};
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    if ('\u{4e00}'..='\u{9fff}').contains(&c) {
+        return true; // CJK unified ideographs, all letters: most of a Chinese title
+    }
+    matches!(
+        get_general_category(c),
+        UppercaseLetter
+            | LowercaseLetter
+            | TitlecaseLetter
+            | ModifierLetter
+            | OtherLetter
+            | NonspacingMark
+            | SpacingMark
+            | EnclosingMark
+            | DecimalNumber
+    )
 }
 
 /// The URL Jekyll gives a post under `permalink` (a built-in style or a pattern).
@@ -375,7 +402,8 @@ pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms
     let date = utc(date_ms);
     let four_digits = (0..=9999).contains(&date.year());
     let stem = post_name.strip_suffix(".md").unwrap_or(post_name);
-    let slug = stem.get(11..).unwrap_or(stem);
+    // Jekyll drops a slug's trailing periods ("slugs shouldn't end with a period").
+    let slug = stem.get(11..).unwrap_or(stem).trim_end_matches('.');
     let mut seen = BTreeSet::new();
     let categories: Vec<String> = categories
         .iter()
@@ -411,7 +439,7 @@ pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms
             "week" => date.format("%V").to_string(),
             "short_day" => date.format("%a").to_string().to_uppercase(),
             "title" => slugify_pretty(slug),
-            "slug" => slugify_pretty(slug).to_lowercase(),
+            "slug" => slugify_default(slug),
             "categories" => categories.join("/"),
             "output_ext" => ".html".to_string(),
             _ => format!(":{name}"),
@@ -420,15 +448,14 @@ pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms
         rest = &rest[at + 1 + name_len..];
     }
     out.push_str(rest);
-    // Jekyll collapses the `//` an empty placeholder leaves.
-    let mut path = String::with_capacity(out.len());
-    for c in out.chars() {
+    // Jekyll's `URL#sanitize_url`: a leading `/`, every `..` made `/`, every `./` dropped, and
+    // runs of `/` (an empty placeholder leaves `//`) made one.
+    let cleaned = format!("/{out}").replace("..", "/").replace("./", "");
+    let mut path = String::with_capacity(cleaned.len());
+    for c in cleaned.chars() {
         if !(c == '/' && path.ends_with('/')) {
             path.push(c);
         }
-    }
-    if !path.starts_with('/') {
-        path.insert(0, '/');
     }
     utf8_percent_encode(&path, PATH_KEEP).to_string()
 }
@@ -721,6 +748,45 @@ mod tests {
             assert_eq!(post_url(pattern, &[], "2021-04-04-a.md", ms), want, "{ms}");
             assert_eq!(day(ms), date.format("%Y-%m-%d").to_string(), "{ms}");
             ms += 90_061_001 * 997;
+        }
+    }
+
+    /// Post URLs as Jekyll 4.3.1 makes them (each expected value below is what its `URL` class
+    /// gave for the post's slug): a slug's trailing periods dropped, letters, marks and decimal
+    /// digits kept (not `½`, `²`, `①`, `Ⅻ` or `〇`), `:slug` in Jekyll's default mode, and the
+    /// path cleaned of `..` and `./` as Jekyll cleans it.
+    #[test]
+    fn urls_are_the_ones_jekyll_makes() {
+        let date = 1717286400000; // 2024-06-02
+        let url = |pattern: &str, slug: &str| {
+            post_url(pattern, &[], &format!("2024-06-02-{slug}.md"), date)
+        };
+        let date_style = "/:categories/:year/:month/:day/:title:output_ext";
+        let slug_style = "/:categories/:slug/";
+        for (slug, by_date, by_slug) in [
+            (
+                "Breaking-news....",
+                "/2024/06/02/Breaking-news.html",
+                "/breaking-news/",
+            ),
+            ("dots.", "/2024/06/02/dots.html", "/dots/"),
+            ("50% off ½ ² ①", "/2024/06/02/50-off.html", "/50-off/"),
+            (
+                "二〇二一年 报道",
+                "/2024/06/02/%E4%BA%8C-%E4%BA%8C%E4%B8%80%E5%B9%B4-%E6%8A%A5%E9%81%93.html",
+                "/%E4%BA%8C-%E4%BA%8C%E4%B8%80%E5%B9%B4-%E6%8A%A5%E9%81%93/",
+            ),
+            ("a.b & c+d", "/2024/06/02/a.b-&-c+d.html", "/a-b-c-d/"),
+            ("..hidden", "/2024/06/02/hidden.html", "/hidden/"),
+            ("x..y", "/2024/06/02/x/y.html", "/x-y/"),
+            (
+                "Ⅻ章 ǅ",
+                "/2024/06/02/%E7%AB%A0-%C7%85.html",
+                "/%E7%AB%A0-%C7%86/",
+            ),
+        ] {
+            assert_eq!(url(date_style, slug), by_date, "{slug}");
+            assert_eq!(url(slug_style, slug), by_slug, "{slug}");
         }
     }
 
