@@ -35,7 +35,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write a commented starter config (newsvault.toml) into DIR (default: here).
+    /// Write a commented starter config: DIR/newsvault.toml, else the `--config` file (default:
+    /// ./newsvault.toml). Never overwrites.
     Init { dir: Option<PathBuf> },
     /// Fetch every source once, store new articles and versions, write their posts.
     Run,

@@ -23,11 +23,17 @@ use crate::store::Store;
 /// Exit code of a run in which some feeds failed.
 pub const EXIT_SOME_FAILED: u8 = 2;
 
-/// `newsvault init [DIR]`.
-pub fn init(dir: Option<&Path>) -> Result<ExitCode> {
-    let dir = dir.unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("newsvault.toml");
+/// `newsvault init [DIR]`: the starter config into `DIR/newsvault.toml`, else at `config` (the
+/// file the other commands read: `--config`, `NEWSVAULT_CONFIG`, else `./newsvault.toml`).
+pub fn init(dir: Option<&Path>, config: &Path) -> Result<ExitCode> {
+    let path = match dir {
+        Some(dir) => dir.join("newsvault.toml"),
+        None => config.to_path_buf(),
+    };
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("creating {}", folder.display()))?;
+    }
     // Created only if absent, in one step: a config already there is never overwritten.
     let mut file = match std::fs::OpenOptions::new()
         .write(true)
@@ -41,8 +47,13 @@ pub fn init(dir: Option<&Path>) -> Result<ExitCode> {
     };
     std::io::Write::write_all(&mut file, STARTER.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
+    let run = if path == Path::new("newsvault.toml") {
+        "newsvault run".to_string()
+    } else {
+        format!("newsvault run --config {}", path.display())
+    };
     println!(
-        "wrote {}; edit its sources, then run `newsvault run`",
+        "wrote {}; edit its sources, then run `{run}`",
         path.display()
     );
     Ok(ExitCode::SUCCESS)

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match &cli.command {
-            Command::Init { dir } => commands::init(dir.as_deref()),
+            Command::Init { dir } => commands::init(dir.as_deref(), &cli.config),
             Command::Run => commands::run_once(&cli.config).await,
             Command::Watch => commands::watch(&cli.config).await,
             Command::Backup { file } => commands::backup(&cli.config, file),

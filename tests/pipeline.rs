@@ -338,6 +338,25 @@ fn init_writes_a_config_that_loads_and_never_overwrites() {
     assert_eq!(again.status.code(), Some(1));
 }
 
+/// Without DIR, `init` writes the config the other commands read: `--config` when given.
+#[test]
+fn init_writes_the_config_that_config_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .args(["init", "--config", "site/custom.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(!dir.path().join("newsvault.toml").exists());
+    let config = Config::load(&dir.path().join("site/custom.toml")).unwrap();
+    assert_eq!(config.sources.len(), 17);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("--config site/custom.toml"),
+        "{output:?}"
+    );
+}
+
 #[test]
 fn inspect_prints_entries_as_json() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
