@@ -506,7 +506,7 @@ pub enum ImagePolicy {
 
 /// `fulltext`: where an article's full text comes from when the feed carries a summary.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[serde(try_from = "FulltextValue")]
 pub enum Fulltext {
     /// `fulltext = "auto"`: main-content extraction from the article's page.
     Auto(FulltextAuto),
@@ -514,10 +514,50 @@ pub enum Fulltext {
     Selector { selector: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FulltextAuto {
     Auto,
+}
+
+/// `fulltext` as written, before it is known to be one of its two forms (so that a mistake is
+/// named with both, not as an "untagged enum").
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FulltextValue {
+    Word(String),
+    Table(toml::Table),
+    Other(toml::Value),
+}
+
+impl TryFrom<FulltextValue> for Fulltext {
+    type Error = String;
+
+    fn try_from(value: FulltextValue) -> Result<Fulltext, String> {
+        const FORMS: &str = r#"use "auto" or { selector = "<CSS selector>" }"#;
+        match value {
+            FulltextValue::Word(word) if word == "auto" => Ok(Fulltext::Auto(FulltextAuto::Auto)),
+            FulltextValue::Word(word) => Err(format!("fulltext {word:?} is not known; {FORMS}")),
+            FulltextValue::Table(table) => {
+                if let Some(key) = table.keys().find(|key| *key != "selector") {
+                    return Err(format!("fulltext has no key `{key}`; {FORMS}"));
+                }
+                match table.get("selector") {
+                    Some(toml::Value::String(selector)) => Ok(Fulltext::Selector {
+                        selector: selector.clone(),
+                    }),
+                    Some(other) => Err(format!(
+                        "fulltext's selector must be a string, not {}; {FORMS}",
+                        other.type_str()
+                    )),
+                    None => Err(format!("fulltext has no selector; {FORMS}")),
+                }
+            }
+            FulltextValue::Other(other) => Err(format!(
+                "fulltext must be a string or a table, not {}; {FORMS}",
+                other.type_str()
+            )),
+        }
+    }
 }
 
 /// One `[[source]]`.
@@ -983,6 +1023,37 @@ mod tests {
             );
             assert!(err.contains(says), "{text}\n{err}");
         }
+    }
+
+    /// `fulltext` takes `"auto"` or `{ selector = "…" }`; anything else is named, with its line.
+    #[test]
+    fn a_fulltext_that_is_neither_form_says_which_are() {
+        let source = "[[source]]\nname = \"a\"\nfeeds = [\"http://a/\"]\n";
+        for (value, says) in [
+            ("\"automatic\"", "\"automatic\""),
+            ("{ selectr = \"div\" }", "selectr"),
+            ("{ selector = 3 }", "selector"),
+            ("3", "fulltext"),
+        ] {
+            let err = parse(&format!("{source}fulltext = {value}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("test.toml:4:"), "{value}: {err}");
+            assert!(err.contains(says), "{value}: {err}");
+            assert!(err.contains("\"auto\""), "{value}: {err}");
+        }
+        let config = parse(&format!("{source}fulltext = \"auto\"\n")).unwrap();
+        assert_eq!(
+            config.sources[0].fulltext,
+            Some(Fulltext::Auto(FulltextAuto::Auto))
+        );
+        let config = parse(&format!("{source}fulltext = {{ selector = \"div.a\" }}\n")).unwrap();
+        assert_eq!(
+            config.sources[0].fulltext,
+            Some(Fulltext::Selector {
+                selector: "div.a".into()
+            })
+        );
     }
 
     /// SQLite takes an empty file name for a temporary database: a run would archive into it
