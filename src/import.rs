@@ -54,6 +54,15 @@ pub struct ImportSummary {
 /// Reads one post in the original format. `name` is its file name (for the date when the front
 /// matter has none).
 pub fn parse_post(name: &str, text: &str) -> Result<ParsedPost, String> {
+    // The post is kept byte for byte (see `head`, `tail`): these are named, not rewritten.
+    if text.starts_with('\u{feff}') {
+        return Err("starts with a byte-order mark (U+FEFF); remove it to import the post".into());
+    }
+    if text.starts_with("---\r\n") {
+        return Err(
+            "has Windows line endings (CRLF); convert them to LF to import the post".into(),
+        );
+    }
     let rest = text
         .strip_prefix("---\n")
         .ok_or("does not start with a `---` front-matter line")?;
@@ -526,6 +535,20 @@ mod tests {
         assert_eq!(flow_list("[ a, \"b, c\" ]"), vec!["a", "b, c"]);
         assert_eq!(content_of("null     <p>x</p>"), "     <p>x</p>");
         assert_eq!(content_of("nullify"), "nullify");
+    }
+
+    /// A post saved with a byte-order mark or Windows line endings is skipped with that reason,
+    /// not as one without front matter.
+    #[test]
+    fn a_post_with_a_bom_or_crlf_says_so() {
+        let post = "---\nlayout: post\ntitle: t\ndate: 2021-04-04T08:45:53.966Z\n---\n[t](https://e/1)\n------\n\n<div>\nx\n</div>\n";
+        assert!(parse_post("2021-04-04-t.md", post).is_ok());
+        let bom = format!("\u{feff}{post}");
+        let err = parse_post("2021-04-04-t.md", &bom).unwrap_err();
+        assert!(err.contains("byte-order mark"), "{err}");
+        let crlf = post.replace('\n', "\r\n");
+        let err = parse_post("2021-04-04-t.md", &crlf).unwrap_err();
+        assert!(err.contains("CRLF"), "{err}");
     }
 
     #[test]
