@@ -9,6 +9,9 @@
 //! An article is identified as a feed item would be (source + its link), so a later `run` that
 //! meets the same items makes no new posts; one article found under several file names keeps
 //! the earliest as its post and records the others as aliases, left untouched.
+//!
+//! OPML lists, unlike posts, are read strictly, by an XML parser: a list is written by programs,
+//! and one that is not well-formed XML is refused with the place and the reason.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -479,38 +482,155 @@ pub fn import_jekyll(
     Ok(summary)
 }
 
+/// A source as an OPML list gives it: the name, and its feeds in the list's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpmlSource {
+    pub name: String,
+    pub feeds: Vec<String>,
+}
+
 /// `[[source]]` entries for the feeds of an OPML file, as TOML to paste into the config.
 pub fn opml_to_toml(text: &str) -> Result<String, String> {
     let mut out = String::new();
-    let mut found = 0;
-    for tag in text.split('<').filter(|t| t.starts_with("outline")) {
-        let attr = |name: &str| -> Option<String> {
-            let at = tag.find(&format!(" {name}="))? + name.len() + 2;
-            let quote = tag[at..].chars().next()?;
-            let rest = &tag[at + 1..];
-            Some(xml_unescape(&rest[..rest.find(quote)?]))
-        };
-        let Some(url) = attr("xmlUrl") else { continue };
-        let name = attr("title")
-            .or_else(|| attr("text"))
-            .unwrap_or_else(|| url.clone());
+    for source in read_opml(text)? {
         out.push_str(&format!(
-            "[[source]]\nname = {name:?}\nfeeds = [{url:?}]\n\n"
+            "[[source]]\nname = {:?}\nfeeds = {:?}\n\n",
+            source.name, source.feeds
         ));
-        found += 1;
-    }
-    if found == 0 {
-        return Err("no <outline xmlUrl=…> element: not an OPML feed list".into());
     }
     Ok(out)
 }
 
-fn xml_unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+/// The sources of an OPML list: one per `<outline>` with an `xmlUrl`, named by its `title`, else
+/// its `text`, else the URL.
+///
+/// The list is read by an XML parser (quick-xml): attribute values are unescaped, character
+/// references included, and entities other than XML's five are refused, never expanded. Text
+/// that is not an OPML document gets the reason and where, as `line L, column C: …`.
+pub fn read_opml(text: &str) -> Result<Vec<OpmlSource>, String> {
+    use quick_xml::events::Event;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let at = |offset: u64| {
+        let (line, column) = crate::config::line_and_column(text, offset as usize);
+        format!("line {line}, column {column}")
+    };
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut sources = vec![];
+    // Whether the document's element has begun, and how many elements are open.
+    let mut begun = false;
+    let mut open = 0usize;
+    loop {
+        let tag_at = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("{}: not well-formed XML: {e}", at(reader.error_position())))?;
+        let tag = match event {
+            Event::Start(tag) => {
+                open += 1;
+                tag
+            }
+            Event::Empty(tag) => tag,
+            Event::End(_) => {
+                open = open.saturating_sub(1);
+                continue;
+            }
+            Event::Text(words) if !begun && !words.trim_ascii().is_empty() => {
+                return Err(format!(
+                    "{}: text before any element: not an OPML list",
+                    at(tag_at)
+                ));
+            }
+            Event::Eof => break,
+            _ => continue,
+        };
+        let name = tag.local_name();
+        let name = name.as_ref();
+        if !begun {
+            if name != "opml" {
+                return Err(format!(
+                    "{}: the document is <{name}>, not <opml>: not an OPML list",
+                    at(tag_at)
+                ));
+            }
+            begun = true;
+        }
+        if name != "outline" {
+            continue;
+        }
+        let outline = read_outline(&tag).map_err(|why| {
+            let offset = why.offset.map_or(tag_at, |o| tag_at + 1 + o as u64);
+            format!("{}: <outline>: {}", at(offset), why.reason)
+        })?;
+        if let Some(source) = outline {
+            sources.push(source);
+        }
+    }
+    if !begun {
+        return Err("no XML element: not an OPML list".into());
+    }
+    if open > 0 {
+        return Err(format!(
+            "{}: the document ends with {open} element(s) not closed (a file cut short?)",
+            at(text.len() as u64)
+        ));
+    }
+    if sources.is_empty() {
+        return Err("no <outline xmlUrl=…> element: an OPML list without feeds".into());
+    }
+    Ok(sources)
+}
+
+/// Why an `<outline>` cannot be read; `offset` counts from the start of the tag's name.
+struct OutlineError {
+    offset: Option<usize>,
+    reason: String,
+}
+
+/// The source an `<outline>` stands for, if it has an `xmlUrl`.
+fn read_outline(tag: &quick_xml::events::BytesStart) -> Result<Option<OpmlSource>, OutlineError> {
+    use quick_xml::events::attributes::AttrError;
+    let (mut url, mut title, mut text) = (None, None, None);
+    for attribute in tag.attributes() {
+        let attribute = attribute.map_err(|e| {
+            let (offset, reason) = match e {
+                AttrError::ExpectedEq(o) => (o, "an attribute name without `=`"),
+                AttrError::ExpectedValue(o) => (o, "`=` without a value"),
+                AttrError::UnquotedValue(o) => (o, "an attribute value not in quotes"),
+                AttrError::ExpectedQuote(o, _) => {
+                    (o, "an attribute value without its closing quote")
+                }
+                AttrError::Duplicated(o, _) => (o, "an attribute given twice"),
+            };
+            OutlineError {
+                offset: Some(offset),
+                reason: reason.into(),
+            }
+        })?;
+        let key = attribute.key.local_name();
+        let slot = match key.as_ref() {
+            "xmlUrl" => &mut url,
+            "title" => &mut title,
+            "text" => &mut text,
+            _ => continue,
+        };
+        let value = attribute
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| OutlineError {
+                offset: None,
+                reason: format!("attribute {}: {e}", key.as_ref()),
+            })?;
+        *slot = Some(value.into_owned());
+    }
+    let Some(url) = url else { return Ok(None) };
+    let name = [title, text]
+        .into_iter()
+        .flatten()
+        .find(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| url.clone());
+    Ok(Some(OpmlSource {
+        name,
+        feeds: vec![url],
+    }))
 }
 
 #[cfg(test)]
@@ -539,6 +659,66 @@ mod tests {
         assert_eq!(format!("{}{}{}", post.head, post.body, post.tail), text);
         assert!(parse_post("x.md", "no front matter").is_err());
         assert!(parse_post("x.md", "---\ntitle: x\n---\nno body").is_err());
+    }
+
+    #[test]
+    fn opml_with_an_unquoted_non_ascii_attribute_is_refused_not_a_panic() {
+        let err = opml_to_toml(r#"<opml><body><outline text="中文" xmlUrl=中文/></body></opml>"#)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "line 1, column 39: <outline>: an attribute value not in quotes"
+        );
+    }
+
+    #[test]
+    fn opml_attributes_may_be_apart_by_tabs_and_line_breaks() {
+        let toml = opml_to_toml(
+            "<opml><body>\n<outline\ttext=\"A\"\n\t\txmlUrl=\"https://e.com/a\"\r\n/></body></opml>",
+        )
+        .unwrap();
+        assert!(toml.contains("https://e.com/a"), "{toml}");
+    }
+
+    #[test]
+    fn opml_character_references_are_decoded() {
+        let toml = opml_to_toml(
+            r#"<opml><body><outline text="It&#39;s &#x4E2D;&#25991;" xmlUrl="https://e.com/a"/></body></opml>"#,
+        )
+        .unwrap();
+        assert!(toml.contains("It's 中文"), "{toml}");
+    }
+
+    #[test]
+    fn what_is_not_an_opml_list_is_refused_with_the_reason() {
+        for (text, reason) in [
+            ("<html/>", "<html>"),
+            ("plain text", "text before any element: not an OPML list"),
+            ("", "no XML element"),
+            (
+                "<opml><body><outline xmlUrl=\"https://e.com/a\"/>",
+                "not closed",
+            ),
+            ("<opml><body></head></opml>", "line 1"),
+            (
+                "<opml><body><outline text='x'/></body></opml>",
+                "no <outline xmlUrl",
+            ),
+        ] {
+            let err = opml_to_toml(text).unwrap_err();
+            assert!(err.contains(reason), "{text:?}: {err}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the file holds, reading it gives sources or a reason, never a panic.
+        #[test]
+        fn opml_import_never_panics(text in ".*", value in ".*") {
+            let _ = opml_to_toml(&text);
+            let _ = opml_to_toml(&format!(
+                "<opml><body><outline text=\"{value}\" xmlUrl={value}/><outline title='{value}' xmlUrl=\"{value}\"/></body></opml>"
+            ));
+        }
     }
 
     #[test]

@@ -360,6 +360,30 @@ fn export_jsonl_streams_every_version() {
     );
 }
 
+/// `import opml` names the file and the reason for anything that is not an OPML list, and never
+/// panics (an unquoted non-ASCII value used to cut a character in two).
+#[test]
+fn import_opml_names_the_file_and_the_reason() {
+    let archive = TempArchive::new(&[], "");
+    let file = archive.dir.path().join("feeds.opml");
+    std::fs::write(
+        &file,
+        r#"<opml><body><outline text="中文" xmlUrl=中文/></body></opml>"#,
+    )
+    .unwrap();
+    let (code, out, err) = archive.cli(&["import", "opml", file.to_str().unwrap()], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "newsvault: {}: line 1, column 39: <outline>: an attribute value not in quotes",
+            file.display()
+        )
+    );
+    assert!(out.is_empty(), "{out}");
+}
+
 /// A post in the original format.
 fn original_post(title: &str, link: &str) -> String {
     format!(
