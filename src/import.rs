@@ -490,15 +490,31 @@ pub struct OpmlSource {
 }
 
 /// `[[source]]` entries for the feeds of an OPML file, as TOML to paste into the config.
+///
+/// The `toml` crate writes them, so every name and URL is a TOML string that the config reads
+/// back as it was (control characters and `DEL` escaped, quotes and backslashes too).
 pub fn opml_to_toml(text: &str) -> Result<String, String> {
-    let mut out = String::new();
-    for source in read_opml(text)? {
-        out.push_str(&format!(
-            "[[source]]\nname = {:?}\nfeeds = {:?}\n\n",
-            source.name, source.feeds
-        ));
+    /// The config's `[[source]]` array, as far as an OPML list fills it.
+    #[derive(serde::Serialize)]
+    struct Entries<'a> {
+        source: Vec<Entry<'a>>,
     }
-    Ok(out)
+    #[derive(serde::Serialize)]
+    struct Entry<'a> {
+        name: &'a str,
+        feeds: &'a [String],
+    }
+    let sources = read_opml(text)?;
+    let entries = Entries {
+        source: sources
+            .iter()
+            .map(|s| Entry {
+                name: &s.name,
+                feeds: &s.feeds,
+            })
+            .collect(),
+    };
+    toml::to_string(&entries).map_err(|e| format!("cannot write the sources as TOML: {e}"))
 }
 
 /// The sources of an OPML list: one per `<outline>` with an `xmlUrl`, named by its `title`, else
@@ -710,6 +726,52 @@ mod tests {
         }
     }
 
+    /// Names TOML must escape, and names it takes as they are.
+    #[test]
+    fn the_printed_sources_load_as_a_config_with_the_same_names_and_feeds() {
+        let names = [
+            "BBC & co",
+            "zero\u{200b}width",
+            "del\u{7f}",
+            "bell\u{7}",
+            "quote \" and back\\slash",
+            "it's 中文",
+            "tab\tand\nbreak",
+        ];
+        let mut opml = String::from("<opml version=\"2.0\"><body>\n");
+        for (i, name) in names.iter().enumerate() {
+            let attr: String = name
+                .chars()
+                .map(|c| match c {
+                    '&' => "&amp;".to_string(),
+                    '"' => "&quot;".to_string(),
+                    c if c.is_control() => format!("&#{};", c as u32),
+                    c => c.to_string(),
+                })
+                .collect();
+            opml.push_str(&format!(
+                "<outline type=\"rss\" text=\"{attr}\" xmlUrl=\"https://e.com/{i}?a=1&amp;b=2\"/>\n"
+            ));
+        }
+        opml.push_str("</body></opml>\n");
+        let toml = opml_to_toml(&opml).unwrap();
+        let config = Config::parse(&toml, Path::new("t.toml"), Path::new("/")).unwrap();
+        let back: Vec<(&str, &[String])> = config
+            .sources
+            .iter()
+            .map(|s| (s.name.as_str(), &s.feeds[..]))
+            .collect();
+        let feeds: Vec<[String; 1]> = (0..names.len())
+            .map(|i| [format!("https://e.com/{i}?a=1&b=2")])
+            .collect();
+        let expected: Vec<(&str, &[String])> = names
+            .iter()
+            .zip(&feeds)
+            .map(|(name, feed)| (*name, &feed[..]))
+            .collect();
+        assert_eq!(back, expected, "{toml}");
+    }
+
     proptest::proptest! {
         /// Whatever the file holds, reading it gives sources or a reason, never a panic.
         #[test]
@@ -723,10 +785,11 @@ mod tests {
 
     #[test]
     fn opml() {
-        let toml = opml_to_toml(r#"<opml><body><outline text="BBC &amp; co" xmlUrl="https://e.com/f?a=1&amp;b=2"/></body></opml>"#).unwrap();
+        let toml = opml_to_toml(r#"<opml><body><outline text="BBC &amp; co" xmlUrl="https://e.com/f?a=1&amp;b=2"/><outline title="it's \ &quot;x&quot;" xmlUrl="https://e.com/g"/></body></opml>"#).unwrap();
         assert_eq!(
             toml,
-            "[[source]]\nname = \"BBC & co\"\nfeeds = [\"https://e.com/f?a=1&b=2\"]\n\n"
+            "[[source]]\nname = \"BBC & co\"\nfeeds = [\"https://e.com/f?a=1&b=2\"]\n\n\
+             [[source]]\nname = \'\'\'it\'s \\ \"x\"\'\'\'\nfeeds = [\"https://e.com/g\"]\n"
         );
         assert!(opml_to_toml("<html/>").is_err());
     }
