@@ -21,6 +21,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use crate::config::Config;
 use crate::content::{join_lines, url_key, version_hash};
+use crate::export::OPML_ID_ATTRIBUTE;
 use crate::model::Article;
 use crate::publish::jekyll::summarize;
 use crate::store::{ImportOutcome, ImportedPost, SourceMeta, Store};
@@ -482,10 +483,12 @@ pub fn import_jekyll(
     Ok(summary)
 }
 
-/// A source as an OPML list gives it: the name, and its feeds in the list's order.
+/// A source as an OPML list gives it: the name, the id when the list carries one (written by
+/// `export opml`), and its feeds in the list's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpmlSource {
     pub name: String,
+    pub id: Option<String>,
     pub feeds: Vec<String>,
 }
 
@@ -502,6 +505,8 @@ pub fn opml_to_toml(text: &str) -> Result<String, String> {
     #[derive(serde::Serialize)]
     struct Entry<'a> {
         name: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a str>,
         feeds: &'a [String],
     }
     let sources = read_opml(text)?;
@@ -510,6 +515,7 @@ pub fn opml_to_toml(text: &str) -> Result<String, String> {
             .iter()
             .map(|s| Entry {
                 name: &s.name,
+                id: s.id.as_deref(),
                 feeds: &s.feeds,
             })
             .collect(),
@@ -517,8 +523,10 @@ pub fn opml_to_toml(text: &str) -> Result<String, String> {
     toml::to_string(&entries).map_err(|e| format!("cannot write the sources as TOML: {e}"))
 }
 
-/// The sources of an OPML list: one per `<outline>` with an `xmlUrl`, named by its `title`, else
-/// its `text`, else the URL.
+/// The sources of an OPML list: the `<outline>`s with an `xmlUrl`, each named by its `title`,
+/// else its `text`, else the URL. Outlines with the same id ([`OPML_ID_ATTRIBUTE`]), or without
+/// one the same name, are the feeds of one source, as `export opml` writes a source of several
+/// feeds (and as the config wants it: two sources cannot share an id, which defaults to the name).
 ///
 /// The list is read by an XML parser (quick-xml): attribute values are unescaped, character
 /// references included, and entities other than XML's five are refused, never expanded. Text
@@ -531,7 +539,9 @@ pub fn read_opml(text: &str) -> Result<Vec<OpmlSource>, String> {
         format!("line {line}, column {column}")
     };
     let mut reader = quick_xml::Reader::from_str(text);
-    let mut sources = vec![];
+    let mut sources: Vec<OpmlSource> = vec![];
+    // Each source's place in `sources`, by its id (its name when the list gives none).
+    let mut places: HashMap<String, usize> = HashMap::new();
     // Whether the document's element has begun, and how many elements are open.
     let mut begun = false;
     let mut open = 0usize;
@@ -577,8 +587,24 @@ pub fn read_opml(text: &str) -> Result<Vec<OpmlSource>, String> {
             let offset = why.offset.map_or(tag_at, |o| tag_at + 1 + o as u64);
             format!("{}: <outline>: {}", at(offset), why.reason)
         })?;
-        if let Some(source) = outline {
-            sources.push(source);
+        let Some(source) = outline else {
+            continue;
+        };
+        let id = source.id.as_ref().unwrap_or(&source.name);
+        match places.get(id) {
+            Some(&place) => {
+                let known = &mut sources[place];
+                known.id = known.id.take().or(source.id);
+                for feed in source.feeds {
+                    if !known.feeds.contains(&feed) {
+                        known.feeds.push(feed);
+                    }
+                }
+            }
+            None => {
+                places.insert(id.clone(), sources.len());
+                sources.push(source);
+            }
         }
     }
     if !begun {
@@ -602,10 +628,10 @@ struct OutlineError {
     reason: String,
 }
 
-/// The source an `<outline>` stands for, if it has an `xmlUrl`.
+/// The source an `<outline>` stands for, with its one feed, if it has an `xmlUrl`.
 fn read_outline(tag: &quick_xml::events::BytesStart) -> Result<Option<OpmlSource>, OutlineError> {
     use quick_xml::events::attributes::AttrError;
-    let (mut url, mut title, mut text) = (None, None, None);
+    let (mut url, mut title, mut text, mut id) = (None, None, None, None);
     for attribute in tag.attributes() {
         let attribute = attribute.map_err(|e| {
             let (offset, reason) = match e {
@@ -627,6 +653,7 @@ fn read_outline(tag: &quick_xml::events::BytesStart) -> Result<Option<OpmlSource
             "xmlUrl" => &mut url,
             "title" => &mut title,
             "text" => &mut text,
+            OPML_ID_ATTRIBUTE => &mut id,
             _ => continue,
         };
         let value = attribute
@@ -645,6 +672,7 @@ fn read_outline(tag: &quick_xml::events::BytesStart) -> Result<Option<OpmlSource
         .unwrap_or_else(|| url.clone());
     Ok(Some(OpmlSource {
         name,
+        id,
         feeds: vec![url],
     }))
 }
@@ -770,6 +798,35 @@ mod tests {
             .map(|(name, feed)| (*name, &feed[..]))
             .collect();
         assert_eq!(back, expected, "{toml}");
+    }
+
+    /// A list of any reader's making names a site's feeds alike; newsvault's own gives ids too.
+    #[test]
+    fn outlines_of_one_name_or_id_are_one_source() {
+        let sources = read_opml(
+            r#"<opml><body>
+            <outline text="News"><outline text="A" xmlUrl="https://a.com/1"/></outline>
+            <outline text="B" xmlUrl="https://b.com/1"/>
+            <outline text="A" xmlUrl="https://a.com/2"/>
+            <outline text="A" xmlUrl="https://a.com/1"/>
+            <outline text="C" newsvaultId="c" xmlUrl="https://c.com/1"/>
+            <outline text="C again" newsvaultId="c" xmlUrl="https://c.com/2"/>
+            </body></opml>"#,
+        )
+        .unwrap();
+        let source = |name: &str, id: Option<&str>, feeds: &[&str]| OpmlSource {
+            name: name.into(),
+            id: id.map(Into::into),
+            feeds: feeds.iter().map(|f| f.to_string()).collect(),
+        };
+        assert_eq!(
+            sources,
+            [
+                source("A", None, &["https://a.com/1", "https://a.com/2"]),
+                source("B", None, &["https://b.com/1"]),
+                source("C", Some("c"), &["https://c.com/1", "https://c.com/2"]),
+            ]
+        );
     }
 
     proptest::proptest! {
