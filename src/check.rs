@@ -9,6 +9,8 @@
 //! noticed in feeds, not here: a page's HTML is not the feed's content, and comparing them would
 //! report every redesign.
 
+use std::collections::HashMap;
+
 use futures::StreamExt;
 use url::Url;
 
@@ -21,8 +23,21 @@ pub struct CheckSummary {
     pub checked: usize,
     pub gone: usize,
     pub back: usize,
-    /// Pages that gave no verdict (network errors, 5xx).
+    /// Pages that gave no verdict (network errors, 5xx, refused addresses).
     pub unknown: usize,
+    /// Those pages by cause ([`FetchError::cause`]).
+    pub causes: HashMap<String, usize>,
+}
+
+impl CheckSummary {
+    /// The cause of most pages without an answer, and how many it left so (the first by name
+    /// among equals).
+    pub fn most_common_cause(&self) -> Option<(&str, usize)> {
+        self.causes
+            .iter()
+            .map(|(cause, &count)| (cause.as_str(), count))
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+    }
 }
 
 /// Checks up to `limit` articles (published since `since_ms`, of `source_id` if given).
@@ -37,11 +52,22 @@ pub async fn check_articles(
 ) -> Result<CheckSummary, StoreError> {
     let candidates = store.check_candidates(since_ms, source_id, limit)?;
     let mut results = futures::stream::iter(candidates)
-        .map(|(id, link)| async move { (id, page_state(fetcher, &link).await) })
+        .map(|(id, link)| async move {
+            let answer = page_state(fetcher, &link).await;
+            (id, link, answer)
+        })
         .buffer_unordered(concurrency.max(1));
     let mut summary = CheckSummary::default();
-    while let Some((id, state)) = results.next().await {
+    while let Some((id, link, answer)) = results.next().await {
         summary.checked += 1;
+        let state = match answer {
+            Ok(state) => state,
+            Err(failure) => {
+                tracing::info!("{link}: no answer: {failure}");
+                *summary.causes.entry(failure.cause()).or_default() += 1;
+                PageState::Unknown
+            }
+        };
         let changed = store.record_check(id, &state, now_ms)?;
         match state {
             PageState::Gone(_) if changed => summary.gone += 1,
@@ -53,7 +79,8 @@ pub async fn check_articles(
     Ok(summary)
 }
 
-async fn page_state(fetcher: &Fetcher, link: &str) -> PageState {
+/// Whether the page at `link` is online or gone, or the failure that left it without an answer.
+async fn page_state(fetcher: &Fetcher, link: &str) -> Result<PageState, FetchError> {
     let report = fetcher
         .fetch(&FetchRequest {
             url: link.to_string(),
@@ -64,15 +91,15 @@ async fn page_state(fetcher: &Fetcher, link: &str) -> PageState {
         })
         .await;
     match report.outcome {
-        Ok(Fetched::Body(body)) => match redirected_away(link, &body.final_url) {
+        Ok(Fetched::Body(body)) => Ok(match redirected_away(link, &body.final_url) {
             Some(reason) => PageState::Gone(reason),
             None => PageState::Online,
-        },
-        Ok(Fetched::NotModified { .. }) => PageState::Online,
+        }),
+        Ok(Fetched::NotModified { .. }) => Ok(PageState::Online),
         Err(FetchError::Status { status, .. }) if status == 404 || status == 410 => {
-            PageState::Gone(format!("HTTP {status}"))
+            Ok(PageState::Gone(format!("HTTP {status}")))
         }
-        Err(_) => PageState::Unknown,
+        Err(failure) => Err(failure),
     }
 }
 

@@ -535,8 +535,12 @@ pub async fn check(
     )
     .await?;
     publish_pending(&config, &store, summary.gone + summary.back > 0)?;
+    let why = summary
+        .most_common_cause()
+        .map(|(cause, count)| format!(" (most common cause, {count} of them: {cause})"))
+        .unwrap_or_default();
     println!(
-        "{} page(s) checked: {} gone, {} back, {} without an answer",
+        "{} page(s) checked: {} gone, {} back, {} without an answer{why}",
         summary.checked, summary.gone, summary.back, summary.unknown
     );
     Ok(ExitCode::SUCCESS)
