@@ -419,31 +419,44 @@ pub fn export(config_path: &Path, what: &crate::cli::ExportCommand) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// The one article `what` (an id, a post file name or a link) names. A link that several
+/// sources carry names several: rather than pick one, the error lists their ids and sources.
+fn one_article(store: &Store, what: &str) -> Result<i64> {
+    match store.find_articles(what)?.as_slice() {
+        [] => bail!("no article {what:?} (give an id, a post file name or a link)"),
+        [one] => Ok(one.id),
+        several => {
+            let listed: Vec<String> = several
+                .iter()
+                .map(|found| format!("{} (source {})", found.id, found.source))
+                .collect();
+            bail!(
+                "{what:?} names {} articles: {}; give one of these ids",
+                several.len(),
+                listed.join(", ")
+            )
+        }
+    }
+}
+
 /// `newsvault history <article> [--diff A B]`.
 pub fn history(config_path: &Path, article: &str, diff: Option<&[usize]>) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let path = config.store_path();
     let store = Store::open(&path)?;
-    let id = store.find_article(article)?.with_context(|| {
-        format!("no article {article:?} (give an id, a post file name or a link)")
-    })?;
+    let id = one_article(&store, article)?;
     let between = diff.map(|d| (d[0], d[1]));
     print!("{}", crate::history::describe_history(&store, id, between)?);
     Ok(ExitCode::SUCCESS)
 }
 
-/// `newsvault hide <article> --reason R` and `newsvault unhide <article>`.
-pub fn hide(config_path: &Path, article: &str, reason: Option<&str>) -> Result<ExitCode> {
+/// `newsvault hide <article> --reason R`: the store keeps the article, every output drops it.
+pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let clock = Clock::from_env()?;
     let (_lock, store) = open_locked(&config)?;
-    let id = store.find_article(article)?.with_context(|| {
-        format!("no article {article:?} (give an id, a post file name or a link)")
-    })?;
-    let post = store.set_hidden(id, reason, clock.now().timestamp_millis())?;
-    if reason.is_some()
-        && let Some(name) = post
-    {
+    let id = one_article(&store, article)?;
+    if let Some(name) = store.hide(id, reason, clock.now().timestamp_millis())? {
         let path = config
             .archive
             .join(crate::publish::jekyll::POSTS_DIR)
@@ -456,14 +469,23 @@ pub fn hide(config_path: &Path, article: &str, reason: Option<&str>) -> Result<E
         }
     }
     publish_pending(&config, &store, true)?;
-    println!(
-        "article {id} {}",
-        if reason.is_some() {
-            "hidden from every output"
-        } else {
-            "shown again"
-        }
-    );
+    println!("article {id} hidden from every output");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `newsvault unhide <article>`: a hidden article back in every output; one that is not hidden
+/// is left as it is, without an event.
+pub fn unhide(config_path: &Path, article: &str) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let clock = Clock::from_env()?;
+    let (_lock, store) = open_locked(&config)?;
+    let id = one_article(&store, article)?;
+    if !store.unhide(id, clock.now().timestamp_millis())? {
+        println!("article {id} is not hidden: nothing to do");
+        return Ok(ExitCode::SUCCESS);
+    }
+    publish_pending(&config, &store, true)?;
+    println!("article {id} shown again");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -546,8 +568,12 @@ pub async fn check(
     )
     .await?;
     publish_pending(&config, &store, summary.gone + summary.back > 0)?;
+    let why = summary
+        .most_common_cause()
+        .map(|(cause, count)| format!(" (most common cause, {count} of them: {cause})"))
+        .unwrap_or_default();
     println!(
-        "{} page(s) checked: {} gone, {} back, {} without an answer",
+        "{} page(s) checked: {} gone, {} back, {} without an answer{why}",
         summary.checked, summary.gone, summary.back, summary.unknown
     );
     Ok(ExitCode::SUCCESS)

@@ -1,4 +1,5 @@
-//! Getting the archive out: every article version as JSON Lines, and the source list as OPML.
+//! Getting the archive out: every article version as JSON Lines, and the source list as OPML
+//! that `import opml` turns back into the same sources.
 //!
 //! `export jsonl` streams rows straight from SQLite to the writer, one line per version, so its
 //! memory stays flat whatever the size of the archive.
@@ -21,15 +22,27 @@ pub fn export_jsonl(store: &Store, out: &mut impl Write) -> Result<usize, Export
     Ok(count)
 }
 
-/// The configured sources as an OPML 2.0 document.
+/// The `<outline>` attribute that carries a source's `id`, on each of its feeds, when the config
+/// sets one. OPML lets outlines carry attributes of their own; other readers ignore it, and
+/// `import opml` gives the source back its id.
+pub const OPML_ID_ATTRIBUTE: &str = "newsvaultId";
+
+/// The configured sources as an OPML 2.0 document: one `<outline type="rss">` per feed, as every
+/// OPML reader takes them, named after its source. The feeds of one source share its name (and
+/// its id, when the config sets one), which is how `import opml` puts them back together.
 pub fn export_opml(config: &Config) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n<head><title>newsvault sources</title></head>\n<body>\n",
     );
     for source in &config.sources {
+        let id = source
+            .id
+            .as_ref()
+            .map(|id| format!(" {OPML_ID_ATTRIBUTE}=\"{}\"", escape(id)))
+            .unwrap_or_default();
         for feed in &source.feeds {
             out.push_str(&format!(
-                "<outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{1}\"/>\n",
+                "<outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{1}\"{id}/>\n",
                 escape(&source.name),
                 escape(feed)
             ));
@@ -39,11 +52,23 @@ pub fn export_opml(config: &Config) -> String {
     out
 }
 
+/// Text as an XML attribute value between double quotes. Control characters become character
+/// references, so a reader's attribute normalisation keeps tabs and line breaks; NUL, which XML
+/// cannot hold at all, is left out.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\0' => {}
+            c if c.is_control() => out.push_str(&format!("&#{};", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,17 +92,29 @@ mod tests {
     use crate::import::opml_to_toml;
 
     #[test]
-    fn opml_round_trips_through_import() {
-        let config = Config::parse(
-            "[[source]]\nname = \"BBC & 中文\"\nfeeds = [\"https://e.com/a?x=1&y=2\", \"https://e.com/b\"]\n",
-            std::path::Path::new("t.toml"),
-            std::path::Path::new("/"),
-        )
-        .unwrap();
-        let toml = opml_to_toml(&export_opml(&config)).unwrap();
-        assert!(
-            toml.contains("name = \"BBC & 中文\"\nfeeds = [\"https://e.com/a?x=1&y=2\"]"),
-            "{toml}"
-        );
+    fn sources_with_several_feeds_and_an_id_survive_export_and_import() {
+        let text = "[[source]]\nname = \"BBC & 中文\"\nid = \"bbc\"\nfeeds = [\"https://e.com/a?x=1&y=2\", \"https://e.com/b\"]\n\n[[source]]\nname = \"two\\nlines\"\nfeeds = [\"https://e.com/c\", \"https://e.com/d\"]\n\n[[source]]\nname = \"one\"\nfeeds = [\"https://e.com/e\"]\n";
+        let parse = |text: &str| {
+            Config::parse(
+                text,
+                std::path::Path::new("t.toml"),
+                std::path::Path::new("/"),
+            )
+            .unwrap_or_else(|e| panic!("{e}\n{text}"))
+        };
+        let config = parse(text);
+        let opml = export_opml(&config);
+        // Every feed stays an outline any OPML reader takes.
+        assert_eq!(opml.matches("<outline type=\"rss\" ").count(), 5, "{opml}");
+        assert_eq!(opml.matches(" xmlUrl=\"").count(), 5, "{opml}");
+        let back = parse(&opml_to_toml(&opml).unwrap());
+        let sources = |config: &Config| -> Vec<(String, Option<String>, Vec<String>)> {
+            config
+                .sources
+                .iter()
+                .map(|s| (s.name.clone(), s.id.clone(), s.feeds.clone()))
+                .collect()
+        };
+        assert_eq!(sources(&back), sources(&config), "{opml}");
     }
 }

@@ -127,6 +127,26 @@ impl FetchError {
         }
     }
 
+    /// What went wrong, without the URL, addresses or redirect chain it concerns, so that
+    /// failures of one kind read alike and can be counted (`check` names the most common).
+    pub fn cause(&self) -> String {
+        const NOT_PUBLIC: &str =
+            "refused: not a public http(s) address, see [fetch] allow_private_addresses";
+        match self {
+            FetchError::Network(e) if e.contains(guard::REFUSED) => NOT_PUBLIC.to_string(),
+            FetchError::Refused(_) => NOT_PUBLIC.to_string(),
+            FetchError::RedirectLoop { .. } => "redirect loop".to_string(),
+            FetchError::TooManyRedirects { limit, .. } => format!("more than {limit} redirects"),
+            FetchError::BadRedirect(_) => "redirect without a usable Location".to_string(),
+            FetchError::BadUrl(_) => "not a usable URL".to_string(),
+            FetchError::File { cause, .. } => format!("cannot read the file: {cause}"),
+            FetchError::Status { .. }
+            | FetchError::Network(_)
+            | FetchError::Timeout(_)
+            | FetchError::TooLarge { .. } => self.to_string(),
+        }
+    }
+
     /// The HTTP status, when the failure was one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -467,6 +487,32 @@ mod tests {
         assert!(FetchError::Network("reset".into()).is_retryable());
         assert!(!FetchError::TooLarge { limit: 1 }.is_retryable());
         assert!(!FetchError::RedirectLoop { chain: vec![] }.is_retryable());
+    }
+
+    #[test]
+    fn causes_leave_out_the_url_so_alike_failures_count_together() {
+        let refused = FetchError::Refused(
+            "http://10.0.0.1/a: 10.0.0.1 is a loopback, private, link-local or reserved address"
+                .into(),
+        );
+        let resolved = FetchError::Network(format!(
+            "error sending request: intranet.example {} (10.0.0.2)",
+            guard::REFUSED
+        ));
+        assert_eq!(refused.cause(), resolved.cause());
+        assert!(refused.cause().contains("allow_private_addresses"));
+        let looped = |chain: &[&str]| FetchError::RedirectLoop {
+            chain: chain.iter().map(|c| c.to_string()).collect(),
+        };
+        assert_eq!(
+            looped(&["http://a/1"]).cause(),
+            looped(&["http://b/2"]).cause()
+        );
+        let status = FetchError::Status {
+            status: 503,
+            retry_after: None,
+        };
+        assert_eq!(status.cause(), "HTTP 503");
     }
 
     #[test]

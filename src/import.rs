@@ -9,6 +9,9 @@
 //! An article is identified as a feed item would be (source + its link), so a later `run` that
 //! meets the same items makes no new posts; one article found under several file names keeps
 //! the earliest as its post and records the others as aliases, left untouched.
+//!
+//! OPML lists, unlike posts, are read strictly, by an XML parser: a list is written by programs,
+//! and one that is not well-formed XML is refused with the place and the reason.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -18,6 +21,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use crate::config::Config;
 use crate::content::{join_lines, url_key, version_hash};
+use crate::export::OPML_ID_ATTRIBUTE;
 use crate::model::Article;
 use crate::publish::jekyll::summarize;
 use crate::store::{ImportOutcome, ImportedPost, SourceMeta, Store};
@@ -488,38 +492,198 @@ pub fn import_jekyll(
     Ok(summary)
 }
 
-/// `[[source]]` entries for the feeds of an OPML file, as TOML to paste into the config.
-pub fn opml_to_toml(text: &str) -> Result<String, String> {
-    let mut out = String::new();
-    let mut found = 0;
-    for tag in text.split('<').filter(|t| t.starts_with("outline")) {
-        let attr = |name: &str| -> Option<String> {
-            let at = tag.find(&format!(" {name}="))? + name.len() + 2;
-            let quote = tag[at..].chars().next()?;
-            let rest = &tag[at + 1..];
-            Some(xml_unescape(&rest[..rest.find(quote)?]))
-        };
-        let Some(url) = attr("xmlUrl") else { continue };
-        let name = attr("title")
-            .or_else(|| attr("text"))
-            .unwrap_or_else(|| url.clone());
-        out.push_str(&format!(
-            "[[source]]\nname = {name:?}\nfeeds = [{url:?}]\n\n"
-        ));
-        found += 1;
-    }
-    if found == 0 {
-        return Err("no <outline xmlUrl=…> element: not an OPML feed list".into());
-    }
-    Ok(out)
+/// A source as an OPML list gives it: the name, the id when the list carries one (written by
+/// `export opml`), and its feeds in the list's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpmlSource {
+    pub name: String,
+    pub id: Option<String>,
+    pub feeds: Vec<String>,
 }
 
-fn xml_unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+/// `[[source]]` entries for the feeds of an OPML file, as TOML to paste into the config.
+///
+/// The `toml` crate writes them, so every name and URL is a TOML string that the config reads
+/// back as it was (control characters and `DEL` escaped, quotes and backslashes too).
+pub fn opml_to_toml(text: &str) -> Result<String, String> {
+    /// The config's `[[source]]` array, as far as an OPML list fills it.
+    #[derive(serde::Serialize)]
+    struct Entries<'a> {
+        source: Vec<Entry<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    struct Entry<'a> {
+        name: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a str>,
+        feeds: &'a [String],
+    }
+    let sources = read_opml(text)?;
+    let entries = Entries {
+        source: sources
+            .iter()
+            .map(|s| Entry {
+                name: &s.name,
+                id: s.id.as_deref(),
+                feeds: &s.feeds,
+            })
+            .collect(),
+    };
+    toml::to_string(&entries).map_err(|e| format!("cannot write the sources as TOML: {e}"))
+}
+
+/// The sources of an OPML list: the `<outline>`s with an `xmlUrl`, each named by its `title`,
+/// else its `text`, else the URL. Outlines with the same id ([`OPML_ID_ATTRIBUTE`]), or without
+/// one the same name, are the feeds of one source, as `export opml` writes a source of several
+/// feeds (and as the config wants it: two sources cannot share an id, which defaults to the name).
+///
+/// The list is read by an XML parser (quick-xml): attribute values are unescaped, character
+/// references included, and entities other than XML's five are refused, never expanded. Text
+/// that is not an OPML document gets the reason and where, as `line L, column C: …`.
+pub fn read_opml(text: &str) -> Result<Vec<OpmlSource>, String> {
+    use quick_xml::events::Event;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let at = |offset: u64| {
+        let (line, column) = crate::config::line_and_column(text, offset as usize);
+        format!("line {line}, column {column}")
+    };
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut sources: Vec<OpmlSource> = vec![];
+    // Each source's place in `sources`, by its id (its name when the list gives none).
+    let mut places: HashMap<String, usize> = HashMap::new();
+    // Whether the document's element has begun, and how many elements are open.
+    let mut begun = false;
+    let mut open = 0usize;
+    loop {
+        let tag_at = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("{}: not well-formed XML: {e}", at(reader.error_position())))?;
+        let tag = match event {
+            Event::Start(tag) => {
+                open += 1;
+                tag
+            }
+            Event::Empty(tag) => tag,
+            Event::End(_) => {
+                open = open.saturating_sub(1);
+                continue;
+            }
+            Event::Text(words) if !begun && !words.trim_ascii().is_empty() => {
+                return Err(format!(
+                    "{}: text before any element: not an OPML list",
+                    at(tag_at)
+                ));
+            }
+            Event::Eof => break,
+            _ => continue,
+        };
+        let name = tag.local_name();
+        let name = name.as_ref();
+        if !begun {
+            if name != "opml" {
+                return Err(format!(
+                    "{}: the document is <{name}>, not <opml>: not an OPML list",
+                    at(tag_at)
+                ));
+            }
+            begun = true;
+        }
+        if name != "outline" {
+            continue;
+        }
+        let outline = read_outline(&tag).map_err(|why| {
+            let offset = why.offset.map_or(tag_at, |o| tag_at + 1 + o as u64);
+            format!("{}: <outline>: {}", at(offset), why.reason)
+        })?;
+        let Some(source) = outline else {
+            continue;
+        };
+        let id = source.id.as_ref().unwrap_or(&source.name);
+        match places.get(id) {
+            Some(&place) => {
+                let known = &mut sources[place];
+                known.id = known.id.take().or(source.id);
+                for feed in source.feeds {
+                    if !known.feeds.contains(&feed) {
+                        known.feeds.push(feed);
+                    }
+                }
+            }
+            None => {
+                places.insert(id.clone(), sources.len());
+                sources.push(source);
+            }
+        }
+    }
+    if !begun {
+        return Err("no XML element: not an OPML list".into());
+    }
+    if open > 0 {
+        return Err(format!(
+            "{}: the document ends with {open} element(s) not closed (a file cut short?)",
+            at(text.len() as u64)
+        ));
+    }
+    if sources.is_empty() {
+        return Err("no <outline xmlUrl=…> element: an OPML list without feeds".into());
+    }
+    Ok(sources)
+}
+
+/// Why an `<outline>` cannot be read; `offset` counts from the start of the tag's name.
+struct OutlineError {
+    offset: Option<usize>,
+    reason: String,
+}
+
+/// The source an `<outline>` stands for, with its one feed, if it has an `xmlUrl`.
+fn read_outline(tag: &quick_xml::events::BytesStart) -> Result<Option<OpmlSource>, OutlineError> {
+    use quick_xml::events::attributes::AttrError;
+    let (mut url, mut title, mut text, mut id) = (None, None, None, None);
+    for attribute in tag.attributes() {
+        let attribute = attribute.map_err(|e| {
+            let (offset, reason) = match e {
+                AttrError::ExpectedEq(o) => (o, "an attribute name without `=`"),
+                AttrError::ExpectedValue(o) => (o, "`=` without a value"),
+                AttrError::UnquotedValue(o) => (o, "an attribute value not in quotes"),
+                AttrError::ExpectedQuote(o, _) => {
+                    (o, "an attribute value without its closing quote")
+                }
+                AttrError::Duplicated(o, _) => (o, "an attribute given twice"),
+            };
+            OutlineError {
+                offset: Some(offset),
+                reason: reason.into(),
+            }
+        })?;
+        let key = attribute.key.local_name();
+        let slot = match key.as_ref() {
+            "xmlUrl" => &mut url,
+            "title" => &mut title,
+            "text" => &mut text,
+            OPML_ID_ATTRIBUTE => &mut id,
+            _ => continue,
+        };
+        let value = attribute
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| OutlineError {
+                offset: None,
+                reason: format!("attribute {}: {e}", key.as_ref()),
+            })?;
+        *slot = Some(value.into_owned());
+    }
+    let Some(url) = url else { return Ok(None) };
+    let name = [title, text]
+        .into_iter()
+        .flatten()
+        .find(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| url.clone());
+    Ok(Some(OpmlSource {
+        name,
+        id,
+        feeds: vec![url],
+    }))
 }
 
 #[cfg(test)]
@@ -565,11 +729,147 @@ mod tests {
     }
 
     #[test]
+    fn opml_with_an_unquoted_non_ascii_attribute_is_refused_not_a_panic() {
+        let err = opml_to_toml(r#"<opml><body><outline text="中文" xmlUrl=中文/></body></opml>"#)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "line 1, column 39: <outline>: an attribute value not in quotes"
+        );
+    }
+
+    #[test]
+    fn opml_attributes_may_be_apart_by_tabs_and_line_breaks() {
+        let toml = opml_to_toml(
+            "<opml><body>\n<outline\ttext=\"A\"\n\t\txmlUrl=\"https://e.com/a\"\r\n/></body></opml>",
+        )
+        .unwrap();
+        assert!(toml.contains("https://e.com/a"), "{toml}");
+    }
+
+    #[test]
+    fn opml_character_references_are_decoded() {
+        let toml = opml_to_toml(
+            r#"<opml><body><outline text="It&#39;s &#x4E2D;&#25991;" xmlUrl="https://e.com/a"/></body></opml>"#,
+        )
+        .unwrap();
+        assert!(toml.contains("It's 中文"), "{toml}");
+    }
+
+    #[test]
+    fn what_is_not_an_opml_list_is_refused_with_the_reason() {
+        for (text, reason) in [
+            ("<html/>", "<html>"),
+            ("plain text", "text before any element: not an OPML list"),
+            ("", "no XML element"),
+            (
+                "<opml><body><outline xmlUrl=\"https://e.com/a\"/>",
+                "not closed",
+            ),
+            ("<opml><body></head></opml>", "line 1"),
+            (
+                "<opml><body><outline text='x'/></body></opml>",
+                "no <outline xmlUrl",
+            ),
+        ] {
+            let err = opml_to_toml(text).unwrap_err();
+            assert!(err.contains(reason), "{text:?}: {err}");
+        }
+    }
+
+    /// Names TOML must escape, and names it takes as they are.
+    #[test]
+    fn the_printed_sources_load_as_a_config_with_the_same_names_and_feeds() {
+        let names = [
+            "BBC & co",
+            "zero\u{200b}width",
+            "del\u{7f}",
+            "bell\u{7}",
+            "quote \" and back\\slash",
+            "it's 中文",
+            "tab\tand\nbreak",
+        ];
+        let mut opml = String::from("<opml version=\"2.0\"><body>\n");
+        for (i, name) in names.iter().enumerate() {
+            let attr: String = name
+                .chars()
+                .map(|c| match c {
+                    '&' => "&amp;".to_string(),
+                    '"' => "&quot;".to_string(),
+                    c if c.is_control() => format!("&#{};", c as u32),
+                    c => c.to_string(),
+                })
+                .collect();
+            opml.push_str(&format!(
+                "<outline type=\"rss\" text=\"{attr}\" xmlUrl=\"https://e.com/{i}?a=1&amp;b=2\"/>\n"
+            ));
+        }
+        opml.push_str("</body></opml>\n");
+        let toml = opml_to_toml(&opml).unwrap();
+        let config = Config::parse(&toml, Path::new("t.toml"), Path::new("/")).unwrap();
+        let back: Vec<(&str, &[String])> = config
+            .sources
+            .iter()
+            .map(|s| (s.name.as_str(), &s.feeds[..]))
+            .collect();
+        let feeds: Vec<[String; 1]> = (0..names.len())
+            .map(|i| [format!("https://e.com/{i}?a=1&b=2")])
+            .collect();
+        let expected: Vec<(&str, &[String])> = names
+            .iter()
+            .zip(&feeds)
+            .map(|(name, feed)| (*name, &feed[..]))
+            .collect();
+        assert_eq!(back, expected, "{toml}");
+    }
+
+    /// A list of any reader's making names a site's feeds alike; newsvault's own gives ids too.
+    #[test]
+    fn outlines_of_one_name_or_id_are_one_source() {
+        let sources = read_opml(
+            r#"<opml><body>
+            <outline text="News"><outline text="A" xmlUrl="https://a.com/1"/></outline>
+            <outline text="B" xmlUrl="https://b.com/1"/>
+            <outline text="A" xmlUrl="https://a.com/2"/>
+            <outline text="A" xmlUrl="https://a.com/1"/>
+            <outline text="C" newsvaultId="c" xmlUrl="https://c.com/1"/>
+            <outline text="C again" newsvaultId="c" xmlUrl="https://c.com/2"/>
+            </body></opml>"#,
+        )
+        .unwrap();
+        let source = |name: &str, id: Option<&str>, feeds: &[&str]| OpmlSource {
+            name: name.into(),
+            id: id.map(Into::into),
+            feeds: feeds.iter().map(|f| f.to_string()).collect(),
+        };
+        assert_eq!(
+            sources,
+            [
+                source("A", None, &["https://a.com/1", "https://a.com/2"]),
+                source("B", None, &["https://b.com/1"]),
+                source("C", Some("c"), &["https://c.com/1", "https://c.com/2"]),
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the file holds, reading it gives sources or a reason, never a panic.
+        #[test]
+        fn opml_import_never_panics(text in ".*", value in ".*") {
+            let _ = opml_to_toml(&text);
+            let _ = opml_to_toml(&format!(
+                "<opml><body><outline text=\"{value}\" xmlUrl={value}/><outline title='{value}' xmlUrl=\"{value}\"/></body></opml>"
+            ));
+        }
+    }
+
+    #[test]
     fn opml() {
-        let toml = opml_to_toml(r#"<opml><body><outline text="BBC &amp; co" xmlUrl="https://e.com/f?a=1&amp;b=2"/></body></opml>"#).unwrap();
+        let toml = opml_to_toml(r#"<opml><body><outline text="BBC &amp; co" xmlUrl="https://e.com/f?a=1&amp;b=2"/><outline title="it's \ &quot;x&quot;" xmlUrl="https://e.com/g"/></body></opml>"#).unwrap();
         assert_eq!(
             toml,
-            "[[source]]\nname = \"BBC & co\"\nfeeds = [\"https://e.com/f?a=1&b=2\"]\n\n"
+            "[[source]]\nname = \"BBC & co\"\nfeeds = [\"https://e.com/f?a=1&b=2\"]\n\n\
+             [[source]]\nname = \'\'\'it\'s \\ \"x\"\'\'\'\nfeeds = [\"https://e.com/g\"]\n"
         );
         assert!(opml_to_toml("<html/>").is_err());
     }

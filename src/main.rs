@@ -44,8 +44,8 @@ fn main() -> ExitCode {
             Command::History { article, diff } => {
                 commands::history(&cli.config, article, diff.as_deref())
             }
-            Command::Hide { article, reason } => commands::hide(&cli.config, article, Some(reason)),
-            Command::Unhide { article } => commands::hide(&cli.config, article, None),
+            Command::Hide { article, reason } => commands::hide(&cli.config, article, reason),
+            Command::Unhide { article } => commands::unhide(&cli.config, article),
             Command::Republish => commands::republish(&cli.config),
             Command::Build { out } => commands::build(&cli.config, out.as_deref()),
             Command::Search {

@@ -1095,55 +1095,72 @@ impl Store {
         )?)
     }
 
-    /// Finds an article by id, post file name or link (canonical, any source).
-    pub fn find_article(&self, what: &str) -> Result<Option<i64>> {
-        if let Ok(id) = what.parse::<i64>() {
-            let found: Option<i64> = self
+    /// The articles `what` names, in id order: the one with that id if there is one, else
+    /// those with that post file name (or alias) or that link (canonical, any source). A link
+    /// that several sources carry names several articles.
+    pub fn find_articles(&self, what: &str) -> Result<Vec<ArticleMatch>> {
+        let matches = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<ArticleMatch>> {
+            Ok(self
                 .conn
-                .query_row("SELECT id FROM article WHERE id = ?1", [id], |r| r.get(0))
-                .optional()?;
-            if found.is_some() {
+                .prepare(sql)?
+                .query_map(params, |r| {
+                    Ok(ArticleMatch {
+                        id: r.get(0)?,
+                        source: r.get(1)?,
+                    })
+                })?
+                .collect::<std::result::Result<_, _>>()?)
+        };
+        const FOUND: &str =
+            "SELECT a.id, s.name FROM article a JOIN source s ON s.id = a.source_id";
+        if let Ok(id) = what.parse::<i64>() {
+            let found = matches(&format!("{FOUND} WHERE a.id = ?1"), &[&id])?;
+            if !found.is_empty() {
                 return Ok(found);
             }
         }
         let key = crate::content::url_key(what);
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT id FROM article WHERE post_name = ?1 OR key = ?2 OR link = ?1
-                 UNION ALL SELECT article_id FROM alias WHERE name = ?1 LIMIT 1",
-                params![what, key],
-                |r| r.get(0),
-            )
-            .optional()?)
+        matches(
+            &format!(
+                "{FOUND} WHERE a.id IN (
+                     SELECT id FROM article WHERE post_name = ?1 OR key = ?2 OR link = ?1
+                     UNION SELECT article_id FROM alias WHERE name = ?1)
+                 ORDER BY a.id"
+            ),
+            &[&what, &key],
+        )
     }
 
-    /// Hides an article from every output (`reason` recorded), or shows it again
-    /// (`reason: None`). Returns the post file to remove when hiding.
-    pub fn set_hidden(&self, id: i64, reason: Option<&str>, now_ms: i64) -> Result<Option<String>> {
+    /// Hides an article from every output, recording when and why. Returns its post file, to
+    /// remove.
+    pub fn hide(&self, id: i64, reason: &str, now_ms: i64) -> Result<Option<String>> {
         let post_name: Option<String> =
             self.conn
                 .query_row("SELECT post_name FROM article WHERE id = ?1", [id], |r| {
                     r.get(0)
                 })?;
-        match reason {
-            Some(reason) => {
-                self.conn.execute(
-                    "UPDATE article SET hidden_ms = ?2, hidden_reason = ?3 WHERE id = ?1",
-                    params![id, now_ms, reason],
-                )?;
-                self.add_event(id, "hidden", now_ms, Some(reason))?;
-            }
-            None => {
-                self.conn.execute(
-                    "UPDATE article SET hidden_ms = NULL, hidden_reason = NULL WHERE id = ?1",
-                    [id],
-                )?;
-                self.mark_pending(id)?;
-                self.add_event(id, "unhidden", now_ms, None)?;
-            }
-        }
+        self.conn.execute(
+            "UPDATE article SET hidden_ms = ?2, hidden_reason = ?3 WHERE id = ?1",
+            params![id, now_ms, reason],
+        )?;
+        self.add_event(id, "hidden", now_ms, Some(reason))?;
         Ok(post_name)
+    }
+
+    /// Shows a hidden article again (its post is to be written). Returns false, and records
+    /// nothing, when the article is not hidden.
+    pub fn unhide(&self, id: i64, now_ms: i64) -> Result<bool> {
+        let shown = self.conn.execute(
+            "UPDATE article SET hidden_ms = NULL, hidden_reason = NULL
+             WHERE id = ?1 AND hidden_ms IS NOT NULL",
+            [id],
+        )?;
+        if shown == 0 {
+            return Ok(false);
+        }
+        self.mark_pending(id)?;
+        self.add_event(id, "unhidden", now_ms, None)?;
+        Ok(true)
     }
 
     /// The source an article belongs to.
@@ -1444,6 +1461,13 @@ pub struct VersionRecord {
     pub content: String,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
+}
+
+/// An article that `hide`, `unhide` or `history` was pointed at, with its source's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleMatch {
+    pub id: i64,
+    pub source: String,
 }
 
 /// One line of `export jsonl`: a version with its article's identity.

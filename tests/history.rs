@@ -281,6 +281,80 @@ fn hidden_articles_leave_every_output_and_come_back() {
     assert!(search.contains("中韩外长会谈"));
 }
 
+/// A link two sources share names two articles: `hide`, `unhide` and `history` refuse it and
+/// list both (id and source) rather than act on one of them; an id picks one. `unhide` of an
+/// article that is not hidden says so and records nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_of_several_articles_is_refused_with_their_ids_and_sources() {
+    let server = FeedServer::start().await;
+    let shared = "https://example.com/shared";
+    server.set("/a", feed(&[(shared, "共享", "<p>a</p>")]));
+    server.set("/b", feed(&[(shared, "共享", "<p>b</p>")]));
+    let archive = TempArchive::new(
+        &[("A", vec![server.url("/a")]), ("B", vec![server.url("/b")])],
+        "[fetch]\nattempts = 1\nallow_private_addresses = true\n",
+    );
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(archive.post_names().len(), 2);
+
+    // The articles' ids by source, as the refusals list them (the feeds are fetched in any order).
+    let mut ids: Vec<(String, String)> = vec![];
+    for command in [
+        &["hide", shared, "--reason", "takedown request"][..],
+        &["unhide", shared],
+        &["history", shared],
+    ] {
+        let (code, out, err) = archive.cli(command, Some("2024-06-02T00:00:00Z"));
+        assert_eq!(code, 1, "{command:?}: {out}{err}");
+        let listed = err
+            .trim_end()
+            .strip_prefix(&format!("newsvault: {shared:?} names 2 articles: "))
+            .and_then(|rest| rest.strip_suffix("; give one of these ids"))
+            .unwrap_or_else(|| panic!("{command:?}: {err}"));
+        let mut found: Vec<(String, String)> = listed
+            .split(", ")
+            .map(|one| {
+                let (id, source) = one.split_once(" (source ").unwrap();
+                (source.trim_end_matches(')').to_string(), id.to_string())
+            })
+            .collect();
+        found.sort();
+        assert_eq!(found.len(), 2, "{err}");
+        assert_eq!((found[0].0.as_str(), found[1].0.as_str()), ("A", "B"));
+        ids = found;
+    }
+    assert_eq!(archive.post_names().len(), 2, "nothing was hidden");
+    let (a, b) = (ids[0].1.as_str(), ids[1].1.as_str());
+
+    let (code, out, err) = archive.cli(
+        &["hide", b, "--reason", "takedown request"],
+        Some("2024-06-02T00:00:00Z"),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.trim_end(),
+        format!("article {b} hidden from every output")
+    );
+    assert_eq!(archive.post_names().len(), 1);
+
+    let (code, out, err) = archive.cli(&["unhide", a], Some("2024-06-02T01:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.trim_end(),
+        format!("article {a} is not hidden: nothing to do")
+    );
+    let (_, history, _) = archive.cli(&["history", a], None);
+    assert!(!history.contains("unhidden"), "{history}");
+
+    let (code, out, err) = archive.cli(&["unhide", b], Some("2024-06-02T01:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.trim_end(), format!("article {b} shown again"));
+    assert_eq!(archive.post_names().len(), 2);
+    let (_, history, _) = archive.cli(&["history", b], None);
+    assert!(history.contains("  unhidden"), "{history}");
+}
+
 /// Every version keeps the feed's content byte for byte as the parser gives it (indentation,
 /// CRLF, full-width spaces, blank lines), though the store keeps a `verbatim` text once: its
 /// post joins the lines.
@@ -358,6 +432,30 @@ fn export_jsonl_streams_every_version() {
             .iter()
             .any(|l| l["title"] == "中韩外长会谈 韩国支持北京举办冬奥")
     );
+}
+
+/// `import opml` names the file and the reason for anything that is not an OPML list, and never
+/// panics (an unquoted non-ASCII value used to cut a character in two).
+#[test]
+fn import_opml_names_the_file_and_the_reason() {
+    let archive = TempArchive::new(&[], "");
+    let file = archive.dir.path().join("feeds.opml");
+    std::fs::write(
+        &file,
+        r#"<opml><body><outline text="中文" xmlUrl=中文/></body></opml>"#,
+    )
+    .unwrap();
+    let (code, out, err) = archive.cli(&["import", "opml", file.to_str().unwrap()], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "newsvault: {}: line 1, column 39: <outline>: an attribute value not in quotes",
+            file.display()
+        )
+    );
+    assert!(out.is_empty(), "{out}");
 }
 
 /// A post in the original format.

@@ -197,9 +197,27 @@ async fn article_and_image_links_to_the_archives_own_network_are_refused() {
         );
         assert!(!post.contains("internal secret"));
     }
-    // `check` refuses them too.
-    let (_, out, _) = archive.cli(&["check"], Some("2024-06-01T01:00:00Z"));
-    assert!(out.contains("0 gone, 0 back, 4 without an answer"), "{out}");
+    // `check` refuses them too, and says why: each page at -v, the most common cause always.
+    let (_, out, err) = archive.cli(&["check", "-v"], Some("2024-06-01T01:00:00Z"));
+    assert!(
+        out.contains(
+            "0 gone, 0 back, 4 without an answer (most common cause, 4 of them: refused: not a \
+             public http(s) address, see [fetch] allow_private_addresses)"
+        ),
+        "{out}"
+    );
+    for link in [
+        loopback.as_str(),
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/admin",
+        "http://localhost:1/x",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("{link}: no answer: refused: "))),
+            "{link} and its cause not logged:\n{err}"
+        );
+    }
     assert_eq!(server.hits("/page"), 0);
 }
 

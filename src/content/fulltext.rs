@@ -12,6 +12,7 @@
 use dom_query::Document;
 
 use crate::config::Fulltext;
+use crate::content::clean::check_selector;
 
 /// Failed attempts after which an article keeps its feed content for good.
 pub const MAX_TRIES: i64 = 3;
@@ -38,7 +39,10 @@ pub fn extract(page: &str, url: Option<&str>, rule: &Fulltext) -> Result<Extract
     }
 }
 
+/// The element `selector` picks on the page. The selector is checked as the config checks it
+/// first, so a malformed one is called invalid rather than matching nothing.
 fn by_selector(page: &str, selector: &str) -> Result<Extracted, String> {
+    check_selector(selector).map_err(|why| format!("invalid selector {selector:?}: {why}"))?;
     let doc = Document::from(page);
     let found = doc
         .try_select(selector)
@@ -103,5 +107,19 @@ mod tests {
                 .unwrap_err()
                 .contains("matches nothing")
         );
+    }
+
+    #[test]
+    fn an_invalid_selector_is_named_invalid_not_missing() {
+        for selector in ["p:nth-child(", "div[", ""] {
+            let rule = Fulltext::Selector {
+                selector: selector.into(),
+            };
+            let err = extract(PAGE, None, &rule).unwrap_err();
+            assert!(
+                err.starts_with(&format!("invalid selector {selector:?}: ")),
+                "{selector:?}: {err}"
+            );
+        }
     }
 }
