@@ -307,8 +307,18 @@ fn publish_pending(
     )
     .context("publishing the Jekyll tree")?;
     // Hidden, gone or re-derived articles show in search at once, not after the next run.
-    crate::search::update_index(store, &config.index_dir(), crate::search::Building::Fast)?;
+    update_search_index(config, store, crate::search::Building::Fast);
     Ok(report)
+}
+
+/// Brings the search index up to date with the store after a command changed it. The store is
+/// the system of record and the index is rebuilt from it by the next `search`: an index that
+/// cannot be updated is a warning that names it and why, not a failed command whose work (an
+/// article hidden, posts imported) is already done.
+fn update_search_index(config: &Config, store: &Store, building: crate::search::Building) {
+    if let Err(e) = crate::search::update_index(store, &config.index_dir(), building) {
+        tracing::warn!("{e}");
+    }
 }
 
 /// The sources whose list pages a rewrite covers: the configured ones, then those only the store

@@ -1,6 +1,6 @@
 //! Search, end to end: `run` keeps the index current (no separate step), `search` finds Chinese
 //! words inside longer phrases, keeps traditional and simplified apart, ignores Latin case, and
-//! filters by source and date.
+//! filters by source and date. The index is rebuilt from the store when it does not open.
 
 mod common;
 
@@ -262,4 +262,64 @@ async fn an_index_folder_that_cannot_be_made_is_named_once() {
     assert!(err.contains("cannot build the search index in"), "{err}");
     assert_eq!(err.matches(".newsvault/index").count(), 1, "{err}");
     assert_eq!(err.matches("search index").count(), 1, "{err}");
+}
+
+/// An index whose `meta.json` reads but one of whose segments does not open is as good as
+/// missing: `search`, `hide` and a run with something new each build it again from the store,
+/// and say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_with_a_damaged_segment_is_built_again_from_the_store() {
+    let (server, archive) = archive_of_three_scripts().await;
+    let index = archive.archive().join(".newsvault/index");
+
+    common::damage_a_segment(&index);
+    let (code, out, err) = archive.cli(&["search", "冬奥"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("简体"), "{out}");
+    assert!(err.contains("building it again from the store"), "{err}");
+    assert!(err.contains(".newsvault/index"), "{err}");
+
+    // `hide` hides the article in the store, then builds the index again without it.
+    common::damage_a_segment(&index);
+    let (code, out, err) = archive.cli(&["hide", "https://e.com/s", "--reason", "takedown"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("hidden from every output"), "{out}");
+    assert!(err.contains("building it again from the store"), "{err}");
+    assert!(titles(&archive, "冬奥", &[]).is_empty());
+
+    // A run that adds an article: the new one is found with the old.
+    common::damage_a_segment(&index);
+    server.set(
+        "/en",
+        rss(&[
+            (
+                "https://e.com/e",
+                "Latin",
+                "<p>The Winter OLYMPICS in Beijing</p>",
+            ),
+            ("https://e.com/f", "Later", "<p>Olympics again</p>"),
+        ]),
+    );
+    let (code, _, err) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("building it again from the store"), "{err}");
+    let mut found = titles(&archive, "olympics", &[]);
+    found.sort();
+    assert_eq!(found, ["Later", "Latin"]);
+}
+
+/// The store is the system of record: `hide` that cannot bring the index up to date has still
+/// hidden the article, says why the index was not updated, and succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn hide_succeeds_when_the_index_cannot_be_written() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    let index = archive.archive().join(".newsvault/index");
+    std::fs::remove_dir_all(&index).unwrap();
+    std::fs::write(&index, "a file where the index goes").unwrap();
+    let (code, out, err) = archive.cli(&["hide", "https://e.com/s", "--reason", "takedown"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("hidden from every output"), "{out}");
+    assert!(err.contains("cannot build the search index in"), "{err}");
+    let (_, history, _) = archive.cli(&["history", "https://e.com/s"], None);
+    assert!(history.contains("takedown"), "{history}");
 }

@@ -91,6 +91,12 @@ pub enum SearchError {
     Missing(PathBuf),
     #[error("search index: {0}")]
     Index(tantivy::TantivyError),
+    /// The index's state was read, but its segments do not open.
+    #[error("the search index in {} does not open: {cause}", .path.display())]
+    Damaged {
+        path: PathBuf,
+        cause: tantivy::TantivyError,
+    },
     #[error("cannot build the search index in {}: {cause}", .path.display())]
     Build {
         path: PathBuf,
@@ -548,7 +554,8 @@ pub enum Building {
 /// Brings the index in `dir` up to date with the store: indexes new and changed articles,
 /// removes hidden ones. Creates the index, or rebuilds it when its format is older.
 ///
-/// The index is derived from the store: one that no longer opens (a damaged file) is built again.
+/// The index is derived from the store: one that no longer opens whole (a damaged `meta.json` or
+/// segment file) is built again from scratch, with a warning that names its folder and why.
 pub fn update_index(
     store: &Store,
     dir: &Path,
@@ -586,6 +593,44 @@ pub fn indexed_articles(dir: &Path) -> Option<usize> {
         .map(|state| state.articles.len())
 }
 
+/// What the folder of an index holds, as [`look`] finds it.
+enum Found {
+    /// An index of this format whose segments open and hold one document per article of its
+    /// state: it can be brought up to date.
+    Whole(Box<SearchIndex>, IndexState),
+    /// No index, one of another format, or one whose building was cut short (its state, written
+    /// last, is missing).
+    Missing,
+    /// An index whose state was read but which does not open whole: why, in words.
+    Damaged(String),
+}
+
+/// Looks at the index in `dir`, opening each of its segments (a damaged file shows here, not at
+/// the writer or at the first search).
+fn look(dir: &Path) -> Found {
+    let opened = SearchIndex::open_segments(dir, ReloadPolicy::Manual);
+    let Some(state) = read_state(dir) else {
+        return Found::Missing;
+    };
+    match opened {
+        Err(cause) => Found::Damaged(format!("it does not open: {cause}")),
+        Ok(index) if index.len() != state.articles.len() as u64 => Found::Damaged(format!(
+            "it holds {} documents for {} articles",
+            index.len(),
+            state.articles.len()
+        )),
+        Ok(index) => Found::Whole(Box::new(index), state),
+    }
+}
+
+/// The state of the index in `dir` ([`STATE_FILE`]), if it has one of this build's format.
+fn read_state(dir: &Path) -> Option<IndexState> {
+    std::fs::read(dir.join(STATE_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<IndexState>(&bytes).ok())
+        .filter(|state| state.format == FORMAT)
+}
+
 /// How long the index writer's threads may count no document, while the walk waits for them,
 /// before the walk stops waiting (see `pace`).
 const PACE_STALL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -601,39 +646,29 @@ fn update_index_paced(
         cause,
     };
     let state_path = dir.join(STATE_FILE);
-    let old: Option<IndexState> = std::fs::read(&state_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    // An index whose state was read is one this build made: if it no longer opens, it is
-    // damaged, and built again below.
-    let kept = old.as_ref().is_some_and(|state| state.format == FORMAT);
-    let old = match old {
-        Some(state) if kept => state,
-        _ => {
-            // No index, or one of another format: start again from the store.
+    let (schema, fields) = schema();
+    // An index that opens whole is brought up to date. Any other is built from scratch: none,
+    // one of another format or one cut short, and one that does not open, which is said.
+    let (index, old) = match look(dir) {
+        Found::Whole(opened, state) => (opened.index, state),
+        found => {
+            if let Found::Damaged(why) = found {
+                tracing::warn!(
+                    "the search index in {} is damaged ({why}); building it again from the store",
+                    dir.display()
+                );
+            }
             if dir.exists() {
+                // The state goes first: an index half removed never looks whole.
+                match std::fs::remove_file(&state_path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                    _ => {}
+                }
                 std::fs::remove_dir_all(dir).map_err(io)?;
             }
-            IndexState::default()
+            std::fs::create_dir_all(dir).map_err(io)?;
+            (Index::create_in_dir(dir, schema)?, IndexState::default())
         }
-    };
-    let (schema, fields) = schema();
-    let open = || -> Result<Index, SearchError> {
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let folder = tantivy::directory::MmapDirectory::open(dir)
-            .map_err(|e| SearchError::Index(e.into()))?;
-        Ok(Index::open_or_create(folder, schema.clone())?)
-    };
-    let (index, old) = match open() {
-        Err(SearchError::Index(cause)) if kept => {
-            tracing::warn!(
-                "the search index in {} does not open ({cause}); building it again from the store",
-                dir.display()
-            );
-            std::fs::remove_dir_all(dir).map_err(io)?;
-            (open()?, IndexState::default())
-        }
-        opened => (opened?, old),
     };
     register_tokenizers(&index);
     // The walk below reads articles far faster than the writer's threads segment them: it waits
@@ -869,20 +904,28 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
-    /// Opens the index in `dir`; it follows later commits (a `run` while `serve` serves).
+    /// Opens the index in `dir`; it follows later commits (a `run` while `serve` serves). One
+    /// whose segments do not open is [`SearchError::Damaged`]: [`update_index`] builds it again.
     pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
         // An index whose building was cut short (a run stopped while it built it) opens, but
         // holds part of the archive or none of it: it is as good as missing.
         if !dir.join("meta.json").exists() || indexed_articles(dir).is_none() {
             return Err(SearchError::Missing(dir.to_path_buf()));
         }
+        Self::open_segments(dir, ReloadPolicy::OnCommitWithDelay).map_err(|cause| {
+            SearchError::Damaged {
+                path: dir.to_path_buf(),
+                cause,
+            }
+        })
+    }
+
+    /// Opens the index in `dir` and every one of its segments, reloading as `reload` says.
+    fn open_segments(dir: &Path, reload: ReloadPolicy) -> tantivy::Result<SearchIndex> {
         let index = Index::open_in_dir(dir)?;
         register_tokenizers(&index);
         let (_, fields) = schema();
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::OnCommitWithDelay)
-            .try_into()?;
+        let reader = index.reader_builder().reload_policy(reload).try_into()?;
         Ok(SearchIndex {
             index,
             reader,
@@ -1359,5 +1402,38 @@ mod tests {
         std::fs::write(index.join("meta.json"), "damaged").unwrap();
         update_index(&store, &index, Building::Fast).unwrap();
         SearchIndex::open(&index).unwrap();
+    }
+
+    /// Overwrites one segment file (`*.idx`) of the index in `dir` with junk: `meta.json` still
+    /// reads, the segment no longer opens.
+    fn damage_a_segment(dir: &Path) {
+        let segment = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|e| e == "idx"))
+            .expect("a segment");
+        std::fs::write(segment, [0x5a; 100]).unwrap();
+    }
+
+    /// An index whose segments no longer open is as good as missing: opened for searching, it is
+    /// an error naming its folder; brought up to date, it is built again whole from the store.
+    #[test]
+    fn an_index_whose_segment_does_not_open_is_built_again_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        crate::store::store_articles(&store, 5, |i| format!("冬奥 {i}"), |i| format!("{i}"));
+        let index = dir.path().join("index");
+        update_index(&store, &index, Building::Fast).unwrap();
+        damage_a_segment(&index);
+        match SearchIndex::open(&index) {
+            Ok(_) => panic!("a damaged index opened"),
+            Err(e) => assert!(e.to_string().contains(&index.display().to_string()), "{e}"),
+        }
+        for building in [Building::Lean, Building::Fast] {
+            let report = update_index(&store, &index, building).unwrap();
+            assert_eq!(report.indexed, 5, "{building:?}: {report:?}");
+            assert_eq!(SearchIndex::open(&index).unwrap().len(), 5);
+            damage_a_segment(&index);
+        }
     }
 }
