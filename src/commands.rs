@@ -721,8 +721,7 @@ pub fn search(
         Some(index) => index,
         None => {
             let store = Store::open(&config.store_path())?;
-            crate::search::update_index(&store, &dir, crate::search::Building::Fast)?;
-            SearchIndex::open(&dir).with_context(|| format!("opening index {}", dir.display()))?
+            crate::search::open_updated(&store, &dir, crate::search::Building::Fast)?
         }
     };
     let now = Clock::from_env()?.now().timestamp_millis();

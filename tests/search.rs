@@ -1,6 +1,7 @@
 //! Search, end to end: `run` keeps the index current (no separate step), `search` finds Chinese
 //! words inside longer phrases, keeps traditional and simplified apart, ignores Latin case, and
-//! filters by source and date. The index is rebuilt from the store when it does not open.
+//! filters by source and date. The index is rebuilt from the store when it does not open, is
+//! written by one process at a time while others wait.
 
 mod common;
 
@@ -22,6 +23,11 @@ fn titles(archive: &TempArchive, query: &str, extra: &[&str]) -> Vec<String> {
 }
 
 async fn archive_of_three_scripts() -> (FeedServer, TempArchive) {
+    archive_of_three_scripts_with("").await
+}
+
+/// [`archive_of_three_scripts`] with `extra` at the top of its config.
+async fn archive_of_three_scripts_with(extra: &str) -> (FeedServer, TempArchive) {
     let server = FeedServer::start().await;
     server.set(
         "/zh",
@@ -51,7 +57,7 @@ async fn archive_of_three_scripts() -> (FeedServer, TempArchive) {
             ("中文", vec![server.url("/zh")]),
             ("English", vec![server.url("/en")]),
         ],
-        "",
+        extra,
     );
     let (code, _, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
     assert_eq!(code, 0, "{err}");
@@ -322,4 +328,30 @@ async fn hide_succeeds_when_the_index_cannot_be_written() {
     assert!(err.contains("cannot build the search index in"), "{err}");
     let (_, history, _) = archive.cli(&["history", "https://e.com/s"], None);
     assert!(history.contains("takedown"), "{history}");
+}
+
+/// With the index left to `search`, searches started together on an archive without an index
+/// all answer: one builds the index while the others wait for it, and find it current. A `hide`
+/// started among them waits too, and its article leaves the index.
+#[tokio::test(flavor = "multi_thread")]
+async fn searches_and_hide_started_together_wait_for_the_one_writing_the_index() {
+    let (_server, archive) = archive_of_three_scripts_with("[site]\nindex_on_run = false\n").await;
+    assert!(!archive.archive().join(".newsvault/index").exists());
+    let (searches, hide) = std::thread::scope(|scope| {
+        let searches: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| archive.cli(&["search", "冬奥", "--json"], None)))
+            .collect();
+        let hide =
+            scope.spawn(|| archive.cli(&["hide", "https://e.com/e", "--reason", "takedown"], None));
+        let searches: Vec<_> = searches.into_iter().map(|s| s.join().unwrap()).collect();
+        (searches, hide.join().unwrap())
+    });
+    for (code, out, err) in searches {
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("简体"), "{out}");
+    }
+    let (code, _, err) = hide;
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("search index"), "{err}");
+    assert!(titles(&archive, "olympics", &[]).is_empty());
 }
