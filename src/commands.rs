@@ -377,6 +377,14 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
                 |done, total| progress.set(done, total),
             )?;
             drop(progress);
+            // As after a run, the imported articles are found by `search` at once, unless runs
+            // leave the index to `search`. Lean, as a run builds it: an import into a new store
+            // (a CI cache lost) builds the index of the whole archive, unattended, and this sets
+            // its peak memory.
+            if config.site.index_on_run() {
+                crate::malloc::release_freed();
+                update_search_index(&config, &store, crate::search::Building::Lean);
+            }
             for (file, reason) in &summary.skipped {
                 println!("skipped {file}: {reason}");
             }

@@ -1,7 +1,7 @@
 //! Search, end to end: `run` keeps the index current (no separate step), `search` finds Chinese
 //! words inside longer phrases, keeps traditional and simplified apart, ignores Latin case, and
 //! filters by source and date. The index is rebuilt from the store when it does not open, is
-//! written by one process at a time while others wait.
+//! written by one process at a time while others wait, and follows imported posts.
 
 mod common;
 
@@ -354,4 +354,52 @@ async fn searches_and_hide_started_together_wait_for_the_one_writing_the_index()
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("search index"), "{err}");
     assert!(titles(&archive, "olympics", &[]).is_empty());
+}
+
+/// Posts imported into an archive that has an index are found by `search` at once, as a run's
+/// articles are; with the index left to `search`, import leaves it alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn imported_posts_are_found_at_once() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    let other_feeds = FeedServer::start().await;
+    other_feeds.set(
+        "/f",
+        rss(&[("https://e.com/x", "残奥", "<p>北京残奥会开幕</p>")]),
+    );
+    let other = TempArchive::new(
+        &[("其他", vec![other_feeds.url("/f")])],
+        "[site]\nindex_on_run = false\n",
+    );
+    let (code, _, err) = other.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+
+    let posts = other.posts();
+    let (code, out, err) = archive.cli(&["import", "jekyll", posts.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 imported"), "{out}");
+    assert_eq!(titles(&archive, "残奥", &[]), ["残奥"]);
+    assert_eq!(titles(&archive, "冬奥", &[]), ["简体"]);
+
+    let (_server, left) = archive_of_three_scripts_with("[site]\nindex_on_run = false\n").await;
+    let (code, out, err) = left.cli(&["import", "jekyll", posts.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 imported"), "{out}");
+    assert!(!left.archive().join(".newsvault/index").exists());
+    assert_eq!(titles(&left, "残奥", &[]), ["残奥"]);
+}
+
+/// An import whose index cannot be brought up to date has imported its posts: it says why the
+/// index was not updated, and succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_whose_index_fails_is_an_import() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    let fresh = TempArchive::new(&[], "");
+    let index = fresh.archive().join(".newsvault/index");
+    std::fs::create_dir_all(index.parent().unwrap()).unwrap();
+    std::fs::write(&index, "a file where the index goes").unwrap();
+    let posts = archive.posts();
+    let (code, out, err) = fresh.cli(&["import", "jekyll", posts.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 imported"), "{out}");
+    assert!(err.contains("cannot build the search index in"), "{err}");
 }
