@@ -318,8 +318,18 @@ fn publish_pending(
     )
     .context("publishing the Jekyll tree")?;
     // Hidden, gone or re-derived articles show in search at once, not after the next run.
-    crate::search::update_index(store, &config.index_dir(), crate::search::Building::Fast)?;
+    update_search_index(config, store, crate::search::Building::Fast);
     Ok(report)
+}
+
+/// Brings the search index up to date with the store after a command changed it. The store is
+/// the system of record and the index is rebuilt from it by the next `search`: an index that
+/// cannot be updated is a warning that names it and why, not a failed command whose work (an
+/// article hidden, posts imported) is already done.
+fn update_search_index(config: &Config, store: &Store, building: crate::search::Building) {
+    if let Err(e) = crate::search::update_index(store, &config.index_dir(), building) {
+        tracing::warn!("{e}");
+    }
 }
 
 /// The sources whose list pages a rewrite covers: the configured ones, then those only the store
@@ -378,6 +388,14 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
                 |done, total| progress.set(done, total),
             )?;
             drop(progress);
+            // As after a run, the imported articles are found by `search` at once, unless runs
+            // leave the index to `search`. Lean, as a run builds it: an import into a new store
+            // (a CI cache lost) builds the index of the whole archive, unattended, and this sets
+            // its peak memory.
+            if config.site.index_on_run() {
+                crate::malloc::release_freed();
+                update_search_index(&config, &store, crate::search::Building::Lean);
+            }
             for (file, reason) in &summary.skipped {
                 println!("skipped {file}: {reason}");
             }
@@ -748,8 +766,7 @@ pub fn search(
         Some(index) => index,
         None => {
             let store = Store::open(&config.store_path())?;
-            crate::search::update_index(&store, &dir, crate::search::Building::Fast)?;
-            SearchIndex::open(&dir).with_context(|| format!("opening index {}", dir.display()))?
+            crate::search::open_updated(&store, &dir, crate::search::Building::Fast)?
         }
     };
     let now = Clock::from_env()?.now().timestamp_millis();

@@ -212,9 +212,9 @@ pub struct SiteConfig {
     pub templates: Option<PathBuf>,
     /// The site's title, shown on every page and in the Atom feed.
     pub title: Option<String>,
-    /// Whether every `run` brings the search index up to date (the default). Off, a run is
-    /// lighter (indexing with jieba is most of a big first run's time and memory) and `search`
-    /// and `serve` bring the index up to date when they start instead.
+    /// Whether every `run` and `import jekyll` brings the search index up to date (the
+    /// default). Off, a run is lighter (indexing with jieba is most of a big first run's time and
+    /// memory) and `search` and `serve` bring the index up to date when they start instead.
     pub index_on_run: Option<bool>,
 }
 

@@ -1,6 +1,7 @@
 //! Search, end to end: `run` keeps the index current (no separate step), `search` finds Chinese
 //! words inside longer phrases, keeps traditional and simplified apart, ignores Latin case, and
-//! filters by source and date.
+//! filters by source and date. The index is rebuilt from the store when it does not open, is
+//! written by one process at a time while others wait, and follows imported posts.
 
 mod common;
 
@@ -22,6 +23,11 @@ fn titles(archive: &TempArchive, query: &str, extra: &[&str]) -> Vec<String> {
 }
 
 async fn archive_of_three_scripts() -> (FeedServer, TempArchive) {
+    archive_of_three_scripts_with("").await
+}
+
+/// [`archive_of_three_scripts`] with `extra` at the top of its config.
+async fn archive_of_three_scripts_with(extra: &str) -> (FeedServer, TempArchive) {
     let server = FeedServer::start().await;
     server.set(
         "/zh",
@@ -51,7 +57,7 @@ async fn archive_of_three_scripts() -> (FeedServer, TempArchive) {
             ("中文", vec![server.url("/zh")]),
             ("English", vec![server.url("/en")]),
         ],
-        "",
+        extra,
     );
     let (code, _, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
     assert_eq!(code, 0, "{err}");
@@ -262,4 +268,138 @@ async fn an_index_folder_that_cannot_be_made_is_named_once() {
     assert!(err.contains("cannot build the search index in"), "{err}");
     assert_eq!(err.matches(".newsvault/index").count(), 1, "{err}");
     assert_eq!(err.matches("search index").count(), 1, "{err}");
+}
+
+/// An index whose `meta.json` reads but one of whose segments does not open is as good as
+/// missing: `search`, `hide` and a run with something new each build it again from the store,
+/// and say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_with_a_damaged_segment_is_built_again_from_the_store() {
+    let (server, archive) = archive_of_three_scripts().await;
+    let index = archive.archive().join(".newsvault/index");
+
+    common::damage_a_segment(&index);
+    let (code, out, err) = archive.cli(&["search", "冬奥"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("简体"), "{out}");
+    assert!(err.contains("building it again from the store"), "{err}");
+    assert!(err.contains(".newsvault/index"), "{err}");
+
+    // `hide` hides the article in the store, then builds the index again without it.
+    common::damage_a_segment(&index);
+    let (code, out, err) = archive.cli(&["hide", "https://e.com/s", "--reason", "takedown"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("hidden from every output"), "{out}");
+    assert!(err.contains("building it again from the store"), "{err}");
+    assert!(titles(&archive, "冬奥", &[]).is_empty());
+
+    // A run that adds an article: the new one is found with the old.
+    common::damage_a_segment(&index);
+    server.set(
+        "/en",
+        rss(&[
+            (
+                "https://e.com/e",
+                "Latin",
+                "<p>The Winter OLYMPICS in Beijing</p>",
+            ),
+            ("https://e.com/f", "Later", "<p>Olympics again</p>"),
+        ]),
+    );
+    let (code, _, err) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("building it again from the store"), "{err}");
+    let mut found = titles(&archive, "olympics", &[]);
+    found.sort();
+    assert_eq!(found, ["Later", "Latin"]);
+}
+
+/// The store is the system of record: `hide` that cannot bring the index up to date has still
+/// hidden the article, says why the index was not updated, and succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn hide_succeeds_when_the_index_cannot_be_written() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    let index = archive.archive().join(".newsvault/index");
+    std::fs::remove_dir_all(&index).unwrap();
+    std::fs::write(&index, "a file where the index goes").unwrap();
+    let (code, out, err) = archive.cli(&["hide", "https://e.com/s", "--reason", "takedown"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("hidden from every output"), "{out}");
+    assert!(err.contains("cannot build the search index in"), "{err}");
+    let (_, history, _) = archive.cli(&["history", "https://e.com/s"], None);
+    assert!(history.contains("takedown"), "{history}");
+}
+
+/// With the index left to `search`, searches started together on an archive without an index
+/// all answer: one builds the index while the others wait for it, and find it current. A `hide`
+/// started among them waits too, and its article leaves the index.
+#[tokio::test(flavor = "multi_thread")]
+async fn searches_and_hide_started_together_wait_for_the_one_writing_the_index() {
+    let (_server, archive) = archive_of_three_scripts_with("[site]\nindex_on_run = false\n").await;
+    assert!(!archive.archive().join(".newsvault/index").exists());
+    let (searches, hide) = std::thread::scope(|scope| {
+        let searches: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| archive.cli(&["search", "冬奥", "--json"], None)))
+            .collect();
+        let hide =
+            scope.spawn(|| archive.cli(&["hide", "https://e.com/e", "--reason", "takedown"], None));
+        let searches: Vec<_> = searches.into_iter().map(|s| s.join().unwrap()).collect();
+        (searches, hide.join().unwrap())
+    });
+    for (code, out, err) in searches {
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("简体"), "{out}");
+    }
+    let (code, _, err) = hide;
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("search index"), "{err}");
+    assert!(titles(&archive, "olympics", &[]).is_empty());
+}
+
+/// Posts imported into an archive that has an index are found by `search` at once, as a run's
+/// articles are; with the index left to `search`, import leaves it alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn imported_posts_are_found_at_once() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    let other_feeds = FeedServer::start().await;
+    other_feeds.set(
+        "/f",
+        rss(&[("https://e.com/x", "残奥", "<p>北京残奥会开幕</p>")]),
+    );
+    let other = TempArchive::new(
+        &[("其他", vec![other_feeds.url("/f")])],
+        "[site]\nindex_on_run = false\n",
+    );
+    let (code, _, err) = other.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+
+    let posts = other.posts();
+    let (code, out, err) = archive.cli(&["import", "jekyll", posts.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 imported"), "{out}");
+    assert_eq!(titles(&archive, "残奥", &[]), ["残奥"]);
+    assert_eq!(titles(&archive, "冬奥", &[]), ["简体"]);
+
+    let (_server, left) = archive_of_three_scripts_with("[site]\nindex_on_run = false\n").await;
+    let (code, out, err) = left.cli(&["import", "jekyll", posts.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 imported"), "{out}");
+    assert!(!left.archive().join(".newsvault/index").exists());
+    assert_eq!(titles(&left, "残奥", &[]), ["残奥"]);
+}
+
+/// An import whose index cannot be brought up to date has imported its posts: it says why the
+/// index was not updated, and succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_whose_index_fails_is_an_import() {
+    let (_server, archive) = archive_of_three_scripts().await;
+    let fresh = TempArchive::new(&[], "");
+    let index = fresh.archive().join(".newsvault/index");
+    std::fs::create_dir_all(index.parent().unwrap()).unwrap();
+    std::fs::write(&index, "a file where the index goes").unwrap();
+    let posts = archive.posts();
+    let (code, out, err) = fresh.cli(&["import", "jekyll", posts.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 imported"), "{out}");
+    assert!(err.contains("cannot build the search index in"), "{err}");
 }

@@ -191,6 +191,17 @@ async fn the_serve_command_builds_a_damaged_index_again() {
     assert_ne!(std::fs::read_to_string(&meta).unwrap(), "damaged");
 }
 
+/// An index whose `meta.json` reads but one of whose segments does not open is built again too.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_serve_command_builds_an_index_with_a_damaged_segment_again() {
+    let (_server, archive) = golden_archive().await;
+    common::damage_a_segment(&archive.archive().join(".newsvault/index"));
+
+    let (_serve, base) = common::start_serve(&archive);
+    let answer = api_search(&base, "冬奥").await;
+    assert_eq!(answer["total"], 1, "{answer}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_index_left_to_them_search_and_serve_bring_it_up_to_date() {
     let server = FeedServer::start().await;

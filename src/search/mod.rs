@@ -20,7 +20,9 @@
 //! exclusion: a phrase query under "must not" trips a debug assertion in tantivy 0.27.) Work per
 //! query is bounded: [`MAX_QUERY_CHARS`], [`MAX_TERMS`], [`MAX_LIMIT`] results.
 //!
-//! The index can always be rebuilt from the store, and is when it is missing or no longer opens.
+//! The index can always be rebuilt from the store, and is when it is missing or no longer opens
+//! whole (any of its segments). Processes share it: one at a time writes it (`lock`), the others
+//! waiting for it; an index already current is found so, and searched, without any lock.
 //! Building it, the walk over the store hands documents to tantivy's writer no faster than its
 //! threads take them (`search::pace`), so an index built from scratch holds a few dozen documents
 //! in memory at a time, not the archive. `search` and `serve` build it with a writer thread per
@@ -53,8 +55,10 @@ use tantivy::{
 use thiserror::Error;
 
 use crate::store::{ArticleRecord, Store, StoreError};
+use lock::IndexLock;
 use pace::Pace;
 
+mod lock;
 mod pace;
 
 /// Longest query accepted, in characters.
@@ -91,10 +95,32 @@ pub enum SearchError {
     Missing(PathBuf),
     #[error("search index: {0}")]
     Index(tantivy::TantivyError),
+    /// The index's state was read, but its segments do not open.
+    #[error("the search index in {} does not open: {cause}", .path.display())]
+    Damaged {
+        path: PathBuf,
+        cause: tantivy::TantivyError,
+    },
     #[error("cannot build the search index in {}: {cause}", .path.display())]
     Build {
         path: PathBuf,
         cause: tantivy::TantivyError,
+    },
+    /// Another process wrote the index for longer than this one would wait for it.
+    #[error(
+        "the search index in {} is being written by another process; gave up waiting after {} s",
+        .path.display(),
+        .waited.as_secs()
+    )]
+    Busy {
+        path: PathBuf,
+        waited: std::time::Duration,
+    },
+    /// The lock file of the index's writers (see `lock`) cannot be used.
+    #[error("cannot lock {} to write the search index: {cause}", .path.display())]
+    Lock {
+        path: PathBuf,
+        cause: std::io::Error,
     },
     #[error("cannot build the search index in {}: {cause}", .path.display())]
     Io {
@@ -548,12 +574,36 @@ pub enum Building {
 /// Brings the index in `dir` up to date with the store: indexes new and changed articles,
 /// removes hidden ones. Creates the index, or rebuilds it when its format is older.
 ///
-/// The index is derived from the store: one that no longer opens (a damaged file) is built again.
+/// The index is derived from the store: one that no longer opens whole (a damaged `meta.json` or
+/// segment file) is built again from scratch, with a warning that names its folder and why.
+///
+/// Processes share the index (see `lock`): an index already current is found so without
+/// tantivy's writer, and without waiting for a process that writes it; one to write waits while
+/// another process writes it, up to a minute, then is looked at again, the other having perhaps
+/// done the work.
 pub fn update_index(
     store: &Store,
     dir: &Path,
     building: Building,
 ) -> Result<IndexReport, SearchError> {
+    update_and_open(store, dir, building).map(|(report, _)| report)
+}
+
+/// [`update_index`], then the index open for searching as it was found current or left: opened
+/// then, not after, when another process may already be writing it again.
+pub fn open_updated(
+    store: &Store,
+    dir: &Path,
+    building: Building,
+) -> Result<SearchIndex, SearchError> {
+    update_and_open(store, dir, building).map(|(_, index)| index)
+}
+
+fn update_and_open(
+    store: &Store,
+    dir: &Path,
+    building: Building,
+) -> Result<(IndexReport, SearchIndex), SearchError> {
     update_index_paced(store, dir, building, &mut Pace::new(PACE_STALL)).map_err(|e| match e {
         SearchError::Index(cause) => SearchError::Build {
             path: dir.to_path_buf(),
@@ -586,6 +636,44 @@ pub fn indexed_articles(dir: &Path) -> Option<usize> {
         .map(|state| state.articles.len())
 }
 
+/// What the folder of an index holds, as [`look`] finds it.
+enum Found {
+    /// An index of this format whose segments open and hold one document per article of its
+    /// state: it can be brought up to date.
+    Whole(Box<SearchIndex>, IndexState),
+    /// No index, one of another format, or one whose building was cut short (its state, written
+    /// last, is missing).
+    Missing,
+    /// An index whose state was read but which does not open whole: why, in words.
+    Damaged(String),
+}
+
+/// Looks at the index in `dir`, opening each of its segments (a damaged file shows here, not at
+/// the writer or at the first search).
+fn look(dir: &Path) -> Found {
+    let opened = SearchIndex::open_segments(dir, ReloadPolicy::Manual);
+    let Some(state) = read_state(dir) else {
+        return Found::Missing;
+    };
+    match opened {
+        Err(cause) => Found::Damaged(format!("it does not open: {cause}")),
+        Ok(index) if index.len() != state.articles.len() as u64 => Found::Damaged(format!(
+            "it holds {} documents for {} articles",
+            index.len(),
+            state.articles.len()
+        )),
+        Ok(index) => Found::Whole(Box::new(index), state),
+    }
+}
+
+/// The state of the index in `dir` ([`STATE_FILE`]), if it has one of this build's format.
+fn read_state(dir: &Path) -> Option<IndexState> {
+    std::fs::read(dir.join(STATE_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<IndexState>(&bytes).ok())
+        .filter(|state| state.format == FORMAT)
+}
+
 /// How long the index writer's threads may count no document, while the walk waits for them,
 /// before the walk stops waiting (see `pace`).
 const PACE_STALL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -595,66 +683,208 @@ fn update_index_paced(
     dir: &Path,
     building: Building,
     pace: &mut Pace,
-) -> Result<IndexReport, SearchError> {
-    let io = |cause| SearchError::Io {
-        path: dir.to_path_buf(),
-        cause,
-    };
-    let state_path = dir.join(STATE_FILE);
-    let old: Option<IndexState> = std::fs::read(&state_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    // An index whose state was read is one this build made: if it no longer opens, it is
-    // damaged, and built again below.
-    let kept = old.as_ref().is_some_and(|state| state.format == FORMAT);
-    let old = match old {
-        Some(state) if kept => state,
-        _ => {
-            // No index, or one of another format: start again from the store.
-            if dir.exists() {
-                std::fs::remove_dir_all(dir).map_err(io)?;
+) -> Result<(IndexReport, SearchIndex), SearchError> {
+    // The lock is taken when it is free, and the index looked at once, under it. When another
+    // process holds it, or this one cannot take it (a read-only archive), an index already
+    // current is read without it; only one to write waits for it.
+    let _lock = match IndexLock::acquire(dir, std::time::Duration::ZERO) {
+        Ok(Some(lock)) => lock,
+        not_taken => {
+            if let Plan::Current(index, report) = plan(store, dir)? {
+                return Ok((report, *index));
             }
-            IndexState::default()
+            // A lock that cannot be taken at all is an error once the index must be written.
+            not_taken?;
+            IndexLock::acquire(dir, lock::WAIT)?.ok_or_else(|| SearchError::Busy {
+                path: dir.to_path_buf(),
+                waited: lock::WAIT,
+            })?
         }
     };
-    let (schema, fields) = schema();
-    let open = || -> Result<Index, SearchError> {
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let folder = tantivy::directory::MmapDirectory::open(dir)
-            .map_err(|e| SearchError::Index(e.into()))?;
-        Ok(Index::open_or_create(folder, schema.clone())?)
-    };
-    let (index, old) = match open() {
-        Err(SearchError::Index(cause)) if kept => {
-            tracing::warn!(
-                "the search index in {} does not open ({cause}); building it again from the store",
-                dir.display()
-            );
-            std::fs::remove_dir_all(dir).map_err(io)?;
-            (open()?, IndexState::default())
+    // Under the lock no other process writes the index: an index that does not open now is
+    // damaged (not caught between another's commit and its clean-up), and what another process
+    // did while this one waited is not done again.
+    let report = match plan(store, dir)? {
+        Plan::Current(index, report) => return Ok((report, *index)),
+        Plan::Update(index, changes) => update_whole(store, dir, index.index, changes, pace)?,
+        Plan::Build(damaged) => {
+            if let Some(why) = damaged {
+                tracing::warn!(
+                    "the search index in {} is damaged ({why}); building it again from the store",
+                    dir.display()
+                );
+            }
+            build_from_scratch(store, dir, building, pace)?
         }
-        opened => (opened?, old),
     };
-    register_tokenizers(&index);
-    // The walk below reads articles far faster than the writer's threads segment them: it waits
-    // for them instead of queueing the archive (see `pace`). Every document has one `chars`.
+    Ok((
+        report,
+        SearchIndex::open_segments(dir, ReloadPolicy::Manual)?,
+    ))
+}
+
+/// What bringing the index in a folder up to date takes, as [`plan`] finds it.
+enum Plan {
+    /// Nothing: the index is current.
+    Current(Box<SearchIndex>, IndexReport),
+    /// The index is whole: these changes, on one writer thread.
+    Update(Box<SearchIndex>, Changes),
+    /// There is no index to update: building one from scratch. `Some`: why the one there is
+    /// damaged.
+    Build(Option<String>),
+}
+
+/// Looks at the index in `dir` ([`look`]) and, when it is whole, at what changed in the store
+/// since its state ([`changes`]). An index of no article is built as a new one (the walk with
+/// the bodies, on every writer thread), unless the store has none either.
+fn plan(store: &Store, dir: &Path) -> Result<Plan, SearchError> {
+    Ok(match look(dir) {
+        Found::Whole(index, old) => {
+            let changes = changes(store, &old)?;
+            if changes.changed.is_empty() && changes.removed.is_empty() {
+                let report = IndexReport {
+                    articles: old.articles.len(),
+                    ..IndexReport::default()
+                };
+                Plan::Current(index, report)
+            } else if old.articles.is_empty() {
+                Plan::Build(None)
+            } else {
+                Plan::Update(index, changes)
+            }
+        }
+        Found::Missing => Plan::Build(None),
+        Found::Damaged(why) => Plan::Build(Some(why)),
+    })
+}
+
+/// What the store holds that a whole index does not.
+struct Changes {
+    /// Articles new or changed since the index's state, without their bodies.
+    changed: Vec<ArticleRecord>,
+    /// Articles of the index the store no longer shows (hidden since).
+    removed: Vec<i64>,
+    /// The index's state once these changes are made.
+    state: IndexState,
+}
+
+/// What changed in the store since `old`, the state of a whole index: a walk over the articles
+/// without their bodies, which costs what their metadata costs.
+fn changes(store: &Store, old: &IndexState) -> Result<Changes, SearchError> {
+    let mut state = IndexState {
+        format: FORMAT,
+        articles: HashMap::with_capacity(old.articles.len()),
+    };
+    let mut changed = Vec::new();
+    store.for_each_article_without_body(|record| -> Result<(), SearchError> {
+        let print = fingerprint(&record);
+        let id = record.id;
+        if old.articles.get(&id) != Some(&print) {
+            changed.push(record);
+        }
+        state.articles.insert(id, print);
+        Ok(())
+    })??;
+    let removed = old
+        .articles
+        .keys()
+        .filter(|id| !state.articles.contains_key(id))
+        .copied()
+        .collect();
+    Ok(Changes {
+        changed,
+        removed,
+        state,
+    })
+}
+
+/// Brings the whole `index` in `dir` up to date with `changes`: each changed article's body is
+/// read now, its old document deleted and its new one added; removed articles are deleted.
+fn update_whole(
+    store: &Store,
+    dir: &Path,
+    index: Index,
+    changes: Changes,
+    pace: &mut Pace,
+) -> Result<IndexReport, SearchError> {
+    let (_, fields) = schema();
+    count_documents(&index, pace);
+    let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_BUDGET)?;
+    let report = IndexReport {
+        articles: changes.state.articles.len(),
+        indexed: changes.changed.len(),
+        removed: changes.removed.len(),
+    };
+    for mut record in changes.changed {
+        record.body = store.article_body(record.id)?;
+        // Deleted before the new document is added, the old one goes and the new one stays.
+        writer.delete_term(Term::from_field_i64(fields.id, record.id));
+        writer.add_document(document(&fields, &record, None))?;
+        pace.handed();
+    }
+    for id in changes.removed {
+        writer.delete_term(Term::from_field_i64(fields.id, id));
+    }
+    writer.commit()?;
+    writer.wait_merging_threads()?;
+    write_state(dir, &changes.state)?;
+    Ok(report)
+}
+
+/// Registers for `index` the tokenizer of `chars`, a field every document has once, counting the
+/// documents the writer's threads begin for `pace`: the walk that hands them reads articles far
+/// faster than the threads segment them, and waits for them instead of queueing the archive.
+fn count_documents(index: &Index, pace: &Pace) {
     index.tokenizers().register(
         CHARS,
         TextAnalyzer::builder(pace.counting(CharTokenizer))
             .filter(RemoveLongFilter::limit(64))
             .build(),
     );
+}
+
+/// Writes `state` as the index's in `dir`: last, once the index holds what it says.
+fn write_state(dir: &Path, state: &IndexState) -> Result<(), SearchError> {
+    let bytes = serde_json::to_vec(state).expect("the index state serialises");
+    crate::publish::write_atomically(&dir.join(STATE_FILE), &bytes).map_err(|cause| {
+        SearchError::Io {
+            path: dir.to_path_buf(),
+            cause,
+        }
+    })?;
+    Ok(())
+}
+
+/// Builds the index in `dir` anew from every article of the store, whatever the folder held.
+fn build_from_scratch(
+    store: &Store,
+    dir: &Path,
+    building: Building,
+    pace: &mut Pace,
+) -> Result<IndexReport, SearchError> {
+    let io = |cause| SearchError::Io {
+        path: dir.to_path_buf(),
+        cause,
+    };
+    if dir.exists() {
+        // The state goes first: an index half removed never looks whole.
+        match std::fs::remove_file(dir.join(STATE_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+        std::fs::remove_dir_all(dir).map_err(io)?;
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let (schema, fields) = schema();
+    let index = Index::create_in_dir(dir, schema)?;
+    register_tokenizers(&index);
+    count_documents(&index, pace);
     // A lean build's one writer thread would do all the work of segmenting: the bodies are
     // segmented before they reach it (`segmented`), by threads of their own, one per core.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
-    let from_scratch = old.articles.is_empty();
-    let lean = building == Building::Lean && from_scratch;
+    let lean = building == Building::Lean;
     // Threads of the writer, and of their own that make documents (none: the walk makes them).
-    let (threads, builders) = match (lean, from_scratch) {
-        (true, _) => (1, cores),
-        (false, true) => (cores, 0),
-        (false, false) => (1, 0),
-    };
+    let (threads, builders) = if lean { (1, cores) } else { (cores, 0) };
     if lean {
         index
             .tokenizers()
@@ -665,18 +895,13 @@ fn update_index_paced(
     if lean {
         writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
     }
-    // An index that holds no document has none to replace: deleting each article's id before
-    // adding it would only queue one query per article for the commit (10 MB at 9,531).
-    let holds_documents = index
-        .searchable_segment_metas()?
-        .iter()
-        .any(|segment| segment.num_docs() > 0);
     let mut state = IndexState {
         format: FORMAT,
-        articles: HashMap::with_capacity(old.articles.len()),
+        articles: HashMap::new(),
     };
-    let mut report = IndexReport::default();
     // Documents are made by the walk, or on threads of their own (`builders`) when it has any.
+    // The index is new: no document to delete before adding an article's (deleting each id
+    // first would only queue one query per article for the commit, 10 MB at 9,531).
     std::thread::scope(|scope| -> Result<(), SearchError> {
         let (to_build, records) = crossbeam_channel::bounded::<ArticleRecord>(4 * builders.max(1));
         let writer = &writer;
@@ -694,39 +919,19 @@ fn update_index_paced(
             })
             .collect();
         drop(records);
-        // Bringing an index up to date reads only the bodies of the articles whose revision
-        // moved. An article's old document is deleted before its new one is added: the
-        // deletion then spares it.
-        let each = |mut record: ArticleRecord| -> Result<(), SearchError> {
-            let id = record.id;
-            let print = fingerprint(&record);
-            if old.articles.get(&record.id) != Some(&print) {
-                if !old.articles.is_empty() {
-                    record.body = store.article_body(record.id)?;
-                }
-                if holds_documents {
-                    writer.delete_term(Term::from_field_i64(fields.id, record.id));
-                }
-                if builders == 0 {
-                    writer.add_document(document(fields, &record, None))?;
-                } else if to_build.send(record).is_err() {
-                    // Closed only when every builder has stopped, on an error its join returns
-                    // below.
-                    return Err(SearchError::Index(tantivy::TantivyError::ErrorInThread(
-                        "the threads making documents stopped".into(),
-                    )));
-                }
-                pace.handed();
-                report.indexed += 1;
+        let walked = store.for_each_article(|record| -> Result<(), SearchError> {
+            state.articles.insert(record.id, fingerprint(&record));
+            if builders == 0 {
+                writer.add_document(document(fields, &record, None))?;
+            } else if to_build.send(record).is_err() {
+                // Closed only when every builder has stopped, on an error its join returns below.
+                return Err(SearchError::Index(tantivy::TantivyError::ErrorInThread(
+                    "the threads making documents stopped".into(),
+                )));
             }
-            state.articles.insert(id, print);
+            pace.handed();
             Ok(())
-        };
-        let walked = if old.articles.is_empty() {
-            store.for_each_article(each)
-        } else {
-            store.for_each_article_without_body(each)
-        };
+        });
         drop(to_build);
         for thread in threads {
             // An error, not a panic: the run reports a failed index and does not fail with it.
@@ -739,15 +944,7 @@ fn update_index_paced(
         walked??;
         Ok(())
     })?;
-    for id in old.articles.keys() {
-        if !state.articles.contains_key(id) {
-            writer.delete_term(Term::from_field_i64(fields.id, *id));
-            report.removed += 1;
-        }
-    }
-    if report.indexed + report.removed > 0 || old.articles.is_empty() {
-        writer.commit()?;
-    }
+    writer.commit()?;
     writer.wait_merging_threads()?;
     if lean {
         // What a merge maps of the segments it reads is resident while it runs: a lean build
@@ -760,10 +957,12 @@ fn update_index_paced(
             merger.wait_merging_threads()?;
         }
     }
-    report.articles = state.articles.len();
-    let bytes = serde_json::to_vec(&state).expect("the index state serialises");
-    crate::publish::write_atomically(&state_path, &bytes).map_err(io)?;
-    Ok(report)
+    write_state(dir, &state)?;
+    Ok(IndexReport {
+        articles: state.articles.len(),
+        indexed: state.articles.len(),
+        removed: 0,
+    })
 }
 
 /// What the index holds of an article, hashed; its text is in the store's revision.
@@ -869,20 +1068,28 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
-    /// Opens the index in `dir`; it follows later commits (a `run` while `serve` serves).
+    /// Opens the index in `dir`; it follows later commits (a `run` while `serve` serves). One
+    /// whose segments do not open is [`SearchError::Damaged`]: [`update_index`] builds it again.
     pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
         // An index whose building was cut short (a run stopped while it built it) opens, but
         // holds part of the archive or none of it: it is as good as missing.
         if !dir.join("meta.json").exists() || indexed_articles(dir).is_none() {
             return Err(SearchError::Missing(dir.to_path_buf()));
         }
+        Self::open_segments(dir, ReloadPolicy::OnCommitWithDelay).map_err(|cause| {
+            SearchError::Damaged {
+                path: dir.to_path_buf(),
+                cause,
+            }
+        })
+    }
+
+    /// Opens the index in `dir` and every one of its segments, reloading as `reload` says.
+    fn open_segments(dir: &Path, reload: ReloadPolicy) -> tantivy::Result<SearchIndex> {
         let index = Index::open_in_dir(dir)?;
         register_tokenizers(&index);
         let (_, fields) = schema();
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::OnCommitWithDelay)
-            .try_into()?;
+        let reader = index.reader_builder().reload_policy(reload).try_into()?;
         Ok(SearchIndex {
             index,
             reader,
@@ -1237,7 +1444,7 @@ mod tests {
         // A lean build's walk hands the articles to threads that make the documents first.
         for (building, index) in [(Building::Fast, "fast"), (Building::Lean, "lean")] {
             let mut pace = Pace::new(std::time::Duration::from_secs(30));
-            let report =
+            let (report, _) =
                 update_index_paced(&store, &dir.path().join(index), building, &mut pace).unwrap();
             assert_eq!(report.indexed, articles, "{building:?}");
             assert!(
@@ -1359,5 +1566,99 @@ mod tests {
         std::fs::write(index.join("meta.json"), "damaged").unwrap();
         update_index(&store, &index, Building::Fast).unwrap();
         SearchIndex::open(&index).unwrap();
+    }
+
+    /// Overwrites one segment file (`*.idx`) of the index in `dir` with junk: `meta.json` still
+    /// reads, the segment no longer opens.
+    fn damage_a_segment(dir: &Path) {
+        let segment = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|e| e == "idx"))
+            .expect("a segment");
+        std::fs::write(segment, [0x5a; 100]).unwrap();
+    }
+
+    /// An index whose segments no longer open is as good as missing: opened for searching, it is
+    /// an error naming its folder; brought up to date, it is built again whole from the store.
+    #[test]
+    fn an_index_whose_segment_does_not_open_is_built_again_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        crate::store::store_articles(&store, 5, |i| format!("冬奥 {i}"), |i| format!("{i}"));
+        let index = dir.path().join("index");
+        update_index(&store, &index, Building::Fast).unwrap();
+        damage_a_segment(&index);
+        match SearchIndex::open(&index) {
+            Ok(_) => panic!("a damaged index opened"),
+            Err(e) => assert!(e.to_string().contains(&index.display().to_string()), "{e}"),
+        }
+        for building in [Building::Lean, Building::Fast] {
+            let report = update_index(&store, &index, building).unwrap();
+            assert_eq!(report.indexed, 5, "{building:?}: {report:?}");
+            assert_eq!(SearchIndex::open(&index).unwrap().len(), 5);
+            damage_a_segment(&index);
+        }
+    }
+
+    /// Writers of one index wait for one another: of three started together where there is no
+    /// index, one builds it, and the others, once it is built, find it current.
+    #[test]
+    fn writers_started_together_build_the_index_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        let store = Store::open(&path).unwrap();
+        crate::store::store_articles(&store, 20, |i| format!("冬奥 {i}"), |i| format!("{i}"));
+        let index = dir.path().join("index");
+        let reports: Vec<IndexReport> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..3)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let store = Store::open(&path).unwrap();
+                        update_index(&store, &index, Building::Fast)
+                    })
+                })
+                .collect();
+            writers
+                .into_iter()
+                .map(|w| w.join().unwrap().unwrap())
+                .collect()
+        });
+        assert_eq!(
+            reports.iter().map(|r| r.indexed).sum::<usize>(),
+            20,
+            "{reports:?}"
+        );
+        assert!(reports.iter().all(|r| r.articles == 20), "{reports:?}");
+        assert_eq!(SearchIndex::open(&index).unwrap().len(), 20);
+    }
+
+    /// An index that is current is not written: bringing it up to date takes no writer and no
+    /// lock, and so succeeds at once while another holds tantivy's writer lock and the writers'.
+    #[test]
+    fn a_current_index_is_brought_up_to_date_without_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        crate::store::store_articles(&store, 3, |i| format!("冬奥 {i}"), |i| format!("{i}"));
+        let index = dir.path().join("index");
+        update_index(&store, &index, Building::Fast).unwrap();
+        let held = Index::open_in_dir(&index).unwrap();
+        let _writer: IndexWriter = held.writer_with_num_threads(1, WRITER_BUDGET).unwrap();
+        let _lock = IndexLock::acquire(&index, std::time::Duration::ZERO)
+            .unwrap()
+            .expect("no one else holds it");
+        assert_eq!(
+            open_updated(&store, &index, Building::Fast).unwrap().len(),
+            3
+        );
+        let report = update_index(&store, &index, Building::Fast).unwrap();
+        assert_eq!(
+            report,
+            IndexReport {
+                articles: 3,
+                indexed: 0,
+                removed: 0
+            }
+        );
     }
 }

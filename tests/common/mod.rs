@@ -211,6 +211,19 @@ pub async fn golden_archive() -> (FeedServer, TempArchive) {
     (server, archive)
 }
 
+/// Overwrites one segment file (`*.idx`, its postings) of the search index in `index` with junk,
+/// as a disk or a copy gone wrong would: the index's `meta.json` still reads, its segment does not
+/// open ("Footer magic byte mismatch").
+pub fn damage_a_segment(index: &Path) {
+    let segment = std::fs::read_dir(index)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "idx"))
+        .unwrap_or_else(|| panic!("no segment in {}", index.display()));
+    let junk: Vec<u8> = (0..100u32).map(|i| (i * 37 % 251) as u8).collect();
+    std::fs::write(&segment, junk).unwrap();
+}
+
 /// An RSS 2.0 feed of `(guid, title, content)` items.
 pub fn rss(items: &[(&str, &str, &str)]) -> String {
     let mut out = String::from(
