@@ -754,6 +754,9 @@ pub fn search(
 ) -> Result<ExitCode> {
     use crate::search::{SearchError, SearchIndex, SearchRequest, parse_since, snippet_text};
     let config = Config::load(config_path)?;
+    if limit == 0 {
+        bail!("--limit 0 asks for no result; give 1 or more");
+    }
     let dir = config.index_dir();
     // A run keeps the index current; it is built here when missing or damaged, or when runs
     // leave it to `search`.
@@ -770,13 +773,38 @@ pub fn search(
         }
     };
     let now = Clock::from_env()?.now().timestamp_millis();
-    let source = source.map(|name| {
-        config
+    // A source by its name or id, configured or once archived (sources since removed from the
+    // config are still in the archive); one the archive does not know is named, not searched.
+    let source = match source {
+        None => None,
+        Some(name) => match config
             .sources
             .iter()
             .find(|s| s.name == name || s.id() == name)
-            .map_or_else(|| name.to_string(), |s| s.id().to_string())
-    });
+        {
+            Some(configured) => Some(configured.id().to_string()),
+            None => {
+                let store = Store::open(&config.store_path())?;
+                let mut shown_names = Vec::new();
+                let mut found = None;
+                for id in store.source_ids()? {
+                    let shown = store.source_name(&id)?.unwrap_or_else(|| id.clone());
+                    if id == name || shown == name {
+                        found = Some(id);
+                        break;
+                    }
+                    shown_names.push(shown);
+                }
+                match found {
+                    Some(id) => Some(id),
+                    None => bail!(
+                        "no source {name:?} in this archive; its sources: {}",
+                        shown_names.join(", ")
+                    ),
+                }
+            }
+        },
+    };
     let request = SearchRequest {
         query: query.to_string(),
         source,

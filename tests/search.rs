@@ -144,6 +144,17 @@ async fn filters_and_bad_queries() {
     let (code, _, err) = archive.cli(&["search", "，。！"], None);
     assert_eq!(code, 1);
     assert!(err.contains("no word to search for"), "{err}");
+    // A source the archive does not know is named, not answered with nothing; nor is a limit of
+    // no results.
+    let (code, _, err) = archive.cli(&["search", "winter", "--source", "Englsh"], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("\"Englsh\"") && err.contains("English"),
+        "{err}"
+    );
+    let (code, _, err) = archive.cli(&["search", "winter", "--limit", "0"], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--limit"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
