@@ -57,17 +57,21 @@ fn two_items() -> String {
     ])
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn not_modified_by_etag_writes_nothing() {
-    let server = FeedServer::start().await;
-    let body = two_items();
-    server.route("/feed", move |seen, _| {
+/// Serves `body` at `path` with the ETag `"v1"`, and 304 to a request that carries it.
+fn serve_with_etag(server: &FeedServer, path: &str, body: String) {
+    server.route(path, move |seen, _| {
         if seen.headers.get("if-none-match").map(String::as_str) == Some("\"v1\"") {
             Reply::status(304).header("ETag", "\"v1\"")
         } else {
             Reply::ok(body.clone()).header("ETag", "\"v1\"")
         }
     });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_modified_by_etag_writes_nothing() {
+    let server = FeedServer::start().await;
+    serve_with_etag(&server, "/feed", two_items());
     let archive = TempArchive::new(&[("s", vec![server.url("/feed")])], FAST);
     let first = run_archive(&archive).await;
     assert_eq!(first.new_articles(), 2);
@@ -661,15 +665,7 @@ async fn environment_proxy_variables_apply() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_feed_read_another_way_is_read_again_though_it_did_not_change() {
     let server = FeedServer::start().await;
-    let body = two_items();
-    // Answers 304 to a request that carries the ETag, like a real server.
-    server.route("/feed", move |seen, _| {
-        if seen.headers.get("if-none-match").map(String::as_str) == Some("\"v1\"") {
-            Reply::status(304).header("ETag", "\"v1\"")
-        } else {
-            Reply::ok(body.clone()).header("ETag", "\"v1\"")
-        }
-    });
+    serve_with_etag(&server, "/feed", two_items());
     // The same body without validators: only the body's hash says it is unchanged.
     server.set("/plain", two_items());
     for path in ["/feed", "/plain"] {
