@@ -5,6 +5,7 @@
 //! binary), 2 when some feeds failed but the others were archived.
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,7 +19,7 @@ use crate::lock::ArchiveLock;
 use crate::publish::TEMP_PREFIX;
 use crate::publish::git::{Counts, publish_to_git};
 use crate::run::{RunSummary, describe, run_locked};
-use crate::store::Store;
+use crate::store::{Store, StoreFile};
 
 /// Exit code of a run in which some feeds failed.
 pub const EXIT_SOME_FAILED: u8 = 2;
@@ -128,13 +129,16 @@ async fn after_run(config: &Config, clock: Clock, summary: &RunSummary) -> Resul
 /// `newsvault backup <file>`: a consistent copy of the store, taken while a run may be writing
 /// (see [`Store::backup_to`]). It does not take the archive's lock. The copy is made beside
 /// `file` under a temporary name, checked, and renamed over `file`, so `file` is always a whole
-/// backup: the new one, or the one it had.
+/// backup: the new one, or the one it had. `file` may not be one of the store's files.
 pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let store_path = config.store_path();
     if !store_path.exists() {
         bail!("no store at {}: nothing to back up", store_path.display());
     }
+    // Not even over the store itself: the copy is vacuumed, and the log of a run writing
+    // meanwhile would then land on the wrong pages.
+    refuse_store_file(&config, dest, "back up to")?;
     let store = Store::open(&store_path)?;
     let name = dest
         .file_name()
@@ -385,27 +389,51 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
     }
 }
 
-/// `newsvault export jsonl|opml`.
+/// `newsvault export jsonl|opml [--out FILE]`. A file is written whole or not at all (see
+/// [`crate::export::write_to_file`]), and never when it is one of the store's files.
 pub fn export(config_path: &Path, what: &crate::cli::ExportCommand) -> Result<ExitCode> {
     use crate::cli::ExportCommand;
+    use crate::export::{export_jsonl, export_opml, write_to_file};
     let config = Config::load(config_path)?;
+    let (ExportCommand::Jsonl { out } | ExportCommand::Opml { out }) = what;
+    if let Some(file) = out {
+        refuse_store_file(&config, file, "export to")?;
+    }
     match what {
-        ExportCommand::Opml => print!("{}", crate::export::export_opml(&config)),
+        ExportCommand::Opml { out } => {
+            let opml = export_opml(&config);
+            match out {
+                Some(file) => write_to_file(file, |w| Ok(w.write_all(opml.as_bytes())?))?,
+                None => print!("{opml}"),
+            }
+        }
         ExportCommand::Jsonl { out } => {
             let path = config.store_path();
             let store = Store::open(&path)?;
             let count = match out {
-                Some(file) => {
-                    let handle = std::fs::File::create(file)
-                        .with_context(|| format!("creating {}", file.display()))?;
-                    crate::export::export_jsonl(&store, &mut std::io::BufWriter::new(handle))?
-                }
-                None => crate::export::export_jsonl(&store, &mut std::io::stdout().lock())?,
+                Some(file) => write_to_file(file, |w| export_jsonl(&store, w))?,
+                None => export_jsonl(&store, &mut std::io::stdout().lock())?,
             };
             tracing::info!("exported {count} versions");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses `file` as what a command writes (`action`: "export to", "back up to") when it is one
+/// of the store's files, however it is named (see [`StoreFile::of`]): the store would be
+/// replaced or damaged, the archive lost.
+fn refuse_store_file(config: &Config, file: &Path, action: &str) -> Result<()> {
+    let store = config.store_path();
+    if let Some(which) = StoreFile::of(file, &store) {
+        bail!(
+            "cannot {action} {}: it is {} ({}); writing it would destroy the archive",
+            file.display(),
+            which.describe(),
+            which.path(&store).display()
+        );
+    }
+    Ok(())
 }
 
 /// `newsvault history <article> [--diff A B]`.

@@ -178,6 +178,77 @@ pub enum FeedResult<'a> {
     },
 }
 
+/// One of the files SQLite keeps for a store: the store itself, and beside it, under its name
+/// with a suffix, the write-ahead log and its shared-memory index (while the store is open) and
+/// the rollback journal (during an import). Writing any of them from outside SQLite damages the
+/// store, or replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFile {
+    Store,
+    WriteAheadLog,
+    SharedMemory,
+    Journal,
+}
+
+impl StoreFile {
+    pub const ALL: [StoreFile; 4] = [
+        StoreFile::Store,
+        StoreFile::WriteAheadLog,
+        StoreFile::SharedMemory,
+        StoreFile::Journal,
+    ];
+
+    /// This file's path for the store at `store`.
+    pub fn path(self, store: &Path) -> PathBuf {
+        let suffix = match self {
+            StoreFile::Store => "",
+            StoreFile::WriteAheadLog => "-wal",
+            StoreFile::SharedMemory => "-shm",
+            StoreFile::Journal => "-journal",
+        };
+        let mut name = store.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    }
+
+    /// What it is, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StoreFile::Store => "the store itself",
+            StoreFile::WriteAheadLog => "the store's write-ahead log",
+            StoreFile::SharedMemory => "the store's shared-memory index",
+            StoreFile::Journal => "the store's rollback journal",
+        }
+    }
+
+    /// Which file of the store at `store` `candidate` is, if any, whatever it is called: the same
+    /// file (device and inode) when both exist, so a link or another spelling of the path is
+    /// caught; else the same path once both are made canonical.
+    pub fn of(candidate: &Path, store: &Path) -> Option<StoreFile> {
+        use std::os::unix::fs::MetadataExt;
+        let found = std::fs::metadata(candidate).ok();
+        let canonical = canonical_path(candidate);
+        StoreFile::ALL.into_iter().find(|file| {
+            let path = file.path(store);
+            match (&found, std::fs::metadata(&path)) {
+                (Some(found), Ok(meta)) => found.dev() == meta.dev() && found.ino() == meta.ino(),
+                _ => canonical.is_some() && canonical == canonical_path(&path),
+            }
+        })
+    }
+}
+
+/// `path` with links and `.`/`..` resolved; for a file that does not exist, its folder's
+/// canonical path joined with its name. `None` when the folder does not exist either.
+fn canonical_path(path: &Path) -> Option<PathBuf> {
+    if let Ok(canonical) = std::fs::canonicalize(path) {
+        return Some(canonical);
+    }
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let folder = std::fs::canonicalize(folder.unwrap_or(Path::new("."))).ok()?;
+    Some(folder.join(path.file_name()?))
+}
+
 impl Store {
     /// Opens (creating if needed) the store at `path` and migrates it to [`SCHEMA_VERSION`].
     pub fn open(path: &Path) -> Result<Store> {

@@ -1,0 +1,196 @@
+//! What the commands do with the files around them, through the real binary: an export never
+//! writes over the store and never leaves half a file where a whole one was.
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{TempArchive, assert_no_temp_files, golden_archive};
+
+/// `path` with `suffix` appended to its file name (`store.sqlite` → `store.sqlite-wal`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The store, under other names: the same path spelled differently, a symbolic link, a hard link.
+fn other_names_of(archive: &TempArchive) -> Vec<PathBuf> {
+    let store = archive.store();
+    let symlink = archive.dir.path().join("symlink.sqlite");
+    std::os::unix::fs::symlink(&store, &symlink).unwrap();
+    let hard_link = archive.dir.path().join("hard-link.sqlite");
+    std::fs::hard_link(&store, &hard_link).unwrap();
+    vec![
+        archive
+            .archive()
+            .join("_posts/../.newsvault/./store.sqlite"),
+        symlink,
+        hard_link,
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_refuses_to_write_over_the_store_or_its_companions() {
+    let (_server, archive) = golden_archive().await;
+    let store = archive.store();
+    let before = std::fs::read(&store).unwrap();
+    let mut targets = vec![store.clone()];
+    targets.extend(other_names_of(&archive));
+    let companions: Vec<PathBuf> = ["-wal", "-shm", "-journal"]
+        .iter()
+        .map(|suffix| with_suffix(&store, suffix))
+        .collect();
+    targets.extend(companions.iter().cloned());
+
+    let refused = |targets: &[PathBuf]| {
+        for out in targets {
+            for what in ["jsonl", "opml"] {
+                let (code, stdout, stderr) =
+                    archive.cli(&["export", what, "--out", out.to_str().unwrap()], None);
+                assert_eq!(
+                    code,
+                    1,
+                    "export {what} --out {}: {stdout}{stderr}",
+                    out.display()
+                );
+                assert_eq!(stderr.lines().count(), 1, "{stderr}");
+                assert!(
+                    stderr.contains(&out.display().to_string()) && stderr.contains("store"),
+                    "the error names neither the file nor why: {stderr}"
+                );
+                assert_eq!(
+                    std::fs::read(&store).unwrap(),
+                    before,
+                    "export {what} --out {} changed the store",
+                    out.display()
+                );
+            }
+        }
+    };
+    // The write-ahead log and shared-memory files exist only while the store is open: refused
+    // by their paths when absent, and by their identity while another process has the store open.
+    refused(&targets);
+    let reader = rusqlite::Connection::open(&store).unwrap();
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM article", [], |r| r.get(0))
+        .unwrap();
+    assert!(companions[0].exists() && companions[1].exists());
+    refused(&targets);
+    drop(reader);
+    assert_no_temp_files(archive.dir.path());
+}
+
+/// A backup onto the store while a run writes would put a vacuumed copy under the run's log
+/// (whose pages then land in the wrong places): refused, as onto any of the store's files.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_refuses_to_write_over_the_store_or_its_companions() {
+    let (_server, archive) = golden_archive().await;
+    let store = archive.store();
+    let before = std::fs::read(&store).unwrap();
+    let mut targets = vec![store.clone()];
+    targets.extend(other_names_of(&archive));
+    targets.extend(["-wal", "-shm", "-journal"].map(|suffix| with_suffix(&store, suffix)));
+    for out in &targets {
+        let existed = out.exists();
+        let (code, stdout, stderr) = archive.cli(&["backup", out.to_str().unwrap()], None);
+        assert_eq!(code, 1, "backup {}: {stdout}{stderr}", out.display());
+        assert!(
+            stderr.contains(&out.display().to_string()) && stderr.contains("store"),
+            "{stderr}"
+        );
+        assert_eq!(out.exists(), existed, "backup wrote {}", out.display());
+        assert_eq!(std::fs::read(&store).unwrap(), before);
+    }
+    assert_no_temp_files(archive.dir.path());
+    let copy = archive.dir.path().join("copy.sqlite");
+    let (code, stdout, stderr) = archive.cli(&["backup", copy.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_export_leaves_the_file_it_had_and_a_finished_one_replaces_it() {
+    let (_server, archive) = golden_archive().await;
+    let jsonl = archive.dir.path().join("export.jsonl");
+    let opml = archive.dir.path().join("export.opml");
+    std::fs::write(&jsonl, "the last export\n").unwrap();
+    std::fs::write(&opml, "the last list\n").unwrap();
+
+    // A version whose title is not text: the export fails on it.
+    let conn = rusqlite::Connection::open(archive.store()).unwrap();
+    let title: String = conn
+        .query_row(
+            "SELECT title FROM version WHERE id = (SELECT max(id) FROM version)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute(
+        "UPDATE version SET title = CAST(x'ff' AS BLOB) WHERE id = (SELECT max(id) FROM version)",
+        [],
+    )
+    .unwrap();
+    let (code, stdout, stderr) =
+        archive.cli(&["export", "jsonl", "--out", jsonl.to_str().unwrap()], None);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&jsonl).unwrap(),
+        "the last export\n"
+    );
+    assert_no_temp_files(archive.dir.path());
+
+    conn.execute(
+        "UPDATE version SET title = ?1 WHERE id = (SELECT max(id) FROM version)",
+        [&title],
+    )
+    .unwrap();
+    drop(conn);
+    let (code, printed, stderr) = archive.cli(&["export", "jsonl"], None);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) =
+        archive.cli(&["export", "jsonl", "--out", jsonl.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(printed.ends_with("}\n"), "{printed}");
+    assert_eq!(std::fs::read_to_string(&jsonl).unwrap(), printed);
+
+    let (code, printed, stderr) = archive.cli(&["export", "opml"], None);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) =
+        archive.cli(&["export", "opml", "--out", opml.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(printed.contains("xmlUrl="), "{printed}");
+    assert_eq!(std::fs::read_to_string(&opml).unwrap(), printed);
+    assert_no_temp_files(archive.dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_into_a_fifo_is_written_in_place() {
+    let (_server, archive) = golden_archive().await;
+    let fifo = archive.dir.path().join("fifo");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            std::fs::File::open(&fifo)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        })
+    };
+    let (code, stdout, stderr) =
+        archive.cli(&["export", "jsonl", "--out", fifo.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let text = reader.join().unwrap();
+    assert!(
+        text.starts_with("{\"article_id\":1,") && text.ends_with("}\n"),
+        "{text}"
+    );
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_no_temp_files(archive.dir.path());
+}
