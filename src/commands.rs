@@ -91,8 +91,7 @@ pub async fn watch(config_path: &Path) -> Result<ExitCode> {
 /// committing and pushing the outputs with `[publish.git]`.
 async fn after_run(config: &Config, clock: Clock, summary: &RunSummary) -> Result<()> {
     if config.check.per_run > 0 {
-        let path = config.store_path();
-        let store = Store::open(&path)?;
+        let store = Store::open_existing(&config.store_path())?;
         let checked = crate::check::check_articles(
             &store,
             &Fetcher::new(&config.fetch),
@@ -139,7 +138,7 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
     // Not even over the store itself: the copy is vacuumed, and the log of a run writing
     // meanwhile would then land on the wrong pages.
     refuse_store_file(&config, dest, "back up to")?;
-    let store = Store::open(&store_path)?;
+    let store = Store::open_existing(&store_path)?;
     let name = dest
         .file_name()
         .with_context(|| format!("{} does not name a file", dest.display()))?;
@@ -164,7 +163,7 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
             format!("backing up {} to {}", store_path.display(), dest.display())
         })?;
         // The store's error names the copy.
-        let copy = Store::open(&temp).context("opening the copy")?;
+        let copy = Store::open_existing(&temp).context("opening the copy")?;
         let problems = copy.integrity_check()?;
         if problems != ["ok"] {
             bail!(
@@ -254,7 +253,7 @@ pub fn status(config_path: &Path, json: bool, check: bool) -> Result<ExitCode> {
     let now = Clock::from_env()?.now().timestamp_millis();
     let store_path = config.store_path();
     let store = if store_path.exists() {
-        Some(crate::store::Store::open(&store_path)?)
+        Some(Store::open_existing(&store_path)?)
     } else {
         None
     };
@@ -286,11 +285,14 @@ pub fn status(config_path: &Path, json: bool, check: bool) -> Result<ExitCode> {
     })
 }
 
-/// Opens the store of `config` under the archive's lock, for commands that write to it.
+/// Opens the store of `config` under the archive's lock, for commands that change a store
+/// without filling it: the store must exist, and is looked for before the lock, whose file would
+/// create the archive's folder.
 fn open_locked(config: &Config) -> Result<(ArchiveLock, Store)> {
-    let lock = ArchiveLock::acquire(&config.archive)?;
     let path = config.store_path();
-    let store = Store::open(&path)?;
+    Store::ensure_exists(&path)?;
+    let lock = ArchiveLock::acquire(&config.archive)?;
+    let store = Store::open_existing(&path)?;
     Ok((lock, store))
 }
 
@@ -361,7 +363,10 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
         ImportCommand::Jekyll { posts } => {
             let config = Config::load(config_path)?;
             let clock = Clock::from_env()?;
-            let (_lock, store) = open_locked(&config)?;
+            // Importing fills a store: the one command besides `run`, `watch` and `demo` that
+            // creates one.
+            let _lock = ArchiveLock::acquire(&config.archive)?;
+            let store = Store::open(&config.store_path())?;
             let progress = crate::progress::Progress::bar(0, "posts");
             let summary = crate::import::import_jekyll(
                 &store,
@@ -408,8 +413,7 @@ pub fn export(config_path: &Path, what: &crate::cli::ExportCommand) -> Result<Ex
             }
         }
         ExportCommand::Jsonl { out } => {
-            let path = config.store_path();
-            let store = Store::open(&path)?;
+            let store = Store::open_existing(&config.store_path())?;
             let count = match out {
                 Some(file) => write_to_file(file, |w| export_jsonl(&store, w))?,
                 None => export_jsonl(&store, &mut std::io::stdout().lock())?,
@@ -439,8 +443,7 @@ fn refuse_store_file(config: &Config, file: &Path, action: &str) -> Result<()> {
 /// `newsvault history <article> [--diff A B]`.
 pub fn history(config_path: &Path, article: &str, diff: Option<&[usize]>) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
-    let path = config.store_path();
-    let store = Store::open(&path)?;
+    let store = Store::open_existing(&config.store_path())?;
     let id = store.find_article(article)?.with_context(|| {
         format!("no article {article:?} (give an id, a post file name or a link)")
     })?;
@@ -697,8 +700,7 @@ fn site_options(config: &Config, out: Option<&Path>) -> Result<crate::publish::s
 pub fn build(config_path: &Path, out: Option<&Path>) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let options = site_options(&config, out)?;
-    let path = config.store_path();
-    let store = Store::open(&path)?;
+    let store = Store::open_existing(&config.store_path())?;
     let started = std::time::Instant::now();
     let report = crate::publish::site::build_site(&store, &options)
         .with_context(|| format!("building the site in {}", options.out.display()))?;
@@ -738,7 +740,7 @@ pub fn search(
     let index = match current {
         Some(index) => index,
         None => {
-            let store = Store::open(&config.store_path())?;
+            let store = Store::open_existing(&config.store_path())?;
             crate::search::update_index(&store, &dir, crate::search::Building::Fast)?;
             SearchIndex::open(&dir).with_context(|| format!("opening index {}", dir.display()))?
         }
@@ -808,7 +810,7 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
     let index_to_update =
         !config.site.index_on_run() || crate::search::SearchIndex::open(&index_dir).is_err();
     if site_missing || index_to_update {
-        let store = Store::open(&store_path)?;
+        let store = Store::open_existing(&store_path)?;
         if site_missing {
             crate::publish::site::build_site(&store, &options)
                 .with_context(|| format!("building the site in {}", options.out.display()))?;

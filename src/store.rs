@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use thiserror::Error;
 
 use crate::fetch::Validators;
@@ -47,6 +47,8 @@ pub enum StoreError {
         "store {path} has schema version {found}, newer than this newsvault knows ({SCHEMA_VERSION}); upgrade newsvault"
     )]
     TooNew { path: PathBuf, found: i64 },
+    #[error("no store at {}: run `newsvault run` (or `newsvault import jekyll`) first", .path.display())]
+    Missing { path: PathBuf },
     #[error("store: {0}")]
     Sql(rusqlite::Error),
 }
@@ -250,7 +252,8 @@ fn canonical_path(path: &Path) -> Option<PathBuf> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and migrates it to [`SCHEMA_VERSION`].
+    /// Opens the store at `path`, creating it (and its folder) when absent, and migrates it to
+    /// [`SCHEMA_VERSION`]: for the commands that fill a store (`run`, `watch`, `import`, `demo`).
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(folder).map_err(|cause| StoreError::Folder {
@@ -258,11 +261,36 @@ impl Store {
                 cause,
             })?;
         }
+        Store::connect(path, OpenFlags::default())
+    }
+
+    /// Opens the store at `path`, which must exist ([`StoreError::Missing`] otherwise; nothing
+    /// is created), and migrates it: for every command that reads or changes an archive without
+    /// filling it.
+    pub fn open_existing(path: &Path) -> Result<Store> {
+        Store::ensure_exists(path)?;
+        Store::connect(path, OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE)
+    }
+
+    /// [`StoreError::Missing`] when there is no store at `path`: checked by commands that
+    /// would otherwise create something first (the archive's lock file).
+    pub fn ensure_exists(path: &Path) -> Result<()> {
+        if path.exists() {
+            Ok(())
+        } else {
+            Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            })
+        }
+    }
+
+    /// Connects to `path` with `flags`, and migrates the store.
+    fn connect(path: &Path, flags: OpenFlags) -> Result<Store> {
         let open = |cause| StoreError::Open {
             path: path.to_path_buf(),
             cause,
         };
-        let conn = Connection::open(path).map_err(open)?;
+        let conn = Connection::open_with_flags(path, flags).map_err(open)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
@@ -283,7 +311,7 @@ impl Store {
     /// store in memory).
     pub fn reopen(&self) -> Option<Result<Store>> {
         let path = self.conn.path().filter(|p| !p.is_empty())?;
-        Some(Store::open(Path::new(path)))
+        Some(Store::open_existing(Path::new(path)))
     }
 
     fn migrate(&self, path: &Path) -> Result<()> {
@@ -2022,6 +2050,21 @@ mod tests {
                 (1, "T".into(), String::new())
             ]
         );
+    }
+
+    #[test]
+    fn opening_a_missing_store_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive/.newsvault/store.sqlite");
+        let error = Store::open_existing(&path).err().unwrap();
+        assert!(matches!(error, StoreError::Missing { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("no store at {}: ", path.display())),
+            "{error}"
+        );
+        assert!(!dir.path().join("archive").exists());
     }
 }
 

@@ -1,12 +1,14 @@
 //! What the commands do with the files around them, through the real binary: an export never
-//! writes over the store and never leaves half a file where a whole one was.
+//! writes over the store and never leaves half a file where a whole one was; a command that does
+//! not fill a store never creates one (nor the archive's folder).
 
 mod common;
 
 use std::io::Read;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{TempArchive, assert_no_temp_files, golden_archive};
 
@@ -193,4 +195,88 @@ async fn an_export_into_a_fifo_is_written_in_place() {
     );
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     assert_no_temp_files(archive.dir.path());
+}
+
+/// Runs `newsvault serve` on `archive`; its exit code, or `None` if it still runs after `limit`.
+fn serve_exit(archive: &TempArchive, limit: Duration) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--config"])
+        .arg(&archive.config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            return (status.code(), stderr);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (None, String::new())
+}
+
+#[test]
+fn commands_that_do_not_fill_a_store_never_create_one() {
+    let archive = TempArchive::new(&[("甲", vec!["http://127.0.0.1:9/a.xml".into()])], "");
+    let store = archive.store();
+    let out = archive.dir.path().join("out.jsonl");
+    let site = archive.dir.path().join("site");
+    let copy = archive.dir.path().join("copy.sqlite");
+    let (out_arg, site_arg, copy_arg) = (
+        out.to_str().unwrap(),
+        site.to_str().unwrap(),
+        copy.to_str().unwrap(),
+    );
+    for args in [
+        &["history", "1"][..],
+        &["export", "jsonl"],
+        &["export", "jsonl", "--out", out_arg],
+        &["search", "冬奥"],
+        &["build"],
+        &["build", "--out", site_arg],
+        &["check"],
+        &["hide", "1", "--reason", "a takedown"],
+        &["unhide", "1"],
+        &["reprocess"],
+        &["republish"],
+        &["backup", copy_arg],
+    ] {
+        let (code, stdout, stderr) = archive.cli(args, None);
+        assert_eq!(code, 1, "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("no store at {}", store.display())),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !archive.archive().exists(),
+            "{args:?} created {}",
+            archive.archive().display()
+        );
+        for file in [&out, &site, &copy] {
+            assert!(!file.exists(), "{args:?} wrote {}", file.display());
+        }
+    }
+    let (code, stderr) = serve_exit(&archive, Duration::from_secs(30));
+    assert_eq!(code, Some(1), "serve without a store: {stderr}");
+    assert!(
+        stderr.contains(&format!("no store at {}", store.display())),
+        "{stderr}"
+    );
+    // What needs no store still works without one, and creates nothing either.
+    let (code, stdout, stderr) = archive.cli(&["status"], None);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("never tried"), "{stdout}");
+    let (code, stdout, stderr) = archive.cli(&["export", "opml"], None);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!archive.archive().exists());
 }
