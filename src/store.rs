@@ -49,6 +49,12 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: i64 },
     #[error("no store at {}: run `newsvault run` (or `newsvault import jekyll`) first", .path.display())]
     Missing { path: PathBuf },
+    #[error(
+        "store {path} has schema version {found}, older than this newsvault's ({SCHEMA_VERSION}), and this user may only read it; run newsvault once as its owner to migrate it"
+    )]
+    CannotMigrate { path: PathBuf, found: i64 },
+    #[error("cannot read store {}: {why}", .path.display())]
+    Unreadable { path: PathBuf, why: String },
     #[error("store: {0}")]
     Sql(rusqlite::Error),
 }
@@ -74,6 +80,41 @@ fn open_reason(cause: &rusqlite::Error, path: &Path) -> String {
         }
         _ => said.to_string(),
     }
+}
+
+/// Why a store this user may only read could not be read: SQLite's error, or, for a store in
+/// write-ahead-log mode whose shared-memory file is absent, that SQLite would have to create that
+/// file in a folder this user cannot write (it reads such a store only with that file).
+fn read_only_failure(path: &Path, cause: rusqlite::Error) -> StoreError {
+    let shm = StoreFile::SharedMemory.path(path);
+    if !shm.exists() && in_wal_mode(path) {
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        return StoreError::Unreadable {
+            path: path.to_path_buf(),
+            why: format!(
+                "it is in write-ahead-log mode and this user may not create {} in {} (SQLite said: {cause}); run newsvault as the store's owner, or let this user write that folder",
+                shm.display(),
+                folder.display()
+            ),
+        };
+    }
+    StoreError::Open {
+        path: path.to_path_buf(),
+        cause,
+    }
+}
+
+/// Whether the SQLite file at `path` says it is in write-ahead-log mode: its header's read and
+/// write format versions (bytes 18 and 19) are 2.
+fn in_wal_mode(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut header))
+        .is_ok_and(|()| header[18] == 2 && header[19] == 2)
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -266,7 +307,8 @@ impl Store {
 
     /// Opens the store at `path`, which must exist ([`StoreError::Missing`] otherwise; nothing
     /// is created), and migrates it: for every command that reads or changes an archive without
-    /// filling it.
+    /// filling it. A store this user may only read is opened read-only (SQLite does so by
+    /// itself): see [`Store::connect`].
     pub fn open_existing(path: &Path) -> Result<Store> {
         Store::ensure_exists(path)?;
         Store::connect(path, OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE)
@@ -284,24 +326,34 @@ impl Store {
         }
     }
 
-    /// Connects to `path` with `flags`, and migrates the store.
+    /// Connects to `path` with `flags`. A connection that SQLite could only open read-only (the
+    /// file is not writable by this user) writes nothing: the journal mode is not set (the
+    /// store's own stays) and an older schema is not migrated but refused.
     fn connect(path: &Path, flags: OpenFlags) -> Result<Store> {
         let open = |cause| StoreError::Open {
             path: path.to_path_buf(),
             cause,
         };
         let conn = Connection::open_with_flags(path, flags).map_err(open)?;
+        let read_only = conn.is_readonly(rusqlite::MAIN_DB).map_err(open)?;
+        let failed = |cause| match read_only {
+            true => read_only_failure(path, cause),
+            false => open(cause),
+        };
+        if !read_only {
+            conn.execute_batch("PRAGMA journal_mode = WAL;")
+                .map_err(failed)?;
+        }
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
+            "PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 10000;
              PRAGMA cache_size = -16384;",
         )
-        .map_err(open)?;
+        .map_err(failed)?;
         let store = Store { conn };
-        store.migrate(path).map_err(|e| match e {
-            StoreError::Sql(cause) => open(cause),
+        store.migrate(path, read_only).map_err(|e| match e {
+            StoreError::Sql(cause) => failed(cause),
             other => other,
         })?;
         Ok(store)
@@ -314,12 +366,20 @@ impl Store {
         Some(Store::open_existing(Path::new(path)))
     }
 
-    fn migrate(&self, path: &Path) -> Result<()> {
+    /// Brings the schema to [`SCHEMA_VERSION`]; on a `read_only` connection an older schema is
+    /// [`StoreError::CannotMigrate`].
+    fn migrate(&self, path: &Path, read_only: bool) -> Result<()> {
         let found: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        if read_only && found < SCHEMA_VERSION {
+            return Err(StoreError::CannotMigrate {
                 path: path.to_path_buf(),
                 found,
             });
@@ -2065,6 +2125,40 @@ mod tests {
             "{error}"
         );
         assert!(!dir.path().join("archive").exists());
+    }
+
+    /// A store SQLite opens read-only (this user may not write it) is read as it is: its
+    /// journal mode is not set (that is a write), and an older schema is refused, not migrated.
+    #[test]
+    fn a_store_opened_read_only_is_read_without_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        // As an import that could not switch back to the write-ahead log leaves it.
+        store_at_version(
+            &path,
+            SCHEMA_VERSION as usize,
+            "PRAGMA journal_mode = DELETE;",
+        );
+        let before = std::fs::read(&path).unwrap();
+        let store = Store::connect(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        assert_eq!(store.article_count().unwrap(), 1);
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+        drop(store);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+
+        let old = dir.path().join("old.sqlite");
+        store_at_version(&old, 8, "");
+        let error = Store::connect(&old, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(error, StoreError::CannotMigrate { found: 8, .. }),
+            "{error}"
+        );
     }
 }
 
