@@ -1,5 +1,6 @@
 //! One function per subcommand. Each loads what it needs, calls the stages in order, prints what
-//! the user asked for on stdout, and returns the exit code.
+//! the user asked for on stdout (through [`crate::stdout`], so a reader that closes it early
+//! stops the printing, not the command), and returns the exit code.
 //!
 //! Exit codes: 0 when everything worked, 1 on a fatal error (returned as `Err` and printed by the
 //! binary), 2 when some feeds failed but the others were archived.
@@ -19,6 +20,7 @@ use crate::lock::ArchiveLock;
 use crate::publish::TEMP_PREFIX;
 use crate::publish::git::{Counts, publish_to_git};
 use crate::run::{RunSummary, describe, run_locked};
+use crate::stdout;
 use crate::store::{Store, StoreFile};
 
 /// Exit code of a run in which some feeds failed.
@@ -42,10 +44,10 @@ pub fn init(dir: Option<&Path>) -> Result<ExitCode> {
     };
     std::io::Write::write_all(&mut file, STARTER.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
-    println!(
+    stdout::println(format_args!(
         "wrote {}; edit its sources, then run `newsvault run`",
         path.display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -57,7 +59,7 @@ pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
     // Held until git is done too, so two commands never run git in one work tree at once.
     let lock = ArchiveLock::acquire(&config.archive)?;
     let summary = run_locked(&config, clock, &lock, shutdown).await?;
-    print!("{}", describe(&summary, &config.archive));
+    stdout::report(describe(&summary, &config.archive));
     after_run(&config, clock, &summary).await?;
     drop(lock);
     Ok(exit_code(&summary))
@@ -78,7 +80,7 @@ pub async fn watch(config_path: &Path) -> Result<ExitCode> {
         &lock,
         shutdown,
         async |subset, clock, summary| {
-            print!("{}", describe(summary, &subset.archive));
+            stdout::report(describe(summary, &subset.archive));
             after_run(subset, clock, summary).await
         },
     )
@@ -105,10 +107,10 @@ async fn after_run(config: &Config, clock: Clock, summary: &RunSummary) -> Resul
         if checked.gone + checked.back > 0 {
             publish_pending(config, &store, true)?;
         }
-        println!(
-            "{} page(s) checked: {} gone, {} back",
+        stdout::report(format_args!(
+            "{} page(s) checked: {} gone, {} back\n",
             checked.checked, checked.gone, checked.back
-        );
+        ));
     }
     if let Some(git) = config.publish.git.clone() {
         let counts = Counts {
@@ -120,7 +122,7 @@ async fn after_run(config: &Config, clock: Clock, summary: &RunSummary) -> Resul
             .await
             .context("the git task panicked")?
             .context("publishing to git")?;
-        print!("{}", report.describe());
+        stdout::report(report.describe());
     }
     Ok(())
 }
@@ -181,11 +183,11 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
     let articles = copy().inspect_err(|_| {
         let _ = std::fs::remove_file(&temp);
     })?;
-    println!(
+    stdout::println(format_args!(
         "backed up {} to {} ({articles} articles)",
         store_path.display(),
         dest.display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -225,7 +227,7 @@ pub async fn inspect(target: &str) -> Result<ExitCode> {
     };
     let feed =
         parse_feed(&bytes, content_type.as_deref()).with_context(|| format!("parsing {target}"))?;
-    println!("{}", serde_json::to_string_pretty(&feed)?);
+    stdout::println(serde_json::to_string_pretty(&feed)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -236,12 +238,12 @@ pub async fn demo(dir: Option<&Path>) -> Result<ExitCode> {
         None => std::env::temp_dir().join(format!("newsvault-demo-{}", std::process::id())),
     };
     let summary = crate::demo::run_demo(&dir, Clock::from_env()?).await?;
-    print!("{}", describe(&summary, &dir));
-    println!(
-        "open {} to see the posts; the store is {}",
+    stdout::report(describe(&summary, &dir));
+    stdout::report(format_args!(
+        "open {} to see the posts; the store is {}\n",
         dir.join("_posts").display(),
         dir.join(crate::config::DEFAULT_STORE).display()
-    );
+    ));
     Ok(exit_code(&summary))
 }
 
@@ -260,14 +262,13 @@ pub fn status(config_path: &Path, json: bool, check: bool) -> Result<ExitCode> {
     let report = crate::status::collect_report(&config, store.as_ref(), now)
         .with_context(|| format!("reading feed health from {}", store_path.display()))?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&crate::status::render_status_json(&report))?
-        );
+        stdout::println(serde_json::to_string_pretty(
+            &crate::status::render_status_json(&report),
+        )?)?;
     } else if check {
-        print!("{}", crate::status::render_check(&report));
+        stdout::print(crate::status::render_check(&report))?;
     } else {
-        print!("{}", crate::status::render_status_table(&report));
+        stdout::print(crate::status::render_status_table(&report))?;
     }
     let failing = if check {
         report.flagged().next().is_some()
@@ -357,7 +358,7 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
                 .with_context(|| format!("reading {}", file.display()))?;
             let toml = crate::import::opml_to_toml(&text)
                 .map_err(|why| anyhow::anyhow!("{}: {why}", file.display()))?;
-            print!("{toml}");
+            stdout::print(&toml)?;
             Ok(ExitCode::SUCCESS)
         }
         ImportCommand::Jekyll { posts } => {
@@ -377,14 +378,14 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
             )?;
             drop(progress);
             for (file, reason) in &summary.skipped {
-                println!("skipped {file}: {reason}");
+                stdout::println(format_args!("skipped {file}: {reason}"))?;
             }
-            println!(
+            stdout::println(format_args!(
                 "{} imported, {} duplicate, {} skipped",
                 summary.imported,
                 summary.duplicates,
                 summary.skipped.len()
-            );
+            ))?;
             Ok(if summary.skipped.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -398,7 +399,7 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
 /// [`crate::export::write_to_file`]), and never when it is one of the store's files.
 pub fn export(config_path: &Path, what: &crate::cli::ExportCommand) -> Result<ExitCode> {
     use crate::cli::ExportCommand;
-    use crate::export::{export_jsonl, export_opml, write_to_file};
+    use crate::export::{ExportError, export_jsonl, export_opml, write_to_file};
     let config = Config::load(config_path)?;
     let (ExportCommand::Jsonl { out } | ExportCommand::Opml { out }) = what;
     if let Some(file) = out {
@@ -409,14 +410,21 @@ pub fn export(config_path: &Path, what: &crate::cli::ExportCommand) -> Result<Ex
             let opml = export_opml(&config);
             match out {
                 Some(file) => write_to_file(file, |w| Ok(w.write_all(opml.as_bytes())?))?,
-                None => print!("{opml}"),
+                None => stdout::print(&opml)?,
             }
         }
         ExportCommand::Jsonl { out } => {
             let store = Store::open_existing(&config.store_path())?;
             let count = match out {
                 Some(file) => write_to_file(file, |w| export_jsonl(&store, w))?,
-                None => export_jsonl(&store, &mut std::io::stdout().lock())?,
+                None => match export_jsonl(&store, &mut std::io::stdout().lock()) {
+                    // A reader that stopped reading ends the export there, quietly.
+                    Err(ExportError::Io(cause)) => {
+                        stdout::settle(Err(cause))?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    exported => exported?,
+                },
             };
             tracing::info!("exported {count} versions");
         }
@@ -448,7 +456,7 @@ pub fn history(config_path: &Path, article: &str, diff: Option<&[usize]>) -> Res
         format!("no article {article:?} (give an id, a post file name or a link)")
     })?;
     let between = diff.map(|d| (d[0], d[1]));
-    print!("{}", crate::history::describe_history(&store, id, between)?);
+    stdout::print(crate::history::describe_history(&store, id, between)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -476,14 +484,14 @@ pub fn hide(config_path: &Path, article: &str, reason: Option<&str>) -> Result<E
         }
     }
     publish_pending(&config, &store, true)?;
-    println!(
+    stdout::println(format_args!(
         "article {id} {}",
         if reason.is_some() {
             "hidden from every output"
         } else {
             "shown again"
         }
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -495,12 +503,12 @@ pub fn republish(config_path: &Path) -> Result<ExitCode> {
     let progress = crate::progress::Progress::spinner("writing posts, lists and search.json");
     let report = publish_pending(&config, &store, true)?;
     drop(progress);
-    println!(
+    stdout::println(format_args!(
         "{} post(s), {} list(s) and search.json written to {}",
         report.posts_written,
         report.lists_written,
         config.archive.display()
-    );
+    ))?;
     Ok(if report.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -566,10 +574,10 @@ pub async fn check(
     )
     .await?;
     publish_pending(&config, &store, summary.gone + summary.back > 0)?;
-    println!(
+    stdout::println(format_args!(
         "{} page(s) checked: {} gone, {} back, {} without an answer",
         summary.checked, summary.gone, summary.back, summary.unknown
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -619,10 +627,10 @@ pub fn reprocess(config_path: &Path, source: Option<&str>) -> Result<ExitCode> {
     }
     store.commit()?;
     let report = publish_pending(&config, &store, changed > 0)?;
-    println!(
+    stdout::println(format_args!(
         "{changed} article(s) re-derived, {} post(s) rewritten",
         report.posts_written
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -670,14 +678,14 @@ pub async fn extract(page: &str, selector: Option<&str>, json: bool) -> Result<E
     let base = url.as_deref().and_then(|u| url::Url::parse(u).ok());
     found.html = crate::content::clean::clean_html(&found.html, base.as_ref(), &Default::default());
     if json {
-        println!("{}", serde_json::to_string_pretty(&found)?);
+        stdout::println(serde_json::to_string_pretty(&found)?)?;
     } else {
-        println!(
+        stdout::println(format_args!(
             "title: {}\n\n{}\n\n{}",
             found.title.unwrap_or_default(),
             found.text.trim(),
             found.html
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -704,7 +712,7 @@ pub fn build(config_path: &Path, out: Option<&Path>) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let report = crate::publish::site::build_site(&store, &options)
         .with_context(|| format!("building the site in {}", options.out.display()))?;
-    println!(
+    stdout::println(format_args!(
         "{} articles; {} page(s) rendered, {} file(s) written, {} unchanged, {} removed in {:.2} s: {}",
         report.articles,
         report.rendered,
@@ -713,7 +721,7 @@ pub fn build(config_path: &Path, out: Option<&Path>) -> Result<ExitCode> {
         report.removed,
         started.elapsed().as_secs_f64(),
         options.out.join("index.html").display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -764,7 +772,7 @@ pub fn search(
         other => other?,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        stdout::println(serde_json::to_string_pretty(&results)?)?;
     } else {
         use std::io::IsTerminal;
         let mark = if std::io::stdout().is_terminal() {
@@ -772,7 +780,7 @@ pub fn search(
         } else {
             ("[", "]")
         };
-        println!(
+        stdout::println(format_args!(
             "{} article(s) match {query:?}{}",
             results.total,
             if results.total > results.hits.len() {
@@ -780,9 +788,9 @@ pub fn search(
             } else {
                 String::new()
             }
-        );
+        ))?;
         for (i, hit) in results.hits.iter().enumerate() {
-            println!(
+            stdout::println(format_args!(
                 "\n{}. {}\n   {} · {}{} · {}\n   {}",
                 i + 1,
                 hit.title,
@@ -791,7 +799,7 @@ pub fn search(
                 if hit.gone { " · gone at source" } else { "" },
                 hit.link,
                 snippet_text(&hit.snippet, mark)
-            );
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -823,7 +831,10 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
-    println!("serving {} on http://{local}/", options.out.display());
+    stdout::println(format_args!(
+        "serving {} on http://{local}/",
+        options.out.display()
+    ))?;
     let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     crate::serve::serve(listener, options.out, index_dir, shutdown).await?;
     Ok(ExitCode::SUCCESS)

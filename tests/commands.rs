@@ -1,6 +1,7 @@
 //! What the commands do with the files around them, through the real binary: an export never
 //! writes over the store and never leaves half a file where a whole one was; a command that does
-//! not fill a store never creates one (nor the archive's folder).
+//! not fill a store never creates one (nor the archive's folder); a reader that closes stdout
+//! early ends the printing quietly and nothing else (a run still archives).
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TempArchive, assert_no_temp_files, golden_archive};
+use common::{FeedServer, TempArchive, assert_no_temp_files, golden_archive, rss};
 
 /// `path` with `suffix` appended to its file name (`store.sqlite` → `store.sqlite-wal`).
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -279,4 +280,139 @@ fn commands_that_do_not_fill_a_store_never_create_one() {
     let (code, stdout, stderr) = archive.cli(&["export", "opml"], None);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(!archive.archive().exists());
+}
+
+/// What the binary's standard output is, for [`cli_with_stdout`].
+#[derive(Debug, Clone, Copy)]
+enum Stdout {
+    /// A pipe whose reader has gone before anything is printed (`newsvault … | head -1` where
+    /// head has quit).
+    ClosedPipe,
+    /// `/dev/full`: every write fails with "No space left on device".
+    Full,
+}
+
+/// Runs the binary on `archive` with `stdout` as its standard output; returns the exit code and
+/// stderr.
+fn cli_with_stdout(archive: &TempArchive, args: &[&str], stdout: Stdout) -> (Option<i32>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_newsvault"));
+    command
+        .args(args)
+        .arg("--config")
+        .arg(&archive.config)
+        .env("NEWSVAULT_NOW", common::GOLDEN_NOW)
+        .stderr(Stdio::piped());
+    match stdout {
+        Stdout::ClosedPipe => command.stdout(Stdio::piped()),
+        Stdout::Full => command.stdout(std::fs::File::create("/dev/full").unwrap()),
+    };
+    let mut child = command.spawn().unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn assert_ended_quietly(args: &[&str], (code, stderr): (Option<i32>, String)) {
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{args:?}: {stderr}"
+    );
+    assert_eq!(code, Some(0), "{args:?}: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stdout_ends_the_printing_quietly() {
+    let (_server, archive) = golden_archive().await;
+    let feed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden/zaobao-realtime-china.xml");
+    let page = archive.dir.path().join("page.html");
+    std::fs::write(
+        &page,
+        "<html><head><title>页</title></head><body><article><p>正文一段。</p></article></body></html>",
+    )
+    .unwrap();
+    let opml = archive.dir.path().join("sources.opml");
+    let (code, _, stderr) = archive.cli(&["export", "opml", "--out", opml.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stderr}");
+    let copy = archive.dir.path().join("copy.sqlite");
+    for args in [
+        &["search", "韩国"][..],
+        &["search", "韩国", "--json"],
+        &["inspect", feed.to_str().unwrap()],
+        &["history", "1"],
+        &["status"],
+        &["status", "--json"],
+        &["extract", page.to_str().unwrap(), "--selector", "article"],
+        &[
+            "extract",
+            page.to_str().unwrap(),
+            "--selector",
+            "article",
+            "--json",
+        ],
+        &["export", "jsonl"],
+        &["export", "opml"],
+        &["import", "opml", opml.to_str().unwrap()],
+        &["backup", copy.to_str().unwrap()],
+        &["build"],
+        &["republish"],
+    ] {
+        assert_ended_quietly(args, cli_with_stdout(&archive, args, Stdout::ClosedPipe));
+    }
+    assert!(copy.exists(), "backup stopped with the printing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_whose_stdout_is_closed_still_archives_everything() {
+    let server = FeedServer::start().await;
+    let items: Vec<(String, String)> = (1..=30)
+        .map(|i| (format!("https://e.com/{i}"), format!("第{i}条")))
+        .collect();
+    let items: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(link, title)| (link.as_str(), title.as_str(), "<p>正文</p>"))
+        .collect();
+    server.set("/a.xml", rss(&items));
+    let archive = TempArchive::new(&[("甲", vec![server.url("/a.xml")])], "");
+    assert_ended_quietly(
+        &["run"],
+        cli_with_stdout(&archive, &["run"], Stdout::ClosedPipe),
+    );
+    assert_eq!(archive.post_names().len(), 30);
+    let (code, stdout, stderr) = archive.cli(&["run"], Some(common::GOLDEN_NOW));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("甲: 0 new, 0 changed"), "{stdout}");
+    assert_eq!(archive.post_names().len(), 30);
+}
+
+/// Another failure to write stdout than its reader leaving is an error naming it, except for a
+/// run, which archives all the same and logs it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_stdout_is_an_error_naming_it_but_does_not_stop_a_run() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", rss(&[("https://e.com/1", "韩国", "<p>正文</p>")]));
+    let archive = TempArchive::new(&[("甲", vec![server.url("/a.xml")])], "");
+    let (code, stderr) = cli_with_stdout(&archive, &["run"], Stdout::Full);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output"),
+        "{stderr}"
+    );
+    assert_eq!(archive.post_names().len(), 1);
+    for args in [
+        &["search", "韩国"][..],
+        &["export", "jsonl"],
+        &["history", "1"],
+    ] {
+        let (code, stderr) = cli_with_stdout(&archive, args, Stdout::Full);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output: No space left on device")
+                && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
 }
