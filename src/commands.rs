@@ -519,7 +519,8 @@ pub fn republish(config_path: &Path) -> Result<ExitCode> {
     })
 }
 
-/// `30d`, `12h`, `2w`, `90m` as milliseconds.
+/// `30d`, `12h`, `2w`, `90m` (a bare number is days) as milliseconds; a window too long to count
+/// in milliseconds is an error naming it.
 fn parse_window(text: &str) -> Result<i64> {
     let text = text.trim();
     let split = text
@@ -536,7 +537,17 @@ fn parse_window(text: &str) -> Result<i64> {
         "w" => 7 * 86_400_000,
         other => bail!("{text:?}: unknown unit {other:?} (use m, h, d or w)"),
     };
-    Ok(number * unit_ms)
+    number
+        .checked_mul(unit_ms)
+        .with_context(|| format!("{text:?} is too long a time window to count"))
+}
+
+/// The moment `text` (a window, see [`parse_window`]) before `now_ms`, in milliseconds since
+/// 1970.
+fn since_ms(text: &str, now_ms: i64) -> Result<i64> {
+    now_ms
+        .checked_sub(parse_window(text)?)
+        .with_context(|| format!("{text:?} is too long a time window to count"))
 }
 
 /// `newsvault check [--since 30d] [--source NAME] [--limit N]`.
@@ -549,7 +560,7 @@ pub async fn check(
     let config = Config::load(config_path)?;
     let clock = Clock::from_env()?;
     let now = clock.now().timestamp_millis();
-    let since_ms = since.map(parse_window).transpose()?.map(|w| now - w);
+    let since_ms = since.map(|text| since_ms(text, now)).transpose()?;
     let source_id = match source {
         Some(name) => Some(
             config
@@ -838,4 +849,24 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
     let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     crate::serve::serve(listener, options.out, index_dir, shutdown).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_count_in_milliseconds_and_one_too_long_is_refused_naming_it() {
+        assert_eq!(parse_window("90m").unwrap(), 90 * 60_000);
+        assert_eq!(parse_window("2w").unwrap(), 14 * 86_400_000);
+        assert_eq!(parse_window("3").unwrap(), 3 * 86_400_000);
+        for text in ["20000000000w", "1000000000000000000d"] {
+            let error = parse_window(text).unwrap_err().to_string();
+            assert!(error.contains(text), "{error}");
+        }
+        let error = since_ms(&format!("{}m", i64::MAX / 60_000), -1_000_000_000_000)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("too long"), "{error}");
+    }
 }

@@ -1,7 +1,8 @@
 //! What the commands do with the files around them, through the real binary: an export never
 //! writes over the store and never leaves half a file where a whole one was; a command that does
 //! not fill a store never creates one (nor the archive's folder); a reader that closes stdout
-//! early ends the printing quietly and nothing else (a run still archives).
+//! early ends the printing quietly and nothing else (a run still archives); a time window too
+//! long to count is refused, naming it.
 
 mod common;
 
@@ -412,6 +413,23 @@ async fn a_full_stdout_is_an_error_naming_it_but_does_not_stop_a_run() {
         assert!(
             stderr.contains("cannot write to standard output: No space left on device")
                 && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_too_long_to_count_is_refused_naming_it() {
+    let (_server, archive) = golden_archive().await;
+    for args in [
+        &["check", "--since", "20000000000w"][..],
+        &["search", "韩国", "--since", "20000000000w"],
+        &["search", "韩国", "--since", "1000000000000000000d"],
+    ] {
+        let (code, stdout, stderr) = archive.cli(args, None);
+        assert_eq!(code, 1, "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(args[args.len() - 1]) && !stderr.contains("panicked"),
             "{args:?}: {stderr}"
         );
     }
