@@ -184,5 +184,9 @@ pub enum ExportCommand {
         out: Option<PathBuf>,
     },
     /// The configured sources as OPML.
-    Opml,
+    Opml {
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }

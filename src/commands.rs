@@ -1,10 +1,12 @@
 //! One function per subcommand. Each loads what it needs, calls the stages in order, prints what
-//! the user asked for on stdout, and returns the exit code.
+//! the user asked for on stdout (through [`crate::stdout`], so a reader that closes it early
+//! stops the printing, not the command), and returns the exit code.
 //!
 //! Exit codes: 0 when everything worked, 1 on a fatal error (returned as `Err` and printed by the
 //! binary), 2 when some feeds failed but the others were archived.
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,7 +20,8 @@ use crate::lock::ArchiveLock;
 use crate::publish::TEMP_PREFIX;
 use crate::publish::git::{Counts, publish_to_git};
 use crate::run::{RunSummary, describe, run_locked};
-use crate::store::Store;
+use crate::stdout;
+use crate::store::{Store, StoreFile};
 
 /// Exit code of a run in which some feeds failed.
 pub const EXIT_SOME_FAILED: u8 = 2;
@@ -52,10 +55,10 @@ pub fn init(dir: Option<&Path>, config: &Path) -> Result<ExitCode> {
     } else {
         format!("newsvault run --config {}", path.display())
     };
-    println!(
+    stdout::println(format_args!(
         "wrote {}; edit its sources, then run `{run}`",
         path.display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -67,7 +70,7 @@ pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
     // Held until git is done too, so two commands never run git in one work tree at once.
     let lock = ArchiveLock::acquire(&config.archive)?;
     let summary = run_locked(&config, clock, &lock, shutdown).await?;
-    print!("{}", describe(&summary, &config.archive));
+    stdout::report(describe(&summary, &config.archive));
     after_run(&config, clock, &summary).await?;
     drop(lock);
     Ok(exit_code(&summary))
@@ -88,7 +91,7 @@ pub async fn watch(config_path: &Path) -> Result<ExitCode> {
         &lock,
         shutdown,
         async |subset, clock, summary| {
-            print!("{}", describe(summary, &subset.archive));
+            stdout::report(describe(summary, &subset.archive));
             after_run(subset, clock, summary).await
         },
     )
@@ -101,8 +104,7 @@ pub async fn watch(config_path: &Path) -> Result<ExitCode> {
 /// committing and pushing the outputs with `[publish.git]`.
 async fn after_run(config: &Config, clock: Clock, summary: &RunSummary) -> Result<()> {
     if config.check.per_run > 0 {
-        let path = config.store_path();
-        let store = Store::open(&path)?;
+        let store = Store::open_existing(&config.store_path())?;
         let checked = crate::check::check_articles(
             &store,
             &Fetcher::new(&config.fetch),
@@ -116,10 +118,10 @@ async fn after_run(config: &Config, clock: Clock, summary: &RunSummary) -> Resul
         if checked.gone + checked.back > 0 {
             publish_pending(config, &store, true)?;
         }
-        println!(
-            "{} page(s) checked: {} gone, {} back",
+        stdout::report(format_args!(
+            "{} page(s) checked: {} gone, {} back\n",
             checked.checked, checked.gone, checked.back
-        );
+        ));
     }
     if let Some(git) = config.publish.git.clone() {
         let counts = Counts {
@@ -131,7 +133,7 @@ async fn after_run(config: &Config, clock: Clock, summary: &RunSummary) -> Resul
             .await
             .context("the git task panicked")?
             .context("publishing to git")?;
-        print!("{}", report.describe());
+        stdout::report(report.describe());
     }
     Ok(())
 }
@@ -139,14 +141,17 @@ async fn after_run(config: &Config, clock: Clock, summary: &RunSummary) -> Resul
 /// `newsvault backup <file>`: a consistent copy of the store, taken while a run may be writing
 /// (see [`Store::backup_to`]). It does not take the archive's lock. The copy is made beside
 /// `file` under a temporary name, checked, and renamed over `file`, so `file` is always a whole
-/// backup: the new one, or the one it had.
+/// backup: the new one, or the one it had. `file` may not be one of the store's files.
 pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let store_path = config.store_path();
     if !store_path.exists() {
         bail!("no store at {}: nothing to back up", store_path.display());
     }
-    let store = Store::open(&store_path)?;
+    // Not even over the store itself: the copy is vacuumed, and the log of a run writing
+    // meanwhile would then land on the wrong pages.
+    refuse_store_file(&config, dest, "back up to")?;
+    let store = Store::open_existing(&store_path)?;
     let name = dest
         .file_name()
         .with_context(|| format!("{} does not name a file", dest.display()))?;
@@ -171,7 +176,7 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
             format!("backing up {} to {}", store_path.display(), dest.display())
         })?;
         // The store's error names the copy.
-        let copy = Store::open(&temp).context("opening the copy")?;
+        let copy = Store::open_existing(&temp).context("opening the copy")?;
         let problems = copy.integrity_check()?;
         if problems != ["ok"] {
             bail!(
@@ -189,11 +194,11 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
     let articles = copy().inspect_err(|_| {
         let _ = std::fs::remove_file(&temp);
     })?;
-    println!(
+    stdout::println(format_args!(
         "backed up {} to {} ({articles} articles)",
         store_path.display(),
         dest.display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -233,7 +238,7 @@ pub async fn inspect(target: &str) -> Result<ExitCode> {
     };
     let feed =
         parse_feed(&bytes, content_type.as_deref()).with_context(|| format!("parsing {target}"))?;
-    println!("{}", serde_json::to_string_pretty(&feed)?);
+    stdout::println(serde_json::to_string_pretty(&feed)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -244,12 +249,12 @@ pub async fn demo(dir: Option<&Path>) -> Result<ExitCode> {
         None => std::env::temp_dir().join(format!("newsvault-demo-{}", std::process::id())),
     };
     let summary = crate::demo::run_demo(&dir, Clock::from_env()?).await?;
-    print!("{}", describe(&summary, &dir));
-    println!(
-        "open {} to see the posts; the store is {}",
+    stdout::report(describe(&summary, &dir));
+    stdout::report(format_args!(
+        "open {} to see the posts; the store is {}\n",
         dir.join("_posts").display(),
         dir.join(crate::config::DEFAULT_STORE).display()
-    );
+    ));
     Ok(exit_code(&summary))
 }
 
@@ -261,21 +266,20 @@ pub fn status(config_path: &Path, json: bool, check: bool) -> Result<ExitCode> {
     let now = Clock::from_env()?.now().timestamp_millis();
     let store_path = config.store_path();
     let store = if store_path.exists() {
-        Some(crate::store::Store::open(&store_path)?)
+        Some(Store::open_existing(&store_path)?)
     } else {
         None
     };
     let report = crate::status::collect_report(&config, store.as_ref(), now)
         .with_context(|| format!("reading feed health from {}", store_path.display()))?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&crate::status::render_status_json(&report))?
-        );
+        stdout::println(serde_json::to_string_pretty(
+            &crate::status::render_status_json(&report),
+        )?)?;
     } else if check {
-        print!("{}", crate::status::render_check(&report));
+        stdout::print(crate::status::render_check(&report))?;
     } else {
-        print!("{}", crate::status::render_status_table(&report));
+        stdout::print(crate::status::render_status_table(&report))?;
     }
     let failing = if check {
         report.flagged().next().is_some()
@@ -293,11 +297,14 @@ pub fn status(config_path: &Path, json: bool, check: bool) -> Result<ExitCode> {
     })
 }
 
-/// Opens the store of `config` under the archive's lock, for commands that write to it.
+/// Opens the store of `config` under the archive's lock, for commands that change a store
+/// without filling it: the store must exist, and is looked for before the lock, whose file would
+/// create the archive's folder.
 fn open_locked(config: &Config) -> Result<(ArchiveLock, Store)> {
-    let lock = ArchiveLock::acquire(&config.archive)?;
     let path = config.store_path();
-    let store = Store::open(&path)?;
+    Store::ensure_exists(&path)?;
+    let lock = ArchiveLock::acquire(&config.archive)?;
+    let store = Store::open_existing(&path)?;
     Ok((lock, store))
 }
 
@@ -372,13 +379,16 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
                 .with_context(|| format!("reading {}", file.display()))?;
             let toml = crate::import::opml_to_toml(&text)
                 .map_err(|why| anyhow::anyhow!("{}: {why}", file.display()))?;
-            print!("{toml}");
+            stdout::print(&toml)?;
             Ok(ExitCode::SUCCESS)
         }
         ImportCommand::Jekyll { posts } => {
             let config = Config::load(config_path)?;
             let clock = Clock::from_env()?;
-            let (_lock, store) = open_locked(&config)?;
+            // Importing fills a store: the one command besides `run`, `watch` and `demo` that
+            // creates one.
+            let _lock = ArchiveLock::acquire(&config.archive)?;
+            let store = Store::open(&config.store_path())?;
             let progress = crate::progress::Progress::bar(0, "posts");
             let summary = crate::import::import_jekyll(
                 &store,
@@ -397,14 +407,14 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
                 update_search_index(&config, &store, crate::search::Building::Lean);
             }
             for (file, reason) in &summary.skipped {
-                println!("skipped {file}: {reason}");
+                stdout::println(format_args!("skipped {file}: {reason}"))?;
             }
-            println!(
+            stdout::println(format_args!(
                 "{} imported, {} duplicate, {} skipped",
                 summary.imported,
                 summary.duplicates,
                 summary.skipped.len()
-            );
+            ))?;
             Ok(if summary.skipped.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -414,22 +424,36 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
     }
 }
 
-/// `newsvault export jsonl|opml`.
+/// `newsvault export jsonl|opml [--out FILE]`. A file is written whole or not at all (see
+/// [`crate::export::write_to_file`]), and never when it is one of the store's files.
 pub fn export(config_path: &Path, what: &crate::cli::ExportCommand) -> Result<ExitCode> {
     use crate::cli::ExportCommand;
+    use crate::export::{ExportError, export_jsonl, export_opml, write_to_file};
     let config = Config::load(config_path)?;
+    let (ExportCommand::Jsonl { out } | ExportCommand::Opml { out }) = what;
+    if let Some(file) = out {
+        refuse_store_file(&config, file, "export to")?;
+    }
     match what {
-        ExportCommand::Opml => print!("{}", crate::export::export_opml(&config)),
+        ExportCommand::Opml { out } => {
+            let opml = export_opml(&config);
+            match out {
+                Some(file) => write_to_file(file, |w| Ok(w.write_all(opml.as_bytes())?))?,
+                None => stdout::print(&opml)?,
+            }
+        }
         ExportCommand::Jsonl { out } => {
-            let path = config.store_path();
-            let store = Store::open(&path)?;
+            let store = Store::open_existing(&config.store_path())?;
             let count = match out {
-                Some(file) => {
-                    let handle = std::fs::File::create(file)
-                        .with_context(|| format!("creating {}", file.display()))?;
-                    crate::export::export_jsonl(&store, &mut std::io::BufWriter::new(handle))?
-                }
-                None => crate::export::export_jsonl(&store, &mut std::io::stdout().lock())?,
+                Some(file) => write_to_file(file, |w| export_jsonl(&store, w))?,
+                None => match export_jsonl(&store, &mut std::io::stdout().lock()) {
+                    // A reader that stopped reading ends the export there, quietly.
+                    Err(ExportError::Io(cause)) => {
+                        stdout::settle(Err(cause))?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    exported => exported?,
+                },
             };
             tracing::info!("exported {count} versions");
         }
@@ -457,14 +481,29 @@ fn one_article(store: &Store, what: &str) -> Result<i64> {
     }
 }
 
+/// Refuses `file` as what a command writes (`action`: "export to", "back up to") when it is one
+/// of the store's files, however it is named (see [`StoreFile::of`]): the store would be
+/// replaced or damaged, the archive lost.
+fn refuse_store_file(config: &Config, file: &Path, action: &str) -> Result<()> {
+    let store = config.store_path();
+    if let Some(which) = StoreFile::of(file, &store) {
+        bail!(
+            "cannot {action} {}: it is {} ({}); writing it would destroy the archive",
+            file.display(),
+            which.describe(),
+            which.path(&store).display()
+        );
+    }
+    Ok(())
+}
+
 /// `newsvault history <article> [--diff A B]`.
 pub fn history(config_path: &Path, article: &str, diff: Option<&[usize]>) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
-    let path = config.store_path();
-    let store = Store::open(&path)?;
+    let store = Store::open_existing(&config.store_path())?;
     let id = one_article(&store, article)?;
     let between = diff.map(|d| (d[0], d[1]));
-    print!("{}", crate::history::describe_history(&store, id, between)?);
+    stdout::print(crate::history::describe_history(&store, id, between)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -487,7 +526,7 @@ pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode>
         }
     }
     publish_pending(&config, &store, true)?;
-    println!("article {id} hidden from every output");
+    stdout::println(format_args!("article {id} hidden from every output"))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -499,11 +538,11 @@ pub fn unhide(config_path: &Path, article: &str) -> Result<ExitCode> {
     let (_lock, store) = open_locked(&config)?;
     let id = one_article(&store, article)?;
     if !store.unhide(id, clock.now().timestamp_millis())? {
-        println!("article {id} is not hidden: nothing to do");
+        stdout::println(format_args!("article {id} is not hidden: nothing to do"))?;
         return Ok(ExitCode::SUCCESS);
     }
     publish_pending(&config, &store, true)?;
-    println!("article {id} shown again");
+    stdout::println(format_args!("article {id} shown again"))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -515,12 +554,12 @@ pub fn republish(config_path: &Path) -> Result<ExitCode> {
     let progress = crate::progress::Progress::spinner("writing posts, lists and search.json");
     let report = publish_pending(&config, &store, true)?;
     drop(progress);
-    println!(
+    stdout::println(format_args!(
         "{} post(s), {} list(s) and search.json written to {}",
         report.posts_written,
         report.lists_written,
         config.archive.display()
-    );
+    ))?;
     Ok(if report.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -531,7 +570,8 @@ pub fn republish(config_path: &Path) -> Result<ExitCode> {
     })
 }
 
-/// `30d`, `12h`, `2w`, `90m` as milliseconds.
+/// `30d`, `12h`, `2w`, `90m` (a bare number is days) as milliseconds; a window too long to count
+/// in milliseconds is an error naming it.
 fn parse_window(text: &str) -> Result<i64> {
     let text = text.trim();
     let split = text
@@ -548,7 +588,17 @@ fn parse_window(text: &str) -> Result<i64> {
         "w" => 7 * 86_400_000,
         other => bail!("{text:?}: unknown unit {other:?} (use m, h, d or w)"),
     };
-    Ok(number * unit_ms)
+    number
+        .checked_mul(unit_ms)
+        .with_context(|| format!("{text:?} is too long a time window to count"))
+}
+
+/// The moment `text` (a window, see [`parse_window`]) before `now_ms`, in milliseconds since
+/// 1970.
+fn since_ms(text: &str, now_ms: i64) -> Result<i64> {
+    now_ms
+        .checked_sub(parse_window(text)?)
+        .with_context(|| format!("{text:?} is too long a time window to count"))
 }
 
 /// `newsvault check [--since 30d] [--source NAME] [--limit N]`.
@@ -561,7 +611,7 @@ pub async fn check(
     let config = Config::load(config_path)?;
     let clock = Clock::from_env()?;
     let now = clock.now().timestamp_millis();
-    let since_ms = since.map(parse_window).transpose()?.map(|w| now - w);
+    let since_ms = since.map(|text| since_ms(text, now)).transpose()?;
     let source_id = match source {
         Some(name) => Some(
             config
@@ -590,10 +640,10 @@ pub async fn check(
         .most_common_cause()
         .map(|(cause, count)| format!(" (most common cause, {count} of them: {cause})"))
         .unwrap_or_default();
-    println!(
+    stdout::println(format_args!(
         "{} page(s) checked: {} gone, {} back, {} without an answer{why}",
         summary.checked, summary.gone, summary.back, summary.unknown
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -643,10 +693,10 @@ pub fn reprocess(config_path: &Path, source: Option<&str>) -> Result<ExitCode> {
     }
     store.commit()?;
     let report = publish_pending(&config, &store, changed > 0)?;
-    println!(
+    stdout::println(format_args!(
         "{changed} article(s) re-derived, {} post(s) rewritten",
         report.posts_written
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -694,14 +744,14 @@ pub async fn extract(page: &str, selector: Option<&str>, json: bool) -> Result<E
     let base = url.as_deref().and_then(|u| url::Url::parse(u).ok());
     found.html = crate::content::clean::clean_html(&found.html, base.as_ref(), &Default::default());
     if json {
-        println!("{}", serde_json::to_string_pretty(&found)?);
+        stdout::println(serde_json::to_string_pretty(&found)?)?;
     } else {
-        println!(
+        stdout::println(format_args!(
             "title: {}\n\n{}\n\n{}",
             found.title.unwrap_or_default(),
             found.text.trim(),
             found.html
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -724,12 +774,11 @@ fn site_options(config: &Config, out: Option<&Path>) -> Result<crate::publish::s
 pub fn build(config_path: &Path, out: Option<&Path>) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let options = site_options(&config, out)?;
-    let path = config.store_path();
-    let store = Store::open(&path)?;
+    let store = Store::open_existing(&config.store_path())?;
     let started = std::time::Instant::now();
     let report = crate::publish::site::build_site(&store, &options)
         .with_context(|| format!("building the site in {}", options.out.display()))?;
-    println!(
+    stdout::println(format_args!(
         "{} articles; {} page(s) rendered, {} file(s) written, {} unchanged, {} removed in {:.2} s: {}",
         report.articles,
         report.rendered,
@@ -738,7 +787,7 @@ pub fn build(config_path: &Path, out: Option<&Path>) -> Result<ExitCode> {
         report.removed,
         started.elapsed().as_secs_f64(),
         options.out.join("index.html").display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -768,7 +817,7 @@ pub fn search(
     let index = match current {
         Some(index) => index,
         None => {
-            let store = Store::open(&config.store_path())?;
+            let store = Store::open_existing(&config.store_path())?;
             crate::search::open_updated(&store, &dir, crate::search::Building::Fast)?
         }
     };
@@ -784,7 +833,7 @@ pub fn search(
         {
             Some(configured) => Some(configured.id().to_string()),
             None => {
-                let store = Store::open(&config.store_path())?;
+                let store = Store::open_existing(&config.store_path())?;
                 let mut shown_names = Vec::new();
                 let mut found = None;
                 for id in store.source_ids()? {
@@ -816,7 +865,7 @@ pub fn search(
         other => other?,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        stdout::println(serde_json::to_string_pretty(&results)?)?;
     } else {
         use std::io::IsTerminal;
         let mark = if std::io::stdout().is_terminal() {
@@ -824,7 +873,7 @@ pub fn search(
         } else {
             ("[", "]")
         };
-        println!(
+        stdout::println(format_args!(
             "{} article(s) match {query:?}{}",
             results.total,
             if results.total > results.hits.len() {
@@ -832,9 +881,9 @@ pub fn search(
             } else {
                 String::new()
             }
-        );
+        ))?;
         for (i, hit) in results.hits.iter().enumerate() {
-            println!(
+            stdout::println(format_args!(
                 "\n{}. {}\n   {} · {}{} · {}\n   {}",
                 i + 1,
                 hit.title,
@@ -843,7 +892,7 @@ pub fn search(
                 if hit.gone { " · gone at source" } else { "" },
                 hit.link,
                 snippet_text(&hit.snippet, mark)
-            );
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -862,7 +911,7 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
     let index_to_update =
         !config.site.index_on_run() || crate::search::SearchIndex::open(&index_dir).is_err();
     if site_missing || index_to_update {
-        let store = Store::open(&store_path)?;
+        let store = Store::open_existing(&store_path)?;
         if site_missing {
             crate::publish::site::build_site(&store, &options)
                 .with_context(|| format!("building the site in {}", options.out.display()))?;
@@ -875,8 +924,31 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
-    println!("serving {} on http://{local}/", options.out.display());
+    stdout::println(format_args!(
+        "serving {} on http://{local}/",
+        options.out.display()
+    ))?;
     let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     crate::serve::serve(listener, options.out, index_dir, shutdown).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_count_in_milliseconds_and_one_too_long_is_refused_naming_it() {
+        assert_eq!(parse_window("90m").unwrap(), 90 * 60_000);
+        assert_eq!(parse_window("2w").unwrap(), 14 * 86_400_000);
+        assert_eq!(parse_window("3").unwrap(), 3 * 86_400_000);
+        for text in ["20000000000w", "1000000000000000000d"] {
+            let error = parse_window(text).unwrap_err().to_string();
+            assert!(error.contains(text), "{error}");
+        }
+        let error = since_ms(&format!("{}m", i64::MAX / 60_000), -1_000_000_000_000)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("too long"), "{error}");
+    }
 }

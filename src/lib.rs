@@ -25,6 +25,7 @@
 //! - [`status`]: each source's health (`newsvault status`), read from config and store.
 //! - [`commands`]: one function per subcommand, called by the binary.
 //! - [`progress`]: progress bars on stderr for long commands, on a terminal only.
+//! - [`stdout`]: what commands print; a reader that closes it early stops the printing only.
 //! - [`malloc`]: glibc's malloc tuned so that a run's phases do not keep each other's memory.
 //!
 //! [`clock`] gives "now", which `NEWSVAULT_NOW` can fix for reproducible output, and [`demo`]
@@ -52,5 +53,6 @@ pub mod search;
 pub mod serve;
 pub mod shutdown;
 pub mod status;
+pub mod stdout;
 pub mod store;
 pub mod watch;

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use thiserror::Error;
 
 use crate::fetch::Validators;
@@ -48,6 +48,14 @@ pub enum StoreError {
         "store {path} has schema version {found}, newer than this newsvault knows ({SCHEMA_VERSION}); upgrade newsvault"
     )]
     TooNew { path: PathBuf, found: i64 },
+    #[error("no store at {}: run `newsvault run` (or `newsvault import jekyll`) first", .path.display())]
+    Missing { path: PathBuf },
+    #[error(
+        "store {path} has schema version {found}, older than this newsvault's ({SCHEMA_VERSION}), and this user may only read it; run newsvault once as its owner to migrate it"
+    )]
+    CannotMigrate { path: PathBuf, found: i64 },
+    #[error("cannot read store {}: {why}", .path.display())]
+    Unreadable { path: PathBuf, why: String },
     #[error("store: {0}")]
     Sql(rusqlite::Error),
 }
@@ -73,6 +81,41 @@ fn open_reason(cause: &rusqlite::Error, path: &Path) -> String {
         }
         _ => said.to_string(),
     }
+}
+
+/// Why a store this user may only read could not be read: SQLite's error, or, for a store in
+/// write-ahead-log mode whose shared-memory file is absent, that SQLite would have to create that
+/// file in a folder this user cannot write (it reads such a store only with that file).
+fn read_only_failure(path: &Path, cause: rusqlite::Error) -> StoreError {
+    let shm = StoreFile::SharedMemory.path(path);
+    if !shm.exists() && in_wal_mode(path) {
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        return StoreError::Unreadable {
+            path: path.to_path_buf(),
+            why: format!(
+                "it is in write-ahead-log mode and this user may not create {} in {} (SQLite said: {cause}); run newsvault as the store's owner, or let this user write that folder",
+                shm.display(),
+                folder.display()
+            ),
+        };
+    }
+    StoreError::Open {
+        path: path.to_path_buf(),
+        cause,
+    }
+}
+
+/// Whether the SQLite file at `path` says it is in write-ahead-log mode: its header's read and
+/// write format versions (bytes 18 and 19) are 2.
+fn in_wal_mode(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut header))
+        .is_ok_and(|()| header[18] == 2 && header[19] == 2)
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -184,8 +227,80 @@ pub enum FeedResult<'a> {
     },
 }
 
+/// One of the files SQLite keeps for a store: the store itself, and beside it, under its name
+/// with a suffix, the write-ahead log and its shared-memory index (while the store is open) and
+/// the rollback journal (during an import). Writing any of them from outside SQLite damages the
+/// store, or replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFile {
+    Store,
+    WriteAheadLog,
+    SharedMemory,
+    Journal,
+}
+
+impl StoreFile {
+    pub const ALL: [StoreFile; 4] = [
+        StoreFile::Store,
+        StoreFile::WriteAheadLog,
+        StoreFile::SharedMemory,
+        StoreFile::Journal,
+    ];
+
+    /// This file's path for the store at `store`.
+    pub fn path(self, store: &Path) -> PathBuf {
+        let suffix = match self {
+            StoreFile::Store => "",
+            StoreFile::WriteAheadLog => "-wal",
+            StoreFile::SharedMemory => "-shm",
+            StoreFile::Journal => "-journal",
+        };
+        let mut name = store.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    }
+
+    /// What it is, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StoreFile::Store => "the store itself",
+            StoreFile::WriteAheadLog => "the store's write-ahead log",
+            StoreFile::SharedMemory => "the store's shared-memory index",
+            StoreFile::Journal => "the store's rollback journal",
+        }
+    }
+
+    /// Which file of the store at `store` `candidate` is, if any, whatever it is called: the same
+    /// file (device and inode) when both exist, so a link or another spelling of the path is
+    /// caught; else the same path once both are made canonical.
+    pub fn of(candidate: &Path, store: &Path) -> Option<StoreFile> {
+        use std::os::unix::fs::MetadataExt;
+        let found = std::fs::metadata(candidate).ok();
+        let canonical = canonical_path(candidate);
+        StoreFile::ALL.into_iter().find(|file| {
+            let path = file.path(store);
+            match (&found, std::fs::metadata(&path)) {
+                (Some(found), Ok(meta)) => found.dev() == meta.dev() && found.ino() == meta.ino(),
+                _ => canonical.is_some() && canonical == canonical_path(&path),
+            }
+        })
+    }
+}
+
+/// `path` with links and `.`/`..` resolved; for a file that does not exist, its folder's
+/// canonical path joined with its name. `None` when the folder does not exist either.
+fn canonical_path(path: &Path) -> Option<PathBuf> {
+    if let Ok(canonical) = std::fs::canonicalize(path) {
+        return Some(canonical);
+    }
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let folder = std::fs::canonicalize(folder.unwrap_or(Path::new("."))).ok()?;
+    Some(folder.join(path.file_name()?))
+}
+
 impl Store {
-    /// Opens (creating if needed) the store at `path` and migrates it to [`SCHEMA_VERSION`].
+    /// Opens the store at `path`, creating it (and its folder) when absent, and migrates it to
+    /// [`SCHEMA_VERSION`]: for the commands that fill a store (`run`, `watch`, `import`, `demo`).
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(folder).map_err(|cause| StoreError::Folder {
@@ -193,22 +308,58 @@ impl Store {
                 cause,
             })?;
         }
+        Store::connect(path, OpenFlags::default())
+    }
+
+    /// Opens the store at `path`, which must exist ([`StoreError::Missing`] otherwise; nothing
+    /// is created), and migrates it: for every command that reads or changes an archive without
+    /// filling it. A store this user may only read is opened read-only (SQLite does so by
+    /// itself): see [`Store::connect`].
+    pub fn open_existing(path: &Path) -> Result<Store> {
+        Store::ensure_exists(path)?;
+        Store::connect(path, OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE)
+    }
+
+    /// [`StoreError::Missing`] when there is no store at `path`: checked by commands that
+    /// would otherwise create something first (the archive's lock file).
+    pub fn ensure_exists(path: &Path) -> Result<()> {
+        if path.exists() {
+            Ok(())
+        } else {
+            Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            })
+        }
+    }
+
+    /// Connects to `path` with `flags`. A connection that SQLite could only open read-only (the
+    /// file is not writable by this user) writes nothing: the journal mode is not set (the
+    /// store's own stays) and an older schema is not migrated but refused.
+    fn connect(path: &Path, flags: OpenFlags) -> Result<Store> {
         let open = |cause| StoreError::Open {
             path: path.to_path_buf(),
             cause,
         };
-        let conn = Connection::open(path).map_err(open)?;
+        let conn = Connection::open_with_flags(path, flags).map_err(open)?;
+        let read_only = conn.is_readonly(rusqlite::MAIN_DB).map_err(open)?;
+        let failed = |cause| match read_only {
+            true => read_only_failure(path, cause),
+            false => open(cause),
+        };
+        if !read_only {
+            conn.execute_batch("PRAGMA journal_mode = WAL;")
+                .map_err(failed)?;
+        }
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
+            "PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 10000;
              PRAGMA cache_size = -16384;",
         )
-        .map_err(open)?;
+        .map_err(failed)?;
         let store = Store { conn };
-        store.migrate(path).map_err(|e| match e {
-            StoreError::Sql(cause) => open(cause),
+        store.migrate(path, read_only).map_err(|e| match e {
+            StoreError::Sql(cause) => failed(cause),
             other => other,
         })?;
         Ok(store)
@@ -218,15 +369,23 @@ impl Store {
     /// store in memory).
     pub fn reopen(&self) -> Option<Result<Store>> {
         let path = self.conn.path().filter(|p| !p.is_empty())?;
-        Some(Store::open(Path::new(path)))
+        Some(Store::open_existing(Path::new(path)))
     }
 
-    fn migrate(&self, path: &Path) -> Result<()> {
+    /// Brings the schema to [`SCHEMA_VERSION`]; on a `read_only` connection an older schema is
+    /// [`StoreError::CannotMigrate`].
+    fn migrate(&self, path: &Path, read_only: bool) -> Result<()> {
         let found: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        if read_only && found < SCHEMA_VERSION {
+            return Err(StoreError::CannotMigrate {
                 path: path.to_path_buf(),
                 found,
             });
@@ -1991,6 +2150,55 @@ mod tests {
                 (2, "U".into(), String::new()),
                 (1, "T".into(), String::new())
             ]
+        );
+    }
+
+    #[test]
+    fn opening_a_missing_store_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive/.newsvault/store.sqlite");
+        let error = Store::open_existing(&path).err().unwrap();
+        assert!(matches!(error, StoreError::Missing { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("no store at {}: ", path.display())),
+            "{error}"
+        );
+        assert!(!dir.path().join("archive").exists());
+    }
+
+    /// A store SQLite opens read-only (this user may not write it) is read as it is: its
+    /// journal mode is not set (that is a write), and an older schema is refused, not migrated.
+    #[test]
+    fn a_store_opened_read_only_is_read_without_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        // As an import that could not switch back to the write-ahead log leaves it.
+        store_at_version(
+            &path,
+            SCHEMA_VERSION as usize,
+            "PRAGMA journal_mode = DELETE;",
+        );
+        let before = std::fs::read(&path).unwrap();
+        let store = Store::connect(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        assert_eq!(store.article_count().unwrap(), 1);
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+        drop(store);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+
+        let old = dir.path().join("old.sqlite");
+        store_at_version(&old, 8, "");
+        let error = Store::connect(&old, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(error, StoreError::CannotMigrate { found: 8, .. }),
+            "{error}"
         );
     }
 }

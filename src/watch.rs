@@ -40,6 +40,7 @@ use crate::clock::Clock;
 use crate::config::{Config, SourceConfig};
 use crate::lock::ArchiveLock;
 use crate::run::{RunSummary, run_locked};
+use crate::stdout;
 use crate::store::Store;
 
 /// Longest single sleep between two looks at the schedule: a machine that was suspended, or a
@@ -199,11 +200,11 @@ pub async fn watch(
             match edited {
                 Ok(edited) => {
                     config = edited;
-                    println!(
-                        "watch: {} changed; now watching {} sources",
+                    stdout::report(format_args!(
+                        "watch: {} changed; now watching {} sources\n",
                         file.path.display(),
                         config.sources.len()
-                    );
+                    ));
                 }
                 Err(why) => tracing::error!("{why}; watch keeps the config it had"),
             }
@@ -216,11 +217,11 @@ pub async fn watch(
         if !due.is_empty() {
             let subset = config_with(config, &due);
             let names: Vec<&str> = due.iter().map(|s| s.name.as_str()).collect();
-            println!(
-                "watch: {}: running {}",
+            stdout::report(format_args!(
+                "watch: {}: running {}\n",
                 started.format("%Y-%m-%d %H:%M:%S UTC"),
                 names.join(", ")
-            );
+            ));
             let outcome = run_locked(&subset, Clock::Fixed(started), lock, signalled()).await;
             let interrupted = match &outcome {
                 Ok(summary) => summary.interrupted,
@@ -246,7 +247,10 @@ pub async fn watch(
                 next_runs.insert(source.id().to_string(), next);
             }
             if let Some((name, next)) = soonest(config, &next_runs) {
-                println!("watch: next run {} ({name})", format_ms(next));
+                stdout::report(format_args!(
+                    "watch: next run {} ({name})\n",
+                    format_ms(next)
+                ));
             }
         }
         let wait = match soonest(config, &next_runs) {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{FeedServer, Reply, TempArchive, rss};
+use common::{FeedServer, Reply, TempArchive, assert_no_temp_files, rss};
 
 const NOW: &str = "2021-04-04T08:45:53Z";
 
@@ -146,22 +146,6 @@ fn send_signal(child: &Child, signal: &str) {
         .status()
         .unwrap();
     assert!(status.success());
-}
-
-/// No file under `dir` is a temporary file of an interrupted write.
-fn assert_no_temp_files(dir: &Path) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        assert!(
-            !name.starts_with(newsvault::publish::TEMP_PREFIX),
-            "left behind: {}",
-            entry.path().display()
-        );
-        if entry.file_type().unwrap().is_dir() {
-            assert_no_temp_files(&entry.path());
-        }
-    }
 }
 
 fn integrity(store: &Path) -> String {

@@ -1309,6 +1309,8 @@ fn snippet(text: &str, words: &[Vec<char>]) -> Vec<Piece> {
 }
 
 /// `--since`: a window back from `now_ms` (`30d`, `12h`, `2w`, `90m`) or a day (`2021-04-01`).
+/// A window reaching further back than milliseconds since 1970 count is an error naming it (it
+/// once saturated, quietly meaning "since ever").
 pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, SearchError> {
     let text = text.trim();
     if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
@@ -1335,7 +1337,12 @@ pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, SearchError> {
         "w" => 7 * 86_400_000,
         _ => return Err(bad()),
     };
-    Ok(now_ms - number.saturating_mul(unit_ms))
+    number
+        .checked_mul(unit_ms)
+        .and_then(|window| now_ms.checked_sub(window))
+        .ok_or_else(|| {
+            SearchError::BadQuery(format!("{text:?} is too long a time window to count"))
+        })
 }
 
 /// The snippet as plain text with hits in `[` `]`, for a terminal or a script.
@@ -1427,6 +1434,18 @@ mod tests {
         assert_eq!(parse_since("2d", 3 * 86_400_000).unwrap(), 86_400_000);
         assert_eq!(parse_since("1970-01-02", 0).unwrap(), 86_400_000);
         assert!(parse_since("soon", 0).is_err());
+    }
+
+    #[test]
+    fn a_window_too_long_to_count_is_refused_naming_it() {
+        for text in ["20000000000w", "1000000000000000000d"] {
+            let error = parse_since(text, 0).unwrap_err().to_string();
+            assert!(error.contains(text), "{error}");
+        }
+        // The longest window that counts reaches back from now without wrapping either.
+        let longest = format!("{}m", i64::MAX / 60_000);
+        assert!(parse_since(&longest, 1_700_000_000_000).unwrap() < 0);
+        assert!(parse_since(&longest, -1_000_000_000_000).is_err());
     }
 
     #[test]

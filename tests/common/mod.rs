@@ -197,6 +197,22 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
+/// No file under `dir` is a temporary file of an interrupted write.
+pub fn assert_no_temp_files(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.starts_with(newsvault::publish::TEMP_PREFIX),
+            "left behind: {}",
+            entry.path().display()
+        );
+        if entry.file_type().unwrap().is_dir() {
+            assert_no_temp_files(&entry.path());
+        }
+    }
+}
+
 /// The moment the golden post was written: `NEWSVAULT_NOW` for runs over the golden feed.
 pub const GOLDEN_NOW: &str = "2021-04-04T08:45:53.966Z";
 
@@ -275,6 +291,11 @@ impl TempArchive {
 
     pub fn archive(&self) -> PathBuf {
         self.dir.path().join("archive")
+    }
+
+    /// The store's file, where the config puts it by default.
+    pub fn store(&self) -> PathBuf {
+        self.archive().join(".newsvault/store.sqlite")
     }
 
     pub fn posts(&self) -> PathBuf {
