@@ -352,6 +352,9 @@ pub async fn run_locked(
     }
     drop(results);
     drop(progress);
+    // Small blocks spread over the pages the feeds filled: gone before the run hands its memory
+    // back (`malloc::release_freed`), or they would keep those pages resident.
+    drop(met_in_run);
     tracing::debug!(
         ms = timer.elapsed().as_millis(),
         "feeds fetched, parsed and ingested"

@@ -586,7 +586,7 @@ pub fn update_index(
     dir: &Path,
     building: Building,
 ) -> Result<IndexReport, SearchError> {
-    update_and_open(store, dir, building).map(|(report, _)| report)
+    update_and_open(store, dir, building, false).map(|(report, _)| report)
 }
 
 /// [`update_index`], then the index open for searching as it was found current or left: opened
@@ -596,21 +596,30 @@ pub fn open_updated(
     dir: &Path,
     building: Building,
 ) -> Result<SearchIndex, SearchError> {
-    update_and_open(store, dir, building).map(|(_, index)| index)
+    let (_, index) = update_and_open(store, dir, building, true)?;
+    index.ok_or_else(|| SearchError::Io {
+        path: dir.to_path_buf(),
+        cause: std::io::Error::other("the index was not opened"),
+    })
 }
 
+/// Brings the index up to date and, with `open`, opens it for searching under the same lock. A
+/// run does not open it: what opening maps of the segments would only add to its memory.
 fn update_and_open(
     store: &Store,
     dir: &Path,
     building: Building,
-) -> Result<(IndexReport, SearchIndex), SearchError> {
-    update_index_paced(store, dir, building, &mut Pace::new(PACE_STALL)).map_err(|e| match e {
-        SearchError::Index(cause) => SearchError::Build {
-            path: dir.to_path_buf(),
-            cause,
+    open: bool,
+) -> Result<(IndexReport, Option<SearchIndex>), SearchError> {
+    update_index_paced(store, dir, building, open, &mut Pace::new(PACE_STALL)).map_err(
+        |e| match e {
+            SearchError::Index(cause) => SearchError::Build {
+                path: dir.to_path_buf(),
+                cause,
+            },
+            other => other,
         },
-        other => other,
-    })
+    )
 }
 
 /// Whether the building of the index in `dir` finished, whatever its format: its state is
@@ -682,8 +691,9 @@ fn update_index_paced(
     store: &Store,
     dir: &Path,
     building: Building,
+    open: bool,
     pace: &mut Pace,
-) -> Result<(IndexReport, SearchIndex), SearchError> {
+) -> Result<(IndexReport, Option<SearchIndex>), SearchError> {
     // The lock is taken when it is free, and the index looked at once, under it. When another
     // process holds it, or this one cannot take it (a read-only archive), an index already
     // current is read without it; only one to write waits for it.
@@ -691,7 +701,7 @@ fn update_index_paced(
         Ok(Some(lock)) => lock,
         not_taken => {
             if let Plan::Current(index, report) = plan(store, dir)? {
-                return Ok((report, *index));
+                return Ok((report, Some(*index)));
             }
             // A lock that cannot be taken at all is an error once the index must be written.
             not_taken?;
@@ -705,7 +715,7 @@ fn update_index_paced(
     // damaged (not caught between another's commit and its clean-up), and what another process
     // did while this one waited is not done again.
     let report = match plan(store, dir)? {
-        Plan::Current(index, report) => return Ok((report, *index)),
+        Plan::Current(index, report) => return Ok((report, Some(*index))),
         Plan::Update(index, changes) => update_whole(store, dir, index.index, changes, pace)?,
         Plan::Build(damaged) => {
             if let Some(why) = damaged {
@@ -717,10 +727,10 @@ fn update_index_paced(
             build_from_scratch(store, dir, building, pace)?
         }
     };
-    Ok((
-        report,
-        SearchIndex::open_segments(dir, ReloadPolicy::Manual)?,
-    ))
+    let index = open
+        .then(|| SearchIndex::open_segments(dir, ReloadPolicy::Manual))
+        .transpose()?;
+    Ok((report, index))
 }
 
 /// What bringing the index in a folder up to date takes, as [`plan`] finds it.
@@ -1464,7 +1474,8 @@ mod tests {
         for (building, index) in [(Building::Fast, "fast"), (Building::Lean, "lean")] {
             let mut pace = Pace::new(std::time::Duration::from_secs(30));
             let (report, _) =
-                update_index_paced(&store, &dir.path().join(index), building, &mut pace).unwrap();
+                update_index_paced(&store, &dir.path().join(index), building, false, &mut pace)
+                    .unwrap();
             assert_eq!(report.indexed, articles, "{building:?}");
             assert!(
                 !pace.is_off(),
