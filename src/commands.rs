@@ -329,6 +329,21 @@ fn publish_pending(
     Ok(report)
 }
 
+/// Brings the HTML site up to date (incrementally) when one was built at its default place, so
+/// that a hidden article leaves it at once, not at the next `build`. A site that cannot be built
+/// is a warning: the article is hidden in the store and the Jekyll tree already.
+fn refresh_built_site(config: &Config, store: &Store) {
+    let Ok(options) = site_options(config, None) else {
+        return;
+    };
+    if !options.out.join("index.html").exists() {
+        return;
+    }
+    if let Err(e) = crate::publish::site::build_site(store, &options) {
+        tracing::warn!("building the site in {}: {e:#}", options.out.display());
+    }
+}
+
 /// Brings the search index up to date with the store after a command changed it. The store is
 /// the system of record and the index is rebuilt from it by the next `search`: an index that
 /// cannot be updated is a warning that names it and why, not a failed command whose work (an
@@ -526,6 +541,7 @@ pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode>
         }
     }
     publish_pending(&config, &store, true)?;
+    refresh_built_site(&config, &store);
     stdout::println(format_args!("article {id} hidden from every output"))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -542,6 +558,7 @@ pub fn unhide(config_path: &Path, article: &str) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     publish_pending(&config, &store, true)?;
+    refresh_built_site(&config, &store);
     stdout::println(format_args!("article {id} shown again"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -190,15 +190,21 @@ async fn hidden_articles_leave_the_site_and_user_templates_replace_builtins() {
     );
     let hidden = page_with(&archive, "要隐藏的");
 
+    // `hide` takes the article out of the site already built, not only at the next `build`.
     let (code, _, err) = archive.cli(&["hide", "https://e.com/2", "--reason", "takedown"], None);
     assert_eq!(code, 0, "{err}");
-    let (_, out, _) = archive.cli(&["build"], None);
-    assert!(out.contains("1 removed"), "{out}");
     assert!(!hidden.exists());
     let day_pages = std::fs::read_dir(site(&archive).join("days")).unwrap();
     for page in day_pages {
         assert!(!read(page.unwrap().path()).contains("要隐藏的"));
     }
+    assert!(!read(site(&archive).join("index.html")).contains("要隐藏的"));
+    let (_, out, _) = archive.cli(&["build"], None);
+    assert!(out.contains("0 removed"), "{out}");
+    // And `unhide` puts it back.
+    let (code, _, err) = archive.cli(&["unhide", "https://e.com/2"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(page_with(&archive, "要隐藏的").exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]
