@@ -540,10 +540,59 @@ pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode>
             _ => {}
         }
     }
+    let set_aside = move_other_post_files(&config, &store, id, Hiding::Hide)?;
     publish_pending(&config, &store, true)?;
     refresh_built_site(&config, &store);
     stdout::println(format_args!("article {id} hidden from every output"))?;
+    if !set_aside.is_empty() {
+        stdout::println(format_args!(
+            "its other post files, set aside in {}: {}",
+            config
+                .archive
+                .join(crate::config::HIDDEN_POSTS_DIR)
+                .display(),
+            set_aside.join(", ")
+        ))?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which way [`move_other_post_files`] moves them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hiding {
+    Hide,
+    Unhide,
+}
+
+/// Moves the other post files of article `id` (its aliases: copies of it an imported archive
+/// held under other names) out of `_posts/` into [`crate::config::HIDDEN_POSTS_DIR`] when it is
+/// hidden, and back when it is shown again: a hidden article leaves no copy in the Jekyll tree,
+/// and nothing newsvault cannot write again is deleted. A file already where it goes is left
+/// (never overwritten). Returns the names moved.
+fn move_other_post_files(
+    config: &Config,
+    store: &Store,
+    id: i64,
+    way: Hiding,
+) -> Result<Vec<String>> {
+    let posts = config.archive.join(crate::publish::jekyll::POSTS_DIR);
+    let aside = config.archive.join(crate::config::HIDDEN_POSTS_DIR);
+    let (from, to) = match way {
+        Hiding::Hide => (&posts, &aside),
+        Hiding::Unhide => (&aside, &posts),
+    };
+    let mut moved = Vec::new();
+    for name in store.aliases(id)? {
+        let (source, target) = (from.join(&name), to.join(&name));
+        if source.symlink_metadata().is_err() || target.symlink_metadata().is_ok() {
+            continue;
+        }
+        std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+        std::fs::rename(&source, &target)
+            .with_context(|| format!("moving {} to {}", source.display(), target.display()))?;
+        moved.push(name);
+    }
+    Ok(moved)
 }
 
 /// `newsvault unhide <article>`: a hidden article back in every output; one that is not hidden
@@ -557,6 +606,7 @@ pub fn unhide(config_path: &Path, article: &str) -> Result<ExitCode> {
         stdout::println(format_args!("article {id} is not hidden: nothing to do"))?;
         return Ok(ExitCode::SUCCESS);
     }
+    move_other_post_files(&config, &store, id, Hiding::Unhide)?;
     publish_pending(&config, &store, true)?;
     refresh_built_site(&config, &store);
     stdout::println(format_args!("article {id} shown again"))?;

@@ -199,6 +199,9 @@ pub struct Config {
 /// Where `newsvault build` writes the HTML site, inside the archive: a dot-folder, so Jekyll
 /// ignores it.
 pub const DEFAULT_SITE_DIR: &str = ".newsvault/site";
+/// Where `hide` sets aside the other post files of a hidden article (copies newsvault did not
+/// write and cannot write again), inside the archive: a dot-folder, so Jekyll ignores it.
+pub const HIDDEN_POSTS_DIR: &str = ".newsvault/hidden-posts";
 /// Where the search index lives, inside the archive.
 pub const DEFAULT_INDEX_DIR: &str = ".newsvault/index";
 

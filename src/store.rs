@@ -1306,6 +1306,16 @@ impl Store {
         Ok(post_name)
     }
 
+    /// The other post file names an article has (an imported archive may hold it under
+    /// several), by name.
+    pub fn aliases(&self, id: i64) -> Result<Vec<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT name FROM alias WHERE article_id = ?1 ORDER BY name")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Shows a hidden article again (its post is to be written). Returns false, and records
     /// nothing, when the article is not hidden.
     pub fn unhide(&self, id: i64, now_ms: i64) -> Result<bool> {

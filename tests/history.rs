@@ -132,6 +132,45 @@ fn fixture_posts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/_posts")
 }
 
+/// An imported article may have other post files (the same article saved under two days): they
+/// are copies of it, so `hide` takes them out of `_posts/` too — set aside in the store's folder,
+/// where Jekyll does not look, not deleted — and `unhide` puts them back as they were.
+#[test]
+fn hide_sets_an_articles_other_post_files_aside_and_unhide_puts_them_back() {
+    let archive = TempArchive::new(&[], "");
+    copy_dir(&fixture_posts(), &archive.posts());
+    let (code, out, err) = archive.cli(
+        &["import", "jekyll", archive.posts().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let post = archive.posts().join("2020-06-01-同一篇文章两个日子.md");
+    let other = archive.posts().join("2020-06-02-同一篇文章两个日子.md");
+    let other_bytes = std::fs::read(&other).unwrap();
+
+    let (code, out, err) = archive.cli(
+        &[
+            "hide",
+            "https://example.org/dup/1.html",
+            "--reason",
+            "takedown",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!post.exists());
+    assert!(
+        !other.exists(),
+        "a copy of the hidden article stayed in _posts"
+    );
+    assert!(out.contains("2020-06-02-同一篇文章两个日子.md"), "{out}");
+
+    let (code, out, err) = archive.cli(&["unhide", "https://example.org/dup/1.html"], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(post.exists());
+    assert_eq!(std::fs::read(&other).unwrap(), other_bytes);
+}
+
 #[test]
 fn import_then_republish_writes_every_file_back_byte_for_byte() {
     let archive = TempArchive::new(&[], "");
