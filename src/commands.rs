@@ -21,7 +21,7 @@ use crate::publish::TEMP_PREFIX;
 use crate::publish::git::{Counts, publish_to_git};
 use crate::run::{RunSummary, describe, run_locked};
 use crate::stdout;
-use crate::store::{Store, StoreFile};
+use crate::store::{Hiding, Store, StoreFile};
 
 /// Exit code of a run in which some feeds failed.
 pub const EXIT_SOME_FAILED: u8 = 2;
@@ -528,7 +528,16 @@ pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode>
     let clock = Clock::from_env()?;
     let (_lock, store) = open_locked(&config)?;
     let id = one_article(&store, article)?;
-    if let Some(name) = store.hide(id, reason, clock.now().timestamp_millis())? {
+    let post_name = match store.hide(id, reason, clock.now().timestamp_millis())? {
+        Hiding::Already => {
+            stdout::println(format_args!(
+                "article {id} is hidden already: nothing to do"
+            ))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Hiding::Hidden { post_name } => post_name,
+    };
+    if let Some(name) = post_name {
         let path = config
             .archive
             .join(crate::publish::jekyll::POSTS_DIR)
@@ -540,7 +549,7 @@ pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode>
             _ => {}
         }
     }
-    let set_aside = move_other_post_files(&config, &store, id, Hiding::Hide)?;
+    let set_aside = move_other_post_files(&config, &store, id, Way::Hide)?;
     publish_pending(&config, &store, true)?;
     refresh_built_site(&config, &store);
     stdout::println(format_args!("article {id} hidden from every output"))?;
@@ -559,7 +568,7 @@ pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode>
 
 /// Which way [`move_other_post_files`] moves them.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Hiding {
+enum Way {
     Hide,
     Unhide,
 }
@@ -569,17 +578,12 @@ enum Hiding {
 /// hidden, and back when it is shown again: a hidden article leaves no copy in the Jekyll tree,
 /// and nothing newsvault cannot write again is deleted. A file already where it goes is left
 /// (never overwritten). Returns the names moved.
-fn move_other_post_files(
-    config: &Config,
-    store: &Store,
-    id: i64,
-    way: Hiding,
-) -> Result<Vec<String>> {
+fn move_other_post_files(config: &Config, store: &Store, id: i64, way: Way) -> Result<Vec<String>> {
     let posts = config.archive.join(crate::publish::jekyll::POSTS_DIR);
     let aside = config.archive.join(crate::config::HIDDEN_POSTS_DIR);
     let (from, to) = match way {
-        Hiding::Hide => (&posts, &aside),
-        Hiding::Unhide => (&aside, &posts),
+        Way::Hide => (&posts, &aside),
+        Way::Unhide => (&aside, &posts),
     };
     let mut moved = Vec::new();
     for name in store.aliases(id)? {
@@ -606,7 +610,7 @@ pub fn unhide(config_path: &Path, article: &str) -> Result<ExitCode> {
         stdout::println(format_args!("article {id} is not hidden: nothing to do"))?;
         return Ok(ExitCode::SUCCESS);
     }
-    move_other_post_files(&config, &store, id, Hiding::Unhide)?;
+    move_other_post_files(&config, &store, id, Way::Unhide)?;
     publish_pending(&config, &store, true)?;
     refresh_built_site(&config, &store);
     stdout::println(format_args!("article {id} shown again"))?;

@@ -125,6 +125,15 @@ pub struct Store {
     conn: Connection,
 }
 
+/// What [`Store::hide`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hiding {
+    /// Hidden now; its post file (if it has one) is to be removed.
+    Hidden { post_name: Option<String> },
+    /// It was hidden already: nothing changed.
+    Already,
+}
+
 /// What ingesting one article did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingest {
@@ -1290,20 +1299,24 @@ impl Store {
         )
     }
 
-    /// Hides an article from every output, recording when and why. Returns its post file, to
-    /// remove.
-    pub fn hide(&self, id: i64, reason: &str, now_ms: i64) -> Result<Option<String>> {
+    /// Hides an article from every output, recording when and why; one hidden already keeps
+    /// its first reason and gets no second event.
+    pub fn hide(&self, id: i64, reason: &str, now_ms: i64) -> Result<Hiding> {
         let post_name: Option<String> =
             self.conn
                 .query_row("SELECT post_name FROM article WHERE id = ?1", [id], |r| {
                     r.get(0)
                 })?;
-        self.conn.execute(
-            "UPDATE article SET hidden_ms = ?2, hidden_reason = ?3 WHERE id = ?1",
+        let hidden = self.conn.execute(
+            "UPDATE article SET hidden_ms = ?2, hidden_reason = ?3
+             WHERE id = ?1 AND hidden_ms IS NULL",
             params![id, now_ms, reason],
         )?;
+        if hidden == 0 {
+            return Ok(Hiding::Already);
+        }
         self.add_event(id, "hidden", now_ms, Some(reason))?;
-        Ok(post_name)
+        Ok(Hiding::Hidden { post_name })
     }
 
     /// The other post file names an article has (an imported archive may hold it under

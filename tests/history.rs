@@ -376,6 +376,19 @@ async fn a_link_of_several_articles_is_refused_with_their_ids_and_sources() {
         format!("article {b} hidden from every output")
     );
     assert_eq!(archive.post_names().len(), 1);
+    // Hidden again: nothing to do, no second event, the first reason kept.
+    let (code, out, err) = archive.cli(
+        &["hide", b, "--reason", "another"],
+        Some("2024-06-02T00:30:00Z"),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.trim_end(),
+        format!("article {b} is hidden already: nothing to do")
+    );
+    let (_, history, _) = archive.cli(&["history", b], None);
+    assert_eq!(history.matches("  hidden").count(), 1, "{history}");
+    assert!(!history.contains("another"), "{history}");
 
     let (code, out, err) = archive.cli(&["unhide", a], Some("2024-06-02T01:00:00Z"));
     assert_eq!(code, 0, "{out}{err}");
