@@ -34,6 +34,37 @@ async fn golden_post_is_reproduced_byte_for_byte() {
     );
 }
 
+/// A source renamed (its `id` kept) has its list page under the new name; the page of the old
+/// name, which newsvault wrote, goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renamed_source_takes_its_list_page_along() {
+    let server = FeedServer::start().await;
+    server.set("/a", rss(&[("https://e.com/1", "第一条", "<p>一</p>")]));
+    let archive = TempArchive::new(&[("Mike", vec![server.url("/a")])], "");
+    let text = std::fs::read_to_string(&archive.config).unwrap();
+    let with_id = text.replace("name = \"Mike\"", "name = \"Mike\"\nid = \"m\"");
+    std::fs::write(&archive.config, &with_id).unwrap();
+    run(&load(&archive), clock("2024-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let lists = archive.archive().join("lists");
+    assert!(lists.join("Mike.md").exists());
+
+    std::fs::write(
+        &archive.config,
+        with_id.replace("name = \"Mike\"", "name = \"Michael\""),
+    )
+    .unwrap();
+    run(&load(&archive), clock("2024-06-01T01:00:00Z"))
+        .await
+        .unwrap();
+    assert!(lists.join("Michael.md").exists());
+    assert!(
+        !lists.join("Mike.md").exists(),
+        "the old name's list page stayed"
+    );
+}
+
 /// An article met more than once in one run (a feed repeating a guid, two feeds of a source
 /// carrying one item with other texts: a full text and a summary) is taken once, from where the
 /// run met it first: its first post has one version, and a feed that repeats a guid does not
