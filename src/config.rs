@@ -835,6 +835,7 @@ impl Config {
             ("concurrency", self.fetch.concurrency),
             ("per_host", self.fetch.per_host),
             ("attempts", self.fetch.attempts as usize),
+            ("max_items", self.fetch.max_items),
         ] {
             if value == 0 {
                 return mistake(fetch(key), format!("[fetch] {key} must be at least 1"));
@@ -1002,6 +1003,11 @@ mod tests {
                 format!("[fetch]\nconcurrency = 4\n\nper_host = 0\n{source}"),
                 "4:1",
                 "per_host",
+            ),
+            (
+                format!("[fetch]\nmax_items = 0\n{source}"),
+                "2:1",
+                "max_items",
             ),
             (
                 format!("{source}[publish.git]\nbranch = \"-x\"\n"),
