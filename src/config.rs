@@ -813,6 +813,12 @@ impl Config {
             {
                 return mistake(key("proxy"), format!("{which}: proxy {proxy:?} {why}"));
             }
+            if source.timeout_secs == Some(0) {
+                return mistake(
+                    key("timeout_secs"),
+                    format!("{which}: timeout_secs must be at least 1"),
+                );
+            }
             if let Some(minutes) = source.interval_mins
                 && !positive(minutes)
             {
@@ -836,6 +842,12 @@ impl Config {
             ("per_host", self.fetch.per_host),
             ("attempts", self.fetch.attempts as usize),
             ("max_items", self.fetch.max_items),
+            ("timeout_secs", self.fetch.timeout_secs as usize),
+            (
+                "connect_timeout_secs",
+                self.fetch.connect_timeout_secs as usize,
+            ),
+            ("max_body_bytes", self.fetch.max_body_bytes as usize),
         ] {
             if value == 0 {
                 return mistake(fetch(key), format!("[fetch] {key} must be at least 1"));
@@ -1009,6 +1021,12 @@ mod tests {
                 "2:1",
                 "max_items",
             ),
+            (
+                format!("[fetch]\ntimeout_secs = 0\n{source}"),
+                "2:1",
+                "timeout_secs",
+            ),
+            (format!("{source}timeout_secs = 0\n"), "4:1", "timeout_secs"),
             (
                 format!("{source}[publish.git]\nbranch = \"-x\"\n"),
                 "5:1",
