@@ -369,14 +369,7 @@ async fn a_closed_stdout_ends_the_printing_quietly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_whose_stdout_is_closed_still_archives_everything() {
     let server = FeedServer::start().await;
-    let items: Vec<(String, String)> = (1..=30)
-        .map(|i| (format!("https://e.com/{i}"), format!("第{i}条")))
-        .collect();
-    let items: Vec<(&str, &str, &str)> = items
-        .iter()
-        .map(|(link, title)| (link.as_str(), title.as_str(), "<p>正文</p>"))
-        .collect();
-    server.set("/a.xml", rss(&items));
+    server.set("/a.xml", common::numbered_rss(1..=30));
     let archive = TempArchive::new(&[("甲", vec![server.url("/a.xml")])], "");
     assert_ended_quietly(
         &["run"],

@@ -408,12 +408,12 @@ fn inspect_prints_entries_as_json() {
     assert_eq!(entry["published"], "2021-04-04T21:37:00Z");
 }
 
-#[test]
-fn demo_archives_the_bundled_feeds_without_network() {
-    let dir = tempfile::tempdir().unwrap();
+/// `newsvault demo DIR` run in `cwd`, with the golden clock; it must succeed.
+fn demo(dir: &Path, cwd: &Path) -> std::process::Output {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
         .arg("demo")
-        .arg(dir.path())
+        .arg(dir)
+        .current_dir(cwd)
         .env("NEWSVAULT_NOW", GOLDEN_NOW)
         .output()
         .unwrap();
@@ -422,6 +422,13 @@ fn demo_archives_the_bundled_feeds_without_network() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    output
+}
+
+#[test]
+fn demo_archives_the_bundled_feeds_without_network() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path(), Path::new("."));
     let golden = std::fs::read(dir.path().join("_posts").join(GOLDEN_NAME)).unwrap();
     assert_eq!(golden, fixture(&format!("golden/{GOLDEN_NAME}")));
     assert_eq!(
@@ -436,17 +443,7 @@ fn demo_archives_the_bundled_feeds_without_network() {
 #[test]
 fn demo_archives_into_a_relative_folder_as_given() {
     let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
-        .args(["demo", "演示 \"archive\""])
-        .current_dir(dir.path())
-        .env("NEWSVAULT_NOW", GOLDEN_NOW)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = demo(Path::new("演示 \"archive\""), dir.path());
     let posts = dir.path().join("演示 \"archive\"").join("_posts");
     assert_eq!(std::fs::read_dir(&posts).unwrap().count(), 5);
     let said = String::from_utf8_lossy(&output.stdout);
