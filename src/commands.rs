@@ -528,15 +528,13 @@ pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode>
     let clock = Clock::from_env()?;
     let (_lock, store) = open_locked(&config)?;
     let id = one_article(&store, article)?;
-    let post_name = match store.hide(id, reason, clock.now().timestamp_millis())? {
-        Hiding::Already => {
-            stdout::println(format_args!(
-                "article {id} is hidden already: nothing to do"
-            ))?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        Hiding::Hidden { post_name } => post_name,
+    // Hidden already, what an earlier `hide` could not take out (a post file it could not
+    // remove) is taken out now; with nothing left, there is nothing to do.
+    let (already, post_name) = match store.hide(id, reason, clock.now().timestamp_millis())? {
+        Hiding::Already { post_name } => (true, post_name),
+        Hiding::Hidden { post_name } => (false, post_name),
     };
+    let mut removed = false;
     if let Some(name) = post_name {
         let path = config
             .archive
@@ -546,10 +544,17 @@ pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode>
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(e).with_context(|| format!("removing {}", path.display()));
             }
-            _ => {}
+            Err(_) => {}
+            Ok(()) => removed = true,
         }
     }
     let set_aside = move_other_post_files(&config, &store, id, Way::Hide)?;
+    if already && !removed && set_aside.is_empty() {
+        stdout::println(format_args!(
+            "article {id} is hidden already: nothing to do"
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     publish_pending(&config, &store, true)?;
     refresh_built_site(&config, &store);
     stdout::println(format_args!("article {id} hidden from every output"))?;

@@ -130,8 +130,9 @@ pub struct Store {
 pub enum Hiding {
     /// Hidden now; its post file (if it has one) is to be removed.
     Hidden { post_name: Option<String> },
-    /// It was hidden already: nothing changed.
-    Already,
+    /// It was hidden already: nothing changed in the store (its post file, if one is left from
+    /// an earlier `hide` that could not remove it, is still to be removed).
+    Already { post_name: Option<String> },
 }
 
 /// What ingesting one article did.
@@ -1313,7 +1314,7 @@ impl Store {
             params![id, now_ms, reason],
         )?;
         if hidden == 0 {
-            return Ok(Hiding::Already);
+            return Ok(Hiding::Already { post_name });
         }
         self.add_event(id, "hidden", now_ms, Some(reason))?;
         Ok(Hiding::Hidden { post_name })
