@@ -11,7 +11,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::publish::TEMP_PREFIX;
+use crate::publish::temporary_beside;
 use crate::store::{Store, StoreError};
 
 /// Writes every version of every article as one JSON object per line; returns the count.
@@ -36,7 +36,7 @@ pub const OPML_ID_ATTRIBUTE: &str = "newsvaultId";
 /// replaced only once `write` has finished: the export goes to a temporary file beside it, which
 /// is synced, given the old file's permissions and renamed over it, so a failed or interrupted
 /// export leaves the file it had (an interrupted one leaves its temporary file too, named with
-/// [`TEMP_PREFIX`]). Anything else (a FIFO, a device such as `/dev/stdout`) has nothing to
+/// [`crate::publish::TEMP_PREFIX`]). Anything else (a FIFO, a device such as `/dev/stdout`) has nothing to
 /// replace and is written directly.
 pub fn write_to_file<T>(
     out: &Path,
@@ -88,25 +88,6 @@ pub fn write_to_file<T>(
         let _ = std::fs::remove_file(&temp);
     }
     written
-}
-
-/// A temporary file's name in `path`'s folder, for writing `path` whole.
-fn temporary_beside(path: &Path) -> PathBuf {
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Short enough for any file system whatever the length of the name.
-    let tag: String = name.chars().take(16).collect();
-    folder.join(format!(
-        "{TEMP_PREFIX}{}-{:x}-{tag}",
-        std::process::id(),
-        fastrand::u64(..)
-    ))
 }
 
 /// The configured sources as an OPML 2.0 document: one `<outline type="rss">` per feed, as every

@@ -16,7 +16,7 @@ pub mod shards;
 pub mod site;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Prefix of the temporary files that [`write_atomically`] renames into place.
 pub const TEMP_PREFIX: &str = ".newsvault-tmp-";
@@ -30,19 +30,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     {
         return Ok(false);
     }
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Keep the temporary name short enough for any file system: names can be 255 bytes already.
-    let tag: String = name.chars().take(16).collect();
-    let temp = folder.join(format!(
-        "{TEMP_PREFIX}{}-{:x}-{}",
-        std::process::id(),
-        fastrand::u64(..),
-        tag.replace(['/', '\\'], "_")
-    ));
+    let temp = temporary_beside(path);
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(bytes)?;
@@ -53,6 +41,28 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
         let _ = std::fs::remove_file(&temp);
     }
     result.map(|()| true)
+}
+
+/// A fresh temporary name in `path`'s folder, for a file renamed to `path` once complete (and
+/// swept by [`sweep_temporary_files`] if a crash leaves it): [`TEMP_PREFIX`], the process, a
+/// random number and the start of the name, short enough for any file system (names can be 255
+/// bytes already).
+pub fn temporary_beside(path: &Path) -> PathBuf {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tag: String = name.chars().take(16).collect();
+    folder.join(format!(
+        "{TEMP_PREFIX}{}-{:x}-{}",
+        std::process::id(),
+        fastrand::u64(..),
+        tag.replace(['/', '\\'], "_")
+    ))
 }
 
 /// Creates `path`, which must not exist, with `bytes`, in place: one file created instead of a
