@@ -419,7 +419,8 @@ pub async fn run_locked(
     let ids: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
     summary.publish = jekyll::publish(&store, &config.archive, &config.permalink, &ids)
         .context("publishing the Jekyll tree")?;
-    remove_old_list_pages(config, &renamed_lists);
+    let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+    jekyll::remove_old_lists(&config.archive, &renamed_lists, &names);
     tracing::debug!(ms = timer.elapsed().as_millis(), "Jekyll tree published");
     match checkpoint.join() {
         Ok(Ok(())) => {}
@@ -453,29 +454,6 @@ pub async fn run_locked(
         tracing::debug!(ms = timer.elapsed().as_millis(), "search index updated");
     }
     Ok(summary)
-}
-
-/// Removes the list pages `names` (of names sources went by before a rename), unless one is the
-/// page of a configured source (the name given back, or another source's page by that name). A
-/// page that cannot be removed is a warning: the archive is whole without it.
-fn remove_old_list_pages(config: &Config, names: &[String]) {
-    let current: std::collections::HashSet<String> = config
-        .sources
-        .iter()
-        .map(|s| jekyll::list_file_name(&s.name).to_lowercase())
-        .collect();
-    for name in names {
-        if current.contains(&name.to_lowercase()) {
-            continue;
-        }
-        let path = config.archive.join(LISTS_DIR).join(name);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                tracing::warn!("removing the old list page {}: {e}", path.display());
-            }
-            _ => {}
-        }
-    }
 }
 
 /// The `fulltext` phase: for sources that ask for it, fetch the pages of articles still without

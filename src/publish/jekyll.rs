@@ -26,7 +26,7 @@
 //! a taken name gets a short hash, and only posts whose text holds Liquid markers, or that were
 //! edited, carry extra keys (after the original ones).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -285,6 +285,29 @@ pub fn list_file_name(source_name: &str) -> String {
         name
     };
     fit_name("", &name, ".md")[1..].to_string()
+}
+
+/// Removes the list pages `old` (files named after names sources went by before a rename) from
+/// `archive`, except one that is the page of a source now named in `names` (the name given back,
+/// or another source's page by that name). A page that cannot be removed is a warning: the
+/// archive is whole without it.
+pub fn remove_old_lists(archive: &Path, old: &[String], names: &[&str]) {
+    let current: HashSet<String> = names
+        .iter()
+        .map(|name| list_file_name(name).to_lowercase())
+        .collect();
+    for file in old {
+        if current.contains(&file.to_lowercase()) {
+            continue;
+        }
+        let path = archive.join(LISTS_DIR).join(file);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!("removing the old list page {}: {e}", path.display());
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Renders `lists/<source>.md`: the source's latest posts, newest first, `M-D [title](link)` with
