@@ -660,11 +660,11 @@ enum Found {
 /// Looks at the index in `dir`, opening each of its segments (a damaged file shows here, not at
 /// the writer or at the first search).
 fn look(dir: &Path) -> Found {
-    let opened = SearchIndex::open_segments(dir, ReloadPolicy::Manual);
+    // No state of this format: nothing to open (a build cut short, or none yet).
     let Some(state) = read_state(dir) else {
         return Found::Missing;
     };
-    match opened {
+    match SearchIndex::open_segments(dir, ReloadPolicy::Manual) {
         Err(cause) => Found::Damaged(format!("it does not open: {cause}")),
         Ok(index) if index.len() != state.articles.len() as u64 => Found::Damaged(format!(
             "it holds {} documents for {} articles",
