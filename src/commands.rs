@@ -392,8 +392,12 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
         ImportCommand::Opml { file } => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let toml = crate::import::opml_to_toml(&text)
+            let (toml, notes) = crate::import::opml_to_toml(&text)
                 .map_err(|why| anyhow::anyhow!("{}: {why}", file.display()))?;
+            // On stderr: the TOML on stdout goes into a config as it is.
+            for note in notes {
+                tracing::warn!("{}: {note}", file.display());
+            }
             stdout::print(&toml)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -887,7 +887,7 @@ impl Config {
     }
 }
 
-fn check_feed_url(text: &str) -> Result<(), String> {
+pub(crate) fn check_feed_url(text: &str) -> Result<(), String> {
     let url = Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
     match url.scheme() {
         "http" | "https" | "file" => Ok(()),

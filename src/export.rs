@@ -175,7 +175,7 @@ mod tests {
         // Every feed stays an outline any OPML reader takes.
         assert_eq!(opml.matches("<outline type=\"rss\" ").count(), 5, "{opml}");
         assert_eq!(opml.matches(" xmlUrl=\"").count(), 5, "{opml}");
-        let back = parse(&opml_to_toml(&opml).unwrap());
+        let back = parse(&opml_to_toml(&opml).unwrap().0);
         let sources = |config: &Config| -> Vec<(String, Option<String>, Vec<String>)> {
             config
                 .sources

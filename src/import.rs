@@ -13,7 +13,7 @@
 //! OPML lists, unlike posts, are read strictly, by an XML parser: a list is written by programs,
 //! and one that is not well-formed XML is refused with the place and the reason.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -494,42 +494,79 @@ pub fn import_jekyll(
 
 /// A source as an OPML list gives it: the name, the id when the list carries one (written by
 /// `export opml`), and its feeds in the list's order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OpmlSource {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub feeds: Vec<String>,
 }
 
-/// `[[source]]` entries for the feeds of an OPML file, as TOML to paste into the config.
+/// `[[source]]` entries for the feeds of an OPML file, as TOML to paste into the config, and notes
+/// on what was left out or renamed for the config to load: a feed the config would not fetch (a
+/// `gopher:` URL, text that is not a URL), a source with no feed left, a name whose list page
+/// would be an earlier source's file (it gets a number: `name 2`).
 ///
 /// The `toml` crate writes them, so every name and URL is a TOML string that the config reads
 /// back as it was (control characters and `DEL` escaped, quotes and backslashes too).
-pub fn opml_to_toml(text: &str) -> Result<String, String> {
+pub fn opml_to_toml(text: &str) -> Result<(String, Vec<String>), String> {
     /// The config's `[[source]]` array, as far as an OPML list fills it.
     #[derive(serde::Serialize)]
-    struct Entries<'a> {
-        source: Vec<Entry<'a>>,
+    struct Entries {
+        source: Vec<OpmlSource>,
     }
-    #[derive(serde::Serialize)]
-    struct Entry<'a> {
-        name: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<&'a str>,
-        feeds: &'a [String],
+    let mut notes = vec![];
+    let mut sources = vec![];
+    // What the sources kept so far hold: ids, and list pages by their file name lower-cased
+    // (the config's own rules: see `Config::validate`).
+    let (mut ids, mut lists) = (HashSet::new(), HashSet::new());
+    let list_of = |name: &str| crate::publish::jekyll::list_file_name(name).to_lowercase();
+    for mut source in read_opml(text)? {
+        let mut refused = vec![];
+        source
+            .feeds
+            .retain(|feed| match crate::config::check_feed_url(feed) {
+                Ok(()) => true,
+                Err(why) => {
+                    refused.push(format!("feed {feed:?} {why}"));
+                    false
+                }
+            });
+        if source.feeds.is_empty() {
+            notes.push(format!(
+                "source {:?} left out: no feed it can fetch ({})",
+                source.name,
+                refused.join("; ")
+            ));
+            continue;
+        }
+        for why in refused {
+            notes.push(format!("source {:?}: left out {why}", source.name));
+        }
+        let free = |name: &str, id: Option<&str>| {
+            !lists.contains(&list_of(name)) && !ids.contains(id.unwrap_or(name))
+        };
+        if !free(&source.name, source.id.as_deref()) {
+            let renamed = (2..)
+                .map(|n| format!("{} {n}", source.name))
+                .find(|name| free(name, source.id.as_deref()))
+                .expect("some number is free");
+            notes.push(format!(
+                "source {:?} named {renamed:?}: its list page would be an earlier source's",
+                source.name
+            ));
+            source.name = renamed;
+        }
+        lists.insert(list_of(&source.name));
+        ids.insert(source.id.clone().unwrap_or_else(|| source.name.clone()));
+        sources.push(source);
     }
-    let sources = read_opml(text)?;
-    let entries = Entries {
-        source: sources
-            .iter()
-            .map(|s| Entry {
-                name: &s.name,
-                id: s.id.as_deref(),
-                feeds: &s.feeds,
-            })
-            .collect(),
-    };
-    toml::to_string(&entries).map_err(|e| format!("cannot write the sources as TOML: {e}"))
+    if sources.is_empty() {
+        return Err("no feed newsvault can fetch (http, https or file)".into());
+    }
+    let toml = toml::to_string(&Entries { source: sources })
+        .map_err(|e| format!("cannot write the sources as TOML: {e}"))?;
+    Ok((toml, notes))
 }
 
 /// The sources of an OPML list: the `<outline>`s with an `xmlUrl`, each named by its `title`,
@@ -674,6 +711,7 @@ fn read_outline(tag: &quick_xml::events::BytesStart) -> Result<Option<OpmlSource
         *slot = Some(value.into_owned());
     }
     let Some(url) = url else { return Ok(None) };
+    let id = id.filter(|id| !id.trim().is_empty());
     let name = [title, text]
         .into_iter()
         .flatten()
@@ -740,7 +778,7 @@ mod tests {
 
     #[test]
     fn opml_attributes_may_be_apart_by_tabs_and_line_breaks() {
-        let toml = opml_to_toml(
+        let (toml, _) = opml_to_toml(
             "<opml><body>\n<outline\ttext=\"A\"\n\t\txmlUrl=\"https://e.com/a\"\r\n/></body></opml>",
         )
         .unwrap();
@@ -749,7 +787,7 @@ mod tests {
 
     #[test]
     fn opml_character_references_are_decoded() {
-        let toml = opml_to_toml(
+        let (toml, _) = opml_to_toml(
             r#"<opml><body><outline text="It&#39;s &#x4E2D;&#25991;" xmlUrl="https://e.com/a"/></body></opml>"#,
         )
         .unwrap();
@@ -805,7 +843,7 @@ mod tests {
             ));
         }
         opml.push_str("</body></opml>\n");
-        let toml = opml_to_toml(&opml).unwrap();
+        let (toml, _) = opml_to_toml(&opml).unwrap();
         let config = Config::parse(&toml, Path::new("t.toml"), Path::new("/")).unwrap();
         let back: Vec<(&str, &[String])> = config
             .sources
@@ -861,11 +899,66 @@ mod tests {
                 "<opml><body><outline text=\"{value}\" xmlUrl={value}/><outline title='{value}' xmlUrl=\"{value}\"/></body></opml>"
             ));
         }
+
+        /// Whatever names, ids and URLs the outlines have, the sources printed load as a config.
+        #[test]
+        fn what_is_printed_loads(
+            outlines in proptest::collection::vec(
+                ("[a-zA-Z/. \u{4e00}-\u{4e05}-]{0,6}", proptest::option::of("[a-zA-Z ]{0,3}"),
+                 "(https?|file|ftp)://[a-c]\\.com/[a-z]{0,2}|[a-z:/ ]{0,8}"),
+                1..8,
+            )
+        ) {
+            let body: String = outlines
+                .iter()
+                .map(|(name, id, url)| {
+                    let id = id.as_ref().map(|id| format!(" newsvaultId=\"{id}\"")).unwrap_or_default();
+                    format!("<outline text=\"{name}\"{id} xmlUrl=\"{url}\"/>")
+                })
+                .collect();
+            if let Ok((toml, _)) = opml_to_toml(&format!("<opml><body>{body}</body></opml>")) {
+                let loaded = crate::config::Config::parse(&toml, Path::new("t.toml"), Path::new("/"));
+                proptest::prop_assert!(loaded.is_ok(), "{toml}\n{}", loaded.unwrap_err());
+            }
+        }
+    }
+
+    /// What the config would refuse is not printed: a feed it does not fetch is left out, a
+    /// source left without feeds too, and a name whose list page is an earlier source's file gets
+    /// a number; each is said in a note. A blank id is no id. What is printed always loads.
+    #[test]
+    fn what_the_config_would_refuse_is_mended_and_said() {
+        let (toml, notes) = opml_to_toml(
+            r#"<opml><body>
+            <outline text="A" xmlUrl="https://a.com/1"/>
+            <outline text="A" xmlUrl="gopher://a.com/2"/>
+            <outline text="G" xmlUrl="gopher://g.com/"/>
+            <outline text="a" xmlUrl="https://b.com/1"/>
+            <outline text="x/y" xmlUrl="https://c.com/1"/>
+            <outline text="x--y" xmlUrl="https://d.com/1"/>
+            <outline text="E" newsvaultId=" " xmlUrl="https://e.com/1"/>
+            </body></opml>"#,
+        )
+        .unwrap();
+        assert_eq!(
+            toml,
+            "[[source]]\nname = \"A\"\nfeeds = [\"https://a.com/1\"]\n\n\
+             [[source]]\nname = \"a 2\"\nfeeds = [\"https://b.com/1\"]\n\n\
+             [[source]]\nname = \"x/y\"\nfeeds = [\"https://c.com/1\"]\n\n\
+             [[source]]\nname = \"x--y 2\"\nfeeds = [\"https://d.com/1\"]\n\n\
+             [[source]]\nname = \"E\"\nfeeds = [\"https://e.com/1\"]\n"
+        );
+        assert_eq!(notes.len(), 4, "{notes:#?}");
+        assert!(notes[0].contains("gopher://a.com/2") && notes[0].contains("\"A\""));
+        assert!(notes[1].contains("\"G\"") && notes[1].contains("no feed"));
+        assert!(notes[2].contains("\"a\"") && notes[2].contains("\"a 2\""));
+        assert!(notes[3].contains("\"x--y\"") && notes[3].contains("\"x--y 2\""));
+        crate::config::Config::parse(&toml, Path::new("t.toml"), Path::new("/")).unwrap();
     }
 
     #[test]
     fn opml() {
-        let toml = opml_to_toml(r#"<opml><body><outline text="BBC &amp; co" xmlUrl="https://e.com/f?a=1&amp;b=2"/><outline title="it's \ &quot;x&quot;" xmlUrl="https://e.com/g"/></body></opml>"#).unwrap();
+        let (toml, _) = opml_to_toml(r#"<opml><body><outline text="BBC &amp; co" xmlUrl="https://e.com/f?a=1&amp;b=2"/><outline title="it's \ &quot;x&quot;" xmlUrl="https://e.com/g"/></body></opml>"#).unwrap();
         assert_eq!(
             toml,
             "[[source]]\nname = \"BBC & co\"\nfeeds = [\"https://e.com/f?a=1&b=2\"]\n\n\
