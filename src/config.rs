@@ -611,7 +611,7 @@ impl SourceConfig {
     /// (`max_items`) decide which of a feed's items it archives. A feed's remembered state (its
     /// validators, its body's hash) stands for one reading: read another way, it is read again.
     pub fn reading(&self, max_items: usize) -> String {
-        use sha2::{Digest, Sha256};
+        use ring::digest::{SHA256, digest};
         let filter = |filter: &Option<Filter>| {
             let pattern = |p: &Option<Pattern>| p.as_ref().map(|p| p.0.as_str().to_string());
             filter
@@ -624,7 +624,7 @@ impl SourceConfig {
             filter(&self.exclude),
             max_items,
         ]);
-        hex::encode(&Sha256::digest(what.to_string().as_bytes())[..12])
+        hex::encode(&digest(&SHA256, what.to_string().as_bytes()).as_ref()[..12])
     }
 
     pub fn id(&self) -> &str {

@@ -155,15 +155,6 @@ pub struct SourceMeta {
     pub categories: Vec<String>,
 }
 
-/// File names a new article may take, in order of preference.
-#[derive(Debug, Clone)]
-pub struct NameChoice {
-    /// `<day>-<title>.md`.
-    pub plain: String,
-    /// The same with a short hash of the article's identity, for when `plain` is taken.
-    pub hashed: Vec<String>,
-}
-
 /// A post to write, with everything its file shows.
 #[derive(Debug, Clone)]
 pub struct PostRecord {
@@ -546,15 +537,16 @@ impl Store {
 
     /// Stores an article: new, unchanged or a new version of one already archived.
     ///
-    /// A new article takes the first name of `names` that no other article holds and that
-    /// `taken_on_disk` does not report as an existing file (a file the store does not own is
-    /// never overwritten).
+    /// A new article takes the first name of `names` (in order of preference) that no other
+    /// article holds and that `taken_on_disk` does not report as an existing file (a file the
+    /// store does not own is never overwritten). Only a new article draws on `names`, and only as
+    /// far as it must.
     pub fn ingest(
         &self,
         source: &SourceMeta,
         article: &Article,
         summary: &str,
-        names: &NameChoice,
+        names: impl IntoIterator<Item = String>,
         taken_on_disk: &dyn Fn(&str) -> bool,
         now_ms: i64,
     ) -> Result<(Ingest, i64)> {
@@ -624,14 +616,14 @@ impl Store {
         source: &SourceMeta,
         article: &Article,
         summary: &str,
-        names: &NameChoice,
+        names: impl IntoIterator<Item = String>,
         taken_on_disk: &dyn Fn(&str) -> bool,
         now_ms: i64,
     ) -> Result<i64> {
         let published_ms = article.published.map(|d| d.timestamp_millis());
         let date_ms = published_ms.map_or(now_ms, |p| p.min(now_ms));
         let mut name = None;
-        for candidate in std::iter::once(&names.plain).chain(&names.hashed) {
+        for candidate in names {
             let key = candidate.to_lowercase();
             let held: bool = self
                 .conn
@@ -640,8 +632,8 @@ impl Store {
                          OR EXISTS (SELECT 1 FROM alias WHERE name_key = ?1)",
                 )?
                 .query_row([&key], |r| r.get(0))?;
-            if !held && !taken_on_disk(candidate) {
-                name = Some((candidate.clone(), key));
+            if !held && !taken_on_disk(&candidate) {
+                name = Some((candidate, key));
                 break;
             }
         }
@@ -1909,12 +1901,9 @@ pub(crate) fn store_articles(
             body: body(i),
             version_hash: format!("h{i}"),
         };
-        let names = NameChoice {
-            plain: format!("2021-04-04-{i}.md"),
-            hashed: vec![],
-        };
+        let names = || [format!("2021-04-04-{i}.md")];
         store
-            .ingest(&source, &article, "", &names, &|_| false, 1)
+            .ingest(&source, &article, "", names(), &|_| false, 1)
             .unwrap();
     }
 }
@@ -2310,10 +2299,7 @@ mod version_body_tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
         let source = test_source(&store);
-        let names = NameChoice {
-            plain: "v.md".into(),
-            hashed: vec![],
-        };
+        let names = || ["v.md".to_string()];
         let sent = |raw: &str, hash: &str| {
             let (body, shape) = crate::content::lines::join_keeping_shape(raw);
             Article {
@@ -2360,7 +2346,7 @@ mod version_body_tests {
         };
 
         let (outcome, id) = store
-            .ingest(&source, &sent(first, "h1"), "", &names, &|_| false, 1)
+            .ingest(&source, &sent(first, "h1"), "", names(), &|_| false, 1)
             .unwrap();
         assert_eq!(outcome, Ingest::New);
         let stored = shapes(id);
@@ -2375,7 +2361,7 @@ mod version_body_tests {
         assert_eq!(fetched(), [first]);
 
         let (outcome, _) = store
-            .ingest(&source, &sent(edited, "h2"), "", &names, &|_| false, 2)
+            .ingest(&source, &sent(edited, "h2"), "", names(), &|_| false, 2)
             .unwrap();
         assert_eq!(outcome, Ingest::Changed);
         assert_eq!(contents(id), [first, edited]);
@@ -2392,7 +2378,7 @@ mod version_body_tests {
             ..sent(&edited.replace('\t', "  "), "h3")
         };
         let (outcome, _) = store
-            .ingest(&source, &retitled, "", &names, &|_| false, 3)
+            .ingest(&source, &retitled, "", names(), &|_| false, 3)
             .unwrap();
         assert_eq!(outcome, Ingest::Changed);
         let respaced = retitled.raw_content.as_str();
@@ -2408,7 +2394,7 @@ mod version_body_tests {
         assert!(store.set_body(id, "<p>cleaned</p>", "c").unwrap());
         assert_eq!(contents(id), [first, edited, respaced]);
         let (outcome, _) = store
-            .ingest(&source, &sent(first, "h1"), "", &names, &|_| false, 4)
+            .ingest(&source, &sent(first, "h1"), "", names(), &|_| false, 4)
             .unwrap();
         assert_eq!(outcome, Ingest::Changed);
         assert_eq!(contents(id), [first, edited, respaced]);
@@ -2480,12 +2466,9 @@ mod version_body_tests {
         edited.raw_content = "<p>e, edited</p>".into();
         edited.version_hash = "h-edited".into();
         let source = test_source(&store);
-        let names = NameChoice {
-            plain: "e.md".into(),
-            hashed: vec![],
-        };
+        let names = || ["e.md".to_string()];
         let (outcome, id) = store
-            .ingest(&source, &edited, "", &names, &|_| false, 3)
+            .ingest(&source, &edited, "", names(), &|_| false, 3)
             .unwrap();
         assert_eq!((outcome, id), (Ingest::Changed, again));
         let versions: Vec<String> = store

@@ -470,10 +470,7 @@ async fn images_are_downloaded_once_and_failures_retried() {
         1,
         "one download for two articles"
     );
-    let sha = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&png))
-    };
+    let sha = hex::encode(ring::digest::digest(&ring::digest::SHA256, &png));
     let file = archive.archive().join(format!("assets/images/{sha}.png"));
     assert_eq!(std::fs::read(&file).unwrap(), png);
     let posts: Vec<String> = archive

@@ -68,12 +68,11 @@ proptest! {
 
     #[test]
     fn file_names_fit_and_stay_in_posts(title in title(), identity in "\\PC{0,40}") {
-        let names = post_names(1_617_525_953_966, &clean_title(&title), &identity);
-        for name in std::iter::once(&names.plain).chain(&names.hashed) {
+        for name in post_names(1_617_525_953_966, &clean_title(&title), identity) {
             prop_assert!(name.len() <= MAX_NAME_BYTES, "{} bytes", name.len());
             prop_assert!(name.starts_with("2021-04-04-") && name.ends_with(".md"));
             prop_assert!(!name.contains('/') && !name.contains('\0'));
-            let path = std::path::Path::new("_posts").join(name);
+            let path = std::path::Path::new("_posts").join(&name);
             prop_assert_eq!(path.parent(), Some(std::path::Path::new("_posts")));
             prop_assert_eq!(path.components().count(), 2);
         }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use lol_html::{RewriteStrSettings, element, rewrite_str};
-use sha2::{Digest, Sha256};
+use ring::digest::{SHA256, digest};
 
 /// Folder of downloaded images, under the archive.
 pub const IMAGES_DIR: &str = "assets/images";
@@ -77,7 +77,7 @@ pub fn extension_for(content_type: Option<&str>) -> Option<&'static str> {
 /// Saves image bytes under the archive (once per content); returns the path relative to the
 /// archive, e.g. `assets/images/<sha256>.jpg`.
 pub fn save(archive: &Path, bytes: &[u8], extension: &str) -> std::io::Result<String> {
-    let name = format!("{}.{extension}", hex::encode(Sha256::digest(bytes)));
+    let name = format!("{}.{extension}", hex::encode(digest(&SHA256, bytes)));
     let folder = archive.join(IMAGES_DIR);
     std::fs::create_dir_all(&folder)?;
     let path = folder.join(&name);

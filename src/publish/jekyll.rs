@@ -33,11 +33,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, FixedOffset};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use sha2::{Digest, Sha256};
+use ring::digest::{SHA256, digest as digest_of};
 
 use super::dates::{day, utc};
 use super::{write_atomically, write_new};
-use crate::store::{ListItem, NameChoice, PostRecord, SearchRow, Store, StoreError};
+use crate::store::{ListItem, PostRecord, SearchRow, Store, StoreError};
 
 /// Posts folder under the archive.
 pub const POSTS_DIR: &str = "_posts";
@@ -62,9 +62,9 @@ pub struct PublishReport {
     pub failures: Vec<String>,
 }
 
-/// The file names a new article may take: `<day>-<title>.md`, else with a short hash of its
-/// identity before `.md`.
-pub fn post_names(date_ms: i64, title: &str, identity: &str) -> NameChoice {
+/// The file names a new article may take, in order of preference: `<day>-<title>.md`, else with
+/// a short hash of its identity before `.md` (made only when asked for: a taken name is rare).
+pub fn post_names(date_ms: i64, title: &str, identity: String) -> impl Iterator<Item = String> {
     let day = day(date_ms);
     let title: String = title
         .chars()
@@ -72,14 +72,13 @@ pub fn post_names(date_ms: i64, title: &str, identity: &str) -> NameChoice {
         .take(NAME_TITLE_CHARS)
         .collect();
     let title = title.replace('/', "--");
-    let digest = hex::encode(Sha256::digest(identity.as_bytes()));
-    NameChoice {
-        plain: fit_name(&day, &title, ".md"),
-        hashed: [8, 16, 64]
-            .iter()
-            .map(|n| fit_name(&day, &title, &format!("-{}.md", &digest[..*n])))
-            .collect(),
-    }
+    let plain = fit_name(&day, &title, ".md");
+    let hashed = [8, 16, 64].into_iter().scan(None, move |digest, n| {
+        let digest: &mut String =
+            digest.get_or_insert_with(|| hex::encode(digest_of(&SHA256, identity.as_bytes())));
+        Some(fit_name(&day, &title, &format!("-{}.md", &digest[..n])))
+    });
+    std::iter::once(plain).chain(hashed)
 }
 
 /// `<day>-<title><suffix>`, the title cut at a character boundary to keep the name within
@@ -701,17 +700,13 @@ mod tests {
     #[test]
     fn names_fit_and_stay_in_the_folder() {
         let long = "标".repeat(300);
-        let names = post_names(0, &long, "k");
-        assert_eq!(names.plain.chars().count(), 11 + NAME_TITLE_CHARS + 3);
-        let names = post_names(0, "a/b\0c", "k");
-        assert_eq!(names.plain, "1970-01-01-a--bc.md");
-        assert!(
-            names.hashed[0].starts_with("1970-01-01-a--bc-") && names.hashed[0].ends_with(".md")
-        );
+        let names: Vec<String> = post_names(0, &long, "k".into()).collect();
+        assert_eq!(names[0].chars().count(), 11 + NAME_TITLE_CHARS + 3);
+        let names: Vec<String> = post_names(0, "a/b\0c", "k".into()).collect();
+        assert_eq!(names[0], "1970-01-01-a--bc.md");
+        assert!(names[1].starts_with("1970-01-01-a--bc-") && names[1].ends_with(".md"));
         let wide = "😀/".repeat(60);
-        for name in std::iter::once(&post_names(0, &wide, "k").plain)
-            .chain(&post_names(0, &wide, "k").hashed)
-        {
+        for name in post_names(0, &wide, "k".into()) {
             assert!(name.len() <= MAX_NAME_BYTES, "{name}");
             assert!(!name.contains('/'));
         }

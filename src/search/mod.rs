@@ -38,8 +38,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use jieba_rs::Jieba;
+use ring::digest::{Context, SHA256};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
@@ -977,7 +977,7 @@ fn build_from_scratch(
 
 /// What the index holds of an article, hashed; its text is in the store's revision.
 fn fingerprint(record: &ArticleRecord) -> String {
-    let mut hash = Sha256::new();
+    let mut hash = Context::new(&SHA256);
     hash.update(
         format!(
             "{}\n{}\n{}\n{}\n{}\n{:?}\n{}\n",
@@ -991,7 +991,7 @@ fn fingerprint(record: &ArticleRecord) -> String {
         )
         .as_bytes(),
     );
-    hex::encode(&hash.finalize()[..12])
+    hex::encode(&hash.finish().as_ref()[..12])
 }
 
 /// The article as the index holds it. With `words`, its body comes segmented ([`segmented`]);

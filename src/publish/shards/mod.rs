@@ -68,8 +68,8 @@ mod terms;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use ring::digest::{Context, SHA256};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::publish::dates::format_time;
 use crate::publish::site::{SiteError, SiteReport};
@@ -365,11 +365,11 @@ pub fn write_search_shards(
 ) -> Result<ShardReport, SiteError> {
     let mut ids: Vec<(&i64, &String)> = site.iter().collect();
     ids.sort_unstable();
-    let mut hash = Sha256::new();
+    let mut hash = Context::new(&SHA256);
     for (id, print) in ids {
         hash.update(format!("{id} {print}\n").as_bytes());
     }
-    let digest = hex::encode(&hash.finalize()[..12]);
+    let digest = hex::encode(&hash.finish().as_ref()[..12]);
     if let Some(report) = unchanged(out, &walked.old, &digest) {
         return Ok(report);
     }
@@ -649,17 +649,17 @@ pub fn write_index(
     let segments: Vec<SegmentInfo> = shards
         .iter()
         .map(|(&(first, size), &count)| {
-            let mut hash = Sha256::new();
+            let mut hash = Context::new(&SHA256);
             hash.update(format!("{FORMAT} {count}\n").as_bytes());
             for (number, (_, print)) in numbers.range(first..first.saturating_add(size)) {
-                hash.update(number.to_le_bytes());
-                hash.update(print.to_le_bytes());
+                hash.update(&number.to_le_bytes());
+                hash.update(&print.to_le_bytes());
             }
             SegmentInfo {
                 first,
                 size,
                 shards: count,
-                v: hex::encode(&hash.finalize()[..4]),
+                v: hex::encode(&hash.finish().as_ref()[..4]),
             }
         })
         .collect();
@@ -770,16 +770,16 @@ impl Counts {
 /// What the index holds of an article, hashed; the text is in the store's revision of the
 /// article, which any change to it bumps. A change here needs a new [`STATE_FORMAT`].
 fn fingerprint(record: &ArticleRecord) -> u64 {
-    let mut hash = Sha256::new();
-    hash.update(record.id.to_le_bytes());
-    hash.update(record.date_ms.to_le_bytes());
-    hash.update(record.revision.to_le_bytes());
-    hash.update([u8::from(record.gone_ms.is_some())]);
+    let mut hash = Context::new(&SHA256);
+    hash.update(&record.id.to_le_bytes());
+    hash.update(&record.date_ms.to_le_bytes());
+    hash.update(&record.revision.to_le_bytes());
+    hash.update(&[u8::from(record.gone_ms.is_some())]);
     for text in [&record.title, &record.source_name] {
-        hash.update((text.len() as u64).to_le_bytes());
+        hash.update(&(text.len() as u64).to_le_bytes());
         hash.update(text.as_bytes());
     }
-    u64::from_le_bytes(hash.finalize()[..8].try_into().expect("8 bytes"))
+    u64::from_le_bytes(hash.finish().as_ref()[..8].try_into().expect("8 bytes"))
 }
 
 /// Work for an analysing thread.
