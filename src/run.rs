@@ -202,8 +202,9 @@ pub async fn run_locked(
                 continue;
             }
             let state = store.feed_state(url)?;
-            // Read another way than last time, the feed is fetched whole and read again.
-            let same_reading = state.reading.is_none_or(|read| read == readings[i]);
+            // Read another way than last time, the feed is fetched whole and read again; so is
+            // one whose reading is not known (recorded since store schema 10).
+            let same_reading = state.reading.as_deref() == Some(readings[i].as_str());
             jobs.push(FeedJob {
                 source: i,
                 url: url.clone(),

@@ -703,3 +703,36 @@ async fn a_feed_read_another_way_is_read_again_though_it_did_not_change() {
         assert_eq!(quiet.new_articles(), 0, "{path}");
     }
 }
+
+/// A store from before readings were recorded (schema 10) knows its feeds' validators and body
+/// hashes but not how they were read: each feed is read whole once more, so that a filter
+/// removed meanwhile lets its items in at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_whose_reading_is_unknown_is_read_again_once() {
+    let server = FeedServer::start().await;
+    serve_with_etag(&server, "/feed", two_items());
+    let archive = TempArchive::new(&[("s", vec![server.url("/feed")])], FAST);
+    let original = std::fs::read_to_string(&archive.config).unwrap();
+    let filtered = original.replacen(
+        "[[source]]\n",
+        "[[source]]\nexclude = { title = \"第二\" }\n",
+        1,
+    );
+    std::fs::write(&archive.config, filtered).unwrap();
+    assert_eq!(run_archive(&archive).await.new_articles(), 1);
+    // As a store upgraded from schema 9 has it, with the filter then taken away.
+    rusqlite::Connection::open(archive.store())
+        .unwrap()
+        .execute("UPDATE feed SET reading = NULL", [])
+        .unwrap();
+    std::fs::write(&archive.config, &original).unwrap();
+    let unfiltered = run_archive(&archive).await;
+    assert_eq!(unfiltered.new_articles(), 1);
+    assert_eq!(archive.post_names().len(), 2);
+    // Its reading is known from then on: the next run is answered by the validators.
+    let quiet = run_archive(&archive).await;
+    assert_eq!(
+        (quiet.new_articles(), quiet.sources[0].not_modified),
+        (0, 1)
+    );
+}
