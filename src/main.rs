@@ -87,7 +87,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr through `tracing`; `-v`/`-q` pick the level, `RUST_LOG` overrides both.
+/// Logs go to stderr through `tracing`, coloured on a terminal only; `-v`/`-q` pick the level,
+/// `RUST_LOG` overrides both.
 fn start_logging(cli: &Cli) {
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
@@ -101,6 +102,8 @@ fn start_logging(cli: &Cli) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour for a terminal only: a cron job's log or a pipe gets the words.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

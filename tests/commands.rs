@@ -2,7 +2,7 @@
 //! writes over the store and never leaves half a file where a whole one was; a command that does
 //! not fill a store never creates one (nor the archive's folder); a reader that closes stdout
 //! early ends the printing quietly and nothing else (a run still archives); a time window too
-//! long to count is refused, naming it.
+//! long to count is refused, naming it; what goes to a file or a pipe holds no terminal colours.
 
 mod common;
 
@@ -426,4 +426,27 @@ async fn a_window_too_long_to_count_is_refused_naming_it() {
             "{args:?}: {stderr}"
         );
     }
+}
+
+/// `import opml` prints a config that loads and says on stderr what it left out or renamed;
+/// stderr that is not a terminal (a cron job's log, a pipe) gets the words without colour codes.
+#[test]
+fn import_opml_notes_go_to_stderr_without_colour_codes() {
+    let archive = TempArchive::new(&[], "");
+    let file = archive.dir.path().join("feeds.opml");
+    std::fs::write(
+        &file,
+        r#"<opml><body><outline text="BBC" xmlUrl="https://a.com/1"/><outline text="bbc" xmlUrl="https://b.com/1"/><outline text="G" xmlUrl="gopher://g.com/"/></body></opml>"#,
+    )
+    .unwrap();
+    let (code, out, err) = archive.cli(&["import", "opml", file.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(err.contains(r#"source "bbc" named "bbc 2""#), "{err}");
+    assert!(err.contains(r#"source "G" left out"#), "{err}");
+    // What stdout holds loads as the sources of a config.
+    std::fs::write(&archive.config, format!("archive = \"a\"\n{out}")).unwrap();
+    let (code, listed, err) = archive.cli(&["export", "opml"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(listed.contains("bbc 2"), "{listed}");
 }
