@@ -547,8 +547,10 @@ pub fn opml_to_toml(text: &str) -> Result<(String, Vec<String>), String> {
             !lists.contains(&list_of(name)) && !ids.contains(id.unwrap_or(name))
         };
         if !free(&source.name, source.id.as_deref()) {
+            // Cut first, or a long name's number would be cut from its list page's name.
+            let stem: String = source.name.chars().take(50).collect();
             let renamed = (2..)
-                .map(|n| format!("{} {n}", source.name))
+                .map(|n| format!("{stem} {n}"))
                 .find(|name| free(name, source.id.as_deref()))
                 .expect("some number is free");
             notes.push(format!(
@@ -953,6 +955,23 @@ mod tests {
         assert!(notes[1].contains("\"G\"") && notes[1].contains("no feed"));
         assert!(notes[2].contains("\"a\"") && notes[2].contains("\"a 2\""));
         assert!(notes[3].contains("\"x--y\"") && notes[3].contains("\"x--y 2\""));
+        crate::config::Config::parse(&toml, Path::new("t.toml"), Path::new("/")).unwrap();
+
+        // Names too long for their number to stay in a list page's name are cut first.
+        let long =
+            |c: &str, url: &str| format!("<outline text=\"{}\" xmlUrl=\"{url}\"/>", c.repeat(300));
+        let (toml, notes) = opml_to_toml(&format!(
+            "<opml><body>{}{}{}</body></opml>",
+            long("标", "https://a.com/"),
+            long("A", "https://b.com/"),
+            long("a", "https://c.com/")
+        ))
+        .unwrap();
+        assert_eq!(notes.len(), 1, "{notes:#?}");
+        assert!(
+            toml.contains(&format!("\"{} 2\"", "a".repeat(50))),
+            "{toml}"
+        );
         crate::config::Config::parse(&toml, Path::new("t.toml"), Path::new("/")).unwrap();
     }
 
