@@ -820,12 +820,12 @@ impl Store {
             .optional()?)
     }
 
-    /// A source's latest posts, newest first.
+    /// A source's latest posts, newest first (those of one moment by name, as in `search.json`).
     pub fn recent_posts(&self, source_id: &str, limit: usize) -> Result<Vec<ListItem>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT title, link, date_ms FROM article
              WHERE source_id = ?1 AND post_name IS NOT NULL AND hidden_ms IS NULL
-             ORDER BY date_ms DESC, id DESC LIMIT ?2",
+             ORDER BY date_ms DESC, post_name DESC LIMIT ?2",
         )?;
         let rows = statement.query_map(params![source_id, limit as i64], |r| {
             Ok(ListItem {
@@ -1790,12 +1790,14 @@ fn text(row: &rusqlite::Row, index: usize) -> rusqlite::Result<String> {
         })
 }
 
-/// The query of [`Store::for_each_post`], which reads the `article_walk` index alone.
+/// The query of [`Store::for_each_post`], which reads the `article_walk` index alone. Posts of
+/// one moment go by name, not by id: ids follow the order feeds answered in, which differs from
+/// run to run.
 const POSTS_SQL: &str =
     "SELECT a.title, s.name, a.tags, a.categories, a.post_name, a.date_ms, a.summary
      FROM article a JOIN source s ON s.id = a.source_id
      WHERE a.post_name IS NOT NULL AND a.hidden_ms IS NULL
-     ORDER BY a.date_ms DESC, a.id DESC";
+     ORDER BY a.date_ms DESC, a.post_name DESC";
 
 /// The content of a version of article `article` as the feed sent it, from the row's text
 /// (column `text`: the article's body while the version is current, see migrations/0005) and its

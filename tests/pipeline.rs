@@ -34,6 +34,46 @@ async fn golden_post_is_reproduced_byte_for_byte() {
     );
 }
 
+/// Articles of the same moment are listed in an order of their own, not in the order their
+/// feeds happened to answer: the same feeds give the same list page and `search.json`, however
+/// the archive came to hold them (one run or many, a run killed and run again).
+#[tokio::test(flavor = "multi_thread")]
+async fn articles_of_one_moment_are_listed_in_the_same_order_whichever_feed_answers_first() {
+    let server = FeedServer::start().await;
+    let a = rss(&[
+        ("https://e.com/a1", "甲一", "<p>1</p>"),
+        ("https://e.com/a2", "甲二", "<p>2</p>"),
+    ]);
+    let b = rss(&[
+        ("https://e.com/b1", "乙一", "<p>1</p>"),
+        ("https://e.com/b2", "乙二", "<p>2</p>"),
+    ]);
+    for (path, body, slow) in [
+        ("/a-fast", &a, false),
+        ("/a-slow", &a, true),
+        ("/b-fast", &b, false),
+        ("/b-slow", &b, true),
+    ] {
+        let reply = Reply {
+            delay: slow.then(|| std::time::Duration::from_millis(400)),
+            ..Reply::ok(body.clone())
+        };
+        server.route(path, move |_, _| reply.clone());
+    }
+    let mut outputs = vec![];
+    for (first, second) in [("/a-fast", "/b-slow"), ("/b-fast", "/a-slow")] {
+        let archive = TempArchive::new(&[("S", vec![server.url(first), server.url(second)])], "");
+        let summary = run(&load(&archive), clock("2024-06-01T00:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(summary.new_articles(), 4);
+        let read = |path: &str| std::fs::read_to_string(archive.archive().join(path)).unwrap();
+        outputs.push((read("lists/S.md"), read("search.json")));
+    }
+    assert_eq!(outputs[0].0, outputs[1].0, "the list pages differ");
+    assert_eq!(outputs[0].1, outputs[1].1, "search.json differs");
+}
+
 /// A source renamed (its `id` kept) has its list page under the new name; the page of the old
 /// name, which newsvault wrote, goes.
 #[tokio::test(flavor = "multi_thread")]
