@@ -682,21 +682,28 @@ impl Config {
                 .map(|offset| line_and_column(text, offset)),
             message: mistake.message,
         })?;
-        if config.archive.is_relative() {
-            config.archive = base.join(&config.archive);
-        }
-        if let Some(store) = &config.store
-            && store.is_relative()
-        {
-            config.store = Some(base.join(store));
-        }
-        for dir in [&mut config.site.out, &mut config.site.templates]
-            .into_iter()
-            .flatten()
-        {
-            if dir.is_relative() {
-                *dir = base.join(&*dir);
-            }
+        let home = std::env::var_os("HOME")
+            .filter(|home| !home.is_empty())
+            .map(PathBuf::from);
+        let paths = [
+            (Some(&mut config.archive), &[][..], "archive"),
+            (config.store.as_mut(), &[], "store"),
+            (config.site.out.as_mut(), &["site"], "out"),
+            (config.site.templates.as_mut(), &["site"], "templates"),
+        ];
+        for (value, table, key) in paths {
+            let Some(value) = value else { continue };
+            *value =
+                resolve_path(value, base, home.as_deref()).ok_or_else(|| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    at: Key::Table { table, key }
+                        .offset_in(text)
+                        .map(|offset| line_and_column(text, offset)),
+                    message: format!(
+                        "`{key}` starts with `~`, the home folder, but HOME is not set; write \
+                         the folder out"
+                    ),
+                })?;
         }
         Ok(config)
     }
@@ -887,6 +894,16 @@ impl Config {
     }
 }
 
+/// A path of the config as a path to use: `~` or `~/…` is under `home` (as in a shell; none
+/// without a home), another relative path is under `base` (the config's folder).
+fn resolve_path(path: &Path, base: &Path, home: Option<&Path>) -> Option<PathBuf> {
+    match path.strip_prefix("~") {
+        Ok(rest) => Some(home?.join(rest)),
+        Err(_) if path.is_relative() => Some(base.join(path)),
+        Err(_) => Some(path.to_path_buf()),
+    }
+}
+
 pub(crate) fn check_feed_url(text: &str) -> Result<(), String> {
     let url = Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
     match url.scheme() {
@@ -921,6 +938,22 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("test.toml"), Path::new("/base"))
+    }
+
+    #[test]
+    fn paths_resolve_as_in_a_shell() {
+        let (base, home) = (Path::new("/conf"), Some(Path::new("/home/u")));
+        let resolve = |path: &str| resolve_path(Path::new(path), base, home);
+        assert_eq!(resolve("~/news"), Some(PathBuf::from("/home/u/news")));
+        assert_eq!(resolve("~"), Some(PathBuf::from("/home/u")));
+        assert_eq!(resolve("~other/x"), Some(PathBuf::from("/conf/~other/x")));
+        assert_eq!(resolve("news/~"), Some(PathBuf::from("/conf/news/~")));
+        assert_eq!(resolve("/srv/news"), Some(PathBuf::from("/srv/news")));
+        assert_eq!(resolve_path(Path::new("~/news"), base, None), None);
+        assert_eq!(
+            resolve_path(Path::new("news"), base, None),
+            Some(PathBuf::from("/conf/news"))
+        );
     }
 
     #[test]

@@ -389,6 +389,64 @@ fn config_mistakes_fail_before_anything_is_fetched() {
     );
 }
 
+/// `~/…` in a path of the config is the home folder, as in a shell: `archive = "~/news"` archives
+/// into `$HOME/news`, not into a folder named `~` beside the config. Without a home folder to
+/// go by, the config is refused, naming the key.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_path_under_the_home_folder_is_taken_as_such() {
+    let server = FeedServer::start().await;
+    server.set("/a", rss(&[("https://e.com/1", "第一条", "<p>一</p>")]));
+    let dir = tempfile::tempdir().unwrap();
+    let (home, config) = (
+        dir.path().join("home"),
+        dir.path().join("conf/newsvault.toml"),
+    );
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "archive = \"~/news\"\n[site]\nout = \"~\"\n[[source]]\nname = \"x\"\nfeeds = [\"{}\"]\n",
+            server.url("/a")
+        ),
+    )
+    .unwrap();
+    let newsvault = |home: Option<&Path>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"));
+        command
+            .args(["run", "--config"])
+            .arg(&config)
+            .env_remove("HOME");
+        if let Some(home) = home {
+            command.env("HOME", home);
+        }
+        command.output().unwrap()
+    };
+    let output = newsvault(Some(&home));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        std::fs::read_dir(home.join("news/_posts")).unwrap().count(),
+        1
+    );
+    assert!(!dir.path().join("conf/~").exists(), "a folder named ~");
+    let loaded = Config::parse(
+        &std::fs::read_to_string(&config).unwrap(),
+        &config,
+        config.parent().unwrap(),
+    );
+    // Without HOME in this process's environment the test cannot say; with it, the site's
+    // folder is the home folder itself.
+    if let (Ok(loaded), Some(own)) = (loaded, std::env::var_os("HOME")) {
+        assert_eq!(loaded.site_dir(), Path::new(&own));
+    }
+    let output = newsvault(None);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("newsvault.toml:1:1:") && stderr.contains("HOME"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn init_writes_a_config_that_loads_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
