@@ -46,6 +46,8 @@ pub enum LockError {
     /// Another live process holds the lock.
     #[error("archive {archive} is locked by {holder}; wait for it to finish or stop it")]
     Held { archive: PathBuf, holder: Holder },
+    #[error("archive {archive} is not a folder (the config's `archive` names a file)")]
+    NotAFolder { archive: PathBuf },
     #[error("cannot use the lock file {path}: {cause}")]
     Io {
         path: PathBuf,
@@ -108,6 +110,11 @@ impl ArchiveLock {
     /// The "since" shown to others comes from the system clock even when `NEWSVAULT_NOW` fixes
     /// the archive's clock: it describes this process, not the archive's data.
     pub fn acquire(archive: &Path) -> Result<ArchiveLock, LockError> {
+        if archive.exists() && !archive.is_dir() {
+            return Err(LockError::NotAFolder {
+                archive: archive.to_path_buf(),
+            });
+        }
         let path = archive.join(LOCK_FILE);
         let io = |cause| LockError::Io {
             path: path.clone(),

@@ -389,6 +389,34 @@ fn config_mistakes_fail_before_anything_is_fetched() {
     );
 }
 
+/// An archive folder that is a file is refused as such, and the file is left as it was.
+#[test]
+fn an_archive_that_is_a_file_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("newsvault.toml");
+    std::fs::write(
+        &config,
+        "archive = \"notes.txt\"\n[[source]]\nname = \"x\"\nfeeds = [\"http://127.0.0.1:9/\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("is not a folder"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
 /// `~/…` in a path of the config is the home folder, as in a shell: `archive = "~/news"` archives
 /// into `$HOME/news`, not into a folder named `~` beside the config. Without a home folder to
 /// go by, the config is refused, naming the key.
