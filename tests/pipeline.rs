@@ -614,9 +614,9 @@ fn a_fatal_error_names_the_thing_and_the_cause_once() {
     assert_eq!(stderr.matches("folder.sqlite").count(), 1, "{stderr}");
     assert_eq!(stderr.matches("unable to open").count(), 1, "{stderr}");
 
-    // The archive is a file, so its lock cannot be made.
+    // The archive is a file.
     std::fs::write(dir.path().join("file"), "").unwrap();
     let stderr = run(&format!("archive = \"file\"\n{feeds}"));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert_eq!(stderr.matches("Not a directory").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("is not a folder").count(), 1, "{stderr}");
 }
