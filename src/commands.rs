@@ -65,6 +65,12 @@ pub fn init(dir: Option<&Path>, config: &Path) -> Result<ExitCode> {
 /// `newsvault run`.
 pub async fn run_once(config_path: &Path) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
+    if config.sources.is_empty() {
+        tracing::warn!(
+            "{}: the config lists no source: nothing to archive",
+            config_path.display()
+        );
+    }
     let clock = Clock::from_env()?;
     let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     // Held until git is done too, so two commands never run git in one work tree at once.

@@ -389,6 +389,22 @@ fn config_mistakes_fail_before_anything_is_fetched() {
     );
 }
 
+/// A config without sources archives nothing, and says so rather than looking like a quiet run.
+#[test]
+fn a_config_without_sources_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("newsvault.toml");
+    std::fs::write(&config, "archive = \"a\"\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("lists no source"), "{stderr}");
+}
+
 /// An archive folder that is a file is refused as such, and the file is left as it was.
 #[test]
 fn an_archive_that_is_a_file_is_refused_naming_it() {
