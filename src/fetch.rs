@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use thiserror::Error;
+use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 use url::Url;
 
@@ -453,12 +454,31 @@ async fn read_file(url: &Url, limit: u64) -> Result<Fetched, FetchError> {
             path: shown.clone(),
             cause,
         })?;
+    // A device or a FIFO has no length to check and may never end (or never begin).
+    if !meta.is_file() {
+        return Err(FetchError::File {
+            path: shown,
+            cause: std::io::Error::other("not a regular file (a device, FIFO or socket)"),
+        });
+    }
     if meta.len() > limit {
         return Err(FetchError::TooLarge { limit });
     }
-    let bytes = tokio::fs::read(&path)
+    // Read up to the cap whatever the length said: the file may grow meanwhile.
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|cause| FetchError::File {
+            path: shown.clone(),
+            cause,
+        })?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
         .await
         .map_err(|cause| FetchError::File { path: shown, cause })?;
+    if bytes.len() as u64 > limit {
+        return Err(FetchError::TooLarge { limit });
+    }
     Ok(Fetched::Body(Body {
         bytes,
         status: 200,

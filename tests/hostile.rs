@@ -1,5 +1,5 @@
 //! Hostile and broken input: each case gives a clear error or a safe result, never a panic, and
-//! nothing archived earlier is lost.
+//! nothing archived earlier is lost; nothing makes a run wait forever.
 
 mod common;
 
@@ -219,6 +219,50 @@ async fn article_and_image_links_to_the_archives_own_network_are_refused() {
         );
     }
     assert_eq!(server.hits("/page"), 0);
+}
+
+/// A `file:` feed that is not a regular file (a device that never ends, a FIFO nobody writes
+/// to) fails that feed at once, naming it; the run goes on with the other feeds and ends.
+#[test]
+fn a_file_feed_that_is_a_device_or_a_fifo_fails_it_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("feed.fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let good = dir.path().join("good.xml");
+    std::fs::write(&good, rss(&[("https://e.com/1", "好", "<p>1</p>")])).unwrap();
+    let feeds = vec![
+        "file:///dev/zero".to_string(),
+        format!("file://{}", fifo.display()),
+        format!("file://{}", good.display()),
+    ];
+    let archive = TempArchive::new(&[("s", feeds)], "");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
+        .args(["run", "--config"])
+        .arg(&archive.config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the run did not end");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    assert_eq!(archive.post_names().len(), 1, "{stdout}");
+    for name in ["/dev/zero", "feed.fifo"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_default();
+        assert!(line.contains("not a regular file"), "{name}: {stdout}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
