@@ -369,16 +369,30 @@ async fn a_taken_name_is_never_overwritten_and_a_failed_write_is_retried() {
     assert!(post.contains("<p>1, edited</p>"), "{post}");
 }
 
-#[test]
-fn config_mistakes_fail_before_anything_is_fetched() {
+/// `newsvault run` on a config of `text` (as `newsvault.toml` in a new folder, which `prepare`
+/// may fill first); returns the folder and what the run gave.
+fn run_config(
+    text: &str,
+    prepare: impl FnOnce(&Path),
+) -> (tempfile::TempDir, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("newsvault.toml");
-    std::fs::write(&config, "archive = \"a\"\n[[source]]\nname = \"x\"\nfeeds = [\"http://127.0.0.1:9/\"]\nlinks_from_guid = true\n").unwrap();
+    std::fs::write(&config, text).unwrap();
+    prepare(dir.path());
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
         .args(["run", "--config"])
         .arg(&config)
         .output()
         .unwrap();
+    (dir, output)
+}
+
+#[test]
+fn config_mistakes_fail_before_anything_is_fetched() {
+    let (dir, output) = run_config(
+        "archive = \"a\"\n[[source]]\nname = \"x\"\nfeeds = [\"http://127.0.0.1:9/\"]\nlinks_from_guid = true\n",
+        |_| {},
+    );
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("newsvault.toml:5:"), "{stderr}");
@@ -392,14 +406,7 @@ fn config_mistakes_fail_before_anything_is_fetched() {
 /// A config without sources archives nothing, and says so rather than looking like a quiet run.
 #[test]
 fn a_config_without_sources_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("newsvault.toml");
-    std::fs::write(&config, "archive = \"a\"\n").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let (_dir, output) = run_config("archive = \"a\"\n", |_| {});
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("lists no source"), "{stderr}");
@@ -408,19 +415,10 @@ fn a_config_without_sources_says_so() {
 /// An archive folder that is a file is refused as such, and the file is left as it was.
 #[test]
 fn an_archive_that_is_a_file_is_refused_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("newsvault.toml");
-    std::fs::write(
-        &config,
+    let (dir, output) = run_config(
         "archive = \"notes.txt\"\n[[source]]\nname = \"x\"\nfeeds = [\"http://127.0.0.1:9/\"]\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_newsvault"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+        |dir| std::fs::write(dir.join("notes.txt"), "mine").unwrap(),
+    );
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
