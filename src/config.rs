@@ -746,6 +746,19 @@ impl Config {
                 "`store` is empty; leave it out to keep the store in the archive folder".into(),
             );
         }
+        if let Some(placeholder) = crate::publish::jekyll::unknown_placeholder(&self.permalink) {
+            return mistake(
+                Key::Table {
+                    table: &[],
+                    key: "permalink",
+                },
+                format!(
+                    "`permalink` has {placeholder}, which Jekyll does not know (it would refuse to \
+                     build the site); it knows :{}",
+                    crate::publish::jekyll::PLACEHOLDERS.join(", :")
+                ),
+            );
+        }
         let mut ids = HashSet::new();
         // Each source's list page by its file name lower-cased: names that differ only in case
         // are one file on case-insensitive file systems.
@@ -938,6 +951,24 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("test.toml"), Path::new("/base"))
+    }
+
+    #[test]
+    fn a_permalink_jekyll_would_refuse_is_refused() {
+        let source = "[[source]]\nname = \"x\"\nfeeds = [\"http://a/\"]\n";
+        let err = parse(&format!(
+            "archive = \"a\"\npermalink = \"/:foo/:title/\"\n{source}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("test.toml:2:1:"), "{err}");
+        assert!(
+            err.contains(":foo") && err.contains(":short_month"),
+            "{err}"
+        );
+        for fine in ["pretty", "/:categories/:title_/:w_year/"] {
+            parse(&format!("permalink = {fine:?}\n{source}")).unwrap();
+        }
     }
 
     #[test]

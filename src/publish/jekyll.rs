@@ -411,6 +411,66 @@ fn is_slug_char(c: char) -> bool {
     )
 }
 
+/// The placeholders of a post's permalink, as Jekyll 4.3 knows them (its `UrlDrop`).
+pub const PLACEHOLDERS: &[&str] = &[
+    "year",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "i_day",
+    "i_month",
+    "short_month",
+    "long_month",
+    "short_year",
+    "w_year",
+    "week",
+    "w_day",
+    "short_day",
+    "long_day",
+    "y_day",
+    "title",
+    "slug",
+    "name",
+    "path",
+    "collection",
+    "categories",
+    "output_ext",
+];
+
+/// The placeholder at the start of `text` (what follows a `:`), as Jekyll reads it: the longest
+/// run of `a`–`z` and `_`; one that ends in `_` stands for the name without it, the `_` kept
+/// after its value. Returns the name and how many bytes after it belong to the match (0 or 1).
+fn placeholder_at(text: &str) -> (&str, usize) {
+    let len = text
+        .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+        .unwrap_or(text.len());
+    match text[..len].strip_suffix('_') {
+        Some(name) => (name, 1),
+        None => (&text[..len], 0),
+    }
+}
+
+/// The first placeholder of `permalink` Jekyll does not know (it refuses to build such a site),
+/// as written; none for a built-in style or a pattern of known ones.
+pub fn unknown_placeholder(permalink: &str) -> Option<String> {
+    if ["date", "pretty", "ordinal", "weekdate", "none"].contains(&permalink) {
+        return None;
+    }
+    let mut rest = permalink;
+    while let Some(at) = rest.find(':') {
+        let (name, kept) = placeholder_at(&rest[at + 1..]);
+        // A `:` with no name after it is text.
+        let text = name.is_empty() && kept == 0;
+        if !text && !PLACEHOLDERS.contains(&name) {
+            return Some(format!(":{name}{}", "_".repeat(kept)));
+        }
+        rest = &rest[at + 1 + name.len() + kept..];
+    }
+    None
+}
+
 /// The URL Jekyll gives a post under `permalink` (a built-in style or a pattern).
 pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms: i64) -> String {
     let pattern = match permalink {
@@ -436,10 +496,7 @@ pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms
     let mut rest = pattern;
     while let Some(at) = rest.find(':') {
         out.push_str(&rest[..at]);
-        let name_len = rest[at + 1..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len() - at - 1);
-        let name = &rest[at + 1..at + 1 + name_len];
+        let (name, _) = placeholder_at(&rest[at + 1..]);
         let value = match name {
             // The common ones without parsing a strftime pattern: search.json asks for every
             // post's URL on each run that writes posts.
@@ -459,15 +516,25 @@ pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms
             "second" => date.format("%S").to_string(),
             "y_day" => date.format("%j").to_string(),
             "week" => date.format("%V").to_string(),
-            "short_day" => date.format("%a").to_string().to_uppercase(),
+            "w_year" => date.format("%G").to_string(),
+            "w_day" => date.format("%u").to_string(),
+            "short_day" => date.format("%a").to_string(),
+            "long_day" => date.format("%A").to_string(),
+            "short_month" => date.format("%b").to_string(),
+            "long_month" => date.format("%B").to_string(),
             "title" => slugify_pretty(slug),
             "slug" => slugify_default(slug),
+            "name" => slugify_default(stem),
+            "path" => stem.to_string(),
+            "collection" => "posts".to_string(),
             "categories" => categories.join("/"),
             "output_ext" => ".html".to_string(),
+            // Refused in the config (see `unknown_placeholder`); kept as written otherwise.
             _ => format!(":{name}"),
         };
         out.push_str(&value);
-        rest = &rest[at + 1 + name_len..];
+        // What follows the name (a `_` it ended in) is left for the pattern's text.
+        rest = &rest[at + 1 + name.len()..];
     }
     out.push_str(rest);
     // Jekyll's `URL#sanitize_url`: a leading `/`, every `..` made `/`, every `./` dropped, and
@@ -806,6 +873,34 @@ mod tests {
             assert_eq!(url(date_style, slug), by_date, "{slug}");
             assert_eq!(url(slug_style, slug), by_slug, "{slug}");
         }
+    }
+
+    /// Every placeholder Jekyll 4.3.1 knows, as it fills them for `_posts/2024-06-02-Hello_World
+    /// x.md` dated 2024-06-02T00:00Z (a Sunday), categories `[S]` (checked with `jekyll build`).
+    #[test]
+    fn every_placeholder_is_filled_as_jekyll_does() {
+        let url = |pattern: &str| {
+            post_url(
+                pattern,
+                &["S".into()],
+                "2024-06-02-Hello_World x.md",
+                1717286400000,
+            )
+        };
+        assert_eq!(url("weekdate"), "/s/2024/W22/Sun/Hello_World-x.html");
+        assert_eq!(
+            url("/:short_month/:long_month/:long_day/:w_year/:w_day/:name/:collection/"),
+            "/Jun/June/Sunday/2024/7/2024-06-02-hello-world-x/posts/"
+        );
+        assert_eq!(url("/:path/"), "/2024-06-02-Hello_World%20x/");
+        assert_eq!(url("/:title2/"), "/Hello_World-x2/");
+        assert_eq!(url("/:title_/"), "/Hello_World-x_/");
+        assert_eq!(unknown_placeholder("/:title_/:title2/"), None);
+        assert_eq!(unknown_placeholder("/:title_x/"), Some(":title_x".into()));
+        assert_eq!(unknown_placeholder("/:foo/"), Some(":foo".into()));
+        assert_eq!(unknown_placeholder("/:_/"), Some(":_".into()));
+        assert_eq!(unknown_placeholder("/a:1/:Title/"), None);
+        assert_eq!(unknown_placeholder("weekdate"), None);
     }
 
     #[test]
