@@ -452,13 +452,22 @@ fn placeholder_at(text: &str) -> (&str, usize) {
     }
 }
 
+/// The pattern of `permalink`: a built-in style's, or `permalink` itself.
+fn permalink_pattern(permalink: &str) -> &str {
+    match permalink {
+        "date" => "/:categories/:year/:month/:day/:title:output_ext",
+        "pretty" => "/:categories/:year/:month/:day/:title/",
+        "ordinal" => "/:categories/:year/:y_day/:title:output_ext",
+        "weekdate" => "/:categories/:year/W:week/:short_day/:title:output_ext",
+        "none" => "/:categories/:title:output_ext",
+        pattern => pattern,
+    }
+}
+
 /// The first placeholder of `permalink` Jekyll does not know (it refuses to build such a site),
 /// as written; none for a built-in style or a pattern of known ones.
 pub fn unknown_placeholder(permalink: &str) -> Option<String> {
-    if ["date", "pretty", "ordinal", "weekdate", "none"].contains(&permalink) {
-        return None;
-    }
-    let mut rest = permalink;
+    let mut rest = permalink_pattern(permalink);
     while let Some(at) = rest.find(':') {
         let (name, kept) = placeholder_at(&rest[at + 1..]);
         // A `:` with no name after it is text.
@@ -473,14 +482,7 @@ pub fn unknown_placeholder(permalink: &str) -> Option<String> {
 
 /// The URL Jekyll gives a post under `permalink` (a built-in style or a pattern).
 pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms: i64) -> String {
-    let pattern = match permalink {
-        "date" => "/:categories/:year/:month/:day/:title:output_ext",
-        "pretty" => "/:categories/:year/:month/:day/:title/",
-        "ordinal" => "/:categories/:year/:y_day/:title:output_ext",
-        "weekdate" => "/:categories/:year/W:week/:short_day/:title:output_ext",
-        "none" => "/:categories/:title:output_ext",
-        pattern => pattern,
-    };
+    let pattern = permalink_pattern(permalink);
     let date = utc(date_ms);
     let four_digits = (0..=9999).contains(&date.year());
     let stem = post_name.strip_suffix(".md").unwrap_or(post_name);
