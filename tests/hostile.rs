@@ -227,7 +227,10 @@ async fn article_and_image_links_to_the_archives_own_network_are_refused() {
 fn a_file_feed_that_is_a_device_or_a_fifo_fails_it_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("feed.fifo");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     let good = dir.path().join("good.xml");
     std::fs::write(&good, rss(&[("https://e.com/1", "好", "<p>1</p>")])).unwrap();
