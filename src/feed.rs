@@ -66,8 +66,9 @@ fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
             && b.get(at + 5)
                 .is_some_and(|c| c.is_ascii_whitespace() || *c == b'?')
     };
-    let declarations: Vec<usize> = (0..bytes.len())
-        .filter(|&at| bytes[at] == b'<' && is_decl(at, &bytes))
+    // Found with memchr's `memmem`: a byte-by-byte scan of every feed took 2 % of a first run.
+    let declarations: Vec<usize> = memchr::memmem::find_iter(&bytes, b"<?xml")
+        .filter(|&at| is_decl(at, &bytes))
         .collect();
     if declarations.is_empty() {
         return bytes;
@@ -281,6 +282,57 @@ mod tests {
 
     fn feed(encoding: &str, title: &str) -> String {
         RSS.replace("ENC", encoding).replace("TITLE", title)
+    }
+
+    /// What `disarm_late_declarations` did when it looked at every byte.
+    fn disarmed_byte_by_byte(bytes: &[u8]) -> Vec<u8> {
+        let start = bytes
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0);
+        let mut out = bytes.to_vec();
+        let declarations: Vec<usize> = (0..bytes.len())
+            .filter(|&at| {
+                bytes[at..].starts_with(b"<?xml")
+                    && bytes
+                        .get(at + 5)
+                        .is_some_and(|c| c.is_ascii_whitespace() || *c == b'?')
+            })
+            .collect();
+        for &at in declarations.iter().rev() {
+            match out[at..].windows(2).position(|w| w == b"?>") {
+                Some(e) if at == start => {
+                    out.splice(at..at + e + 2, b"<?xml version=\"1.0\"?>".iter().copied());
+                }
+                _ => out[at + 2] = b'_',
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn declarations_are_disarmed_wherever_they_are(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("<?xml version=\"1.0\" encoding=\"gbk\"?>"),
+                    proptest::strategy::Just("<?xml?>"),
+                    proptest::strategy::Just("<?xml"),
+                    proptest::strategy::Just("<?xmlx ?>"),
+                    proptest::strategy::Just("<<?xml "),
+                    proptest::strategy::Just("?>"),
+                    proptest::strategy::Just(" \n"),
+                    proptest::strategy::Just("<rss>"),
+                    proptest::strategy::Just("中文"),
+                ],
+                0..12,
+            )
+        ) {
+            let bytes = pieces.concat().into_bytes();
+            let disarmed = disarm_late_declarations(Cow::Borrowed(&bytes));
+            let expected = disarmed_byte_by_byte(&bytes);
+            proptest::prop_assert_eq!(disarmed.as_ref(), expected.as_slice());
+        }
     }
 
     #[test]
