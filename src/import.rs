@@ -296,6 +296,7 @@ fn article_of(post: &mut ParsedPost) -> Article {
         key,
         guid: None,
         link: post.link.clone(),
+        link_from_item: true,
         title: post.title.clone(),
         published: None,
         authors: vec![],

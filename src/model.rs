@@ -50,6 +50,9 @@ pub struct Article {
     /// The link shown in posts: the item's link (or its guid with `link_from_guid`), else a URL
     /// guid, else the feed's own link. For display only; identity uses `key`.
     pub link: String,
+    /// Whether `link` is the item's own (its link or URL guid), not the feed's link it fell back
+    /// to: only an item's own link moves a known article to a new address.
+    pub link_from_item: bool,
     /// The title with control characters dropped (tabs and line breaks become spaces).
     pub title: String,
     /// The date the feed gave, if any.

@@ -23,7 +23,7 @@ use crate::lock::ArchiveLock;
 use crate::model::Article;
 use crate::publish::jekyll::{self, LISTS_DIR, POSTS_DIR, PublishReport};
 use crate::publish::sweep_temporary_files;
-use crate::store::{FeedResult, Ingest, SourceMeta, Store};
+use crate::store::{FeedResult, Ingest, Ingested, SourceMeta, Store};
 
 /// What happened to one source in a run.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +35,9 @@ pub struct SourceSummary {
     pub changed: usize,
     /// Articles seen before, unchanged.
     pub unchanged: usize,
+    /// Articles seen before whose item gave them another link of its own (see
+    /// [`crate::store::Ingested::moved`]); also counted as changed or unchanged.
+    pub moved: usize,
     /// Feeds answered by 304 or with the same body as last time.
     pub not_modified: usize,
     /// Requests beyond the first, over the source's feeds.
@@ -306,13 +309,14 @@ pub async fn run_locked(
                         .map_or(now, |p| p.timestamp_millis().min(now));
                     let identity = format!("{}\n{}", meta.id, article.key);
                     let names = jekyll::post_names(date_ms, &article.title, identity);
-                    let (ingest, id) =
+                    let Ingested { outcome, id, moved } =
                         store.ingest(meta, article, summary_text, names, &taken_on_disk, now)?;
-                    match ingest {
+                    match outcome {
                         Ingest::New => source_summary.new += 1,
                         Ingest::Changed => source_summary.changed += 1,
                         Ingest::Unchanged => source_summary.unchanged += 1,
                     }
+                    source_summary.moved += usize::from(moved);
                     met_in_run.insert(met, id);
                     present.push(id);
                 }
@@ -399,7 +403,7 @@ pub async fn run_locked(
     let changed = summary
         .sources
         .iter()
-        .any(|s| s.new + s.changed + s.fulltext + s.images_saved > 0);
+        .any(|s| s.new + s.changed + s.moved + s.fulltext + s.images_saved > 0);
     let index_dir = config.index_dir();
     // An index cut short (a run stopped while it built it) is built again, changes or not.
     let index_wanted =
@@ -755,6 +759,9 @@ pub fn describe(summary: &RunSummary, archive: &Path) -> String {
             "{}: {} new, {} changed, {} already archived",
             source.name, source.new, source.changed, source.unchanged
         ));
+        if source.moved > 0 {
+            out.push_str(&format!(", {} moved", source.moved));
+        }
         if source.not_modified > 0 {
             out.push_str(&format!(", {} feed(s) unchanged", source.not_modified));
         }

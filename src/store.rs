@@ -152,6 +152,20 @@ pub enum Ingest {
     Changed,
 }
 
+/// Between the two links of a `moved` event's detail (no link holds a space).
+const MOVE_ARROW: &str = " -> ";
+
+/// What [`Store::ingest`] did with one article, and which article it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ingested {
+    pub outcome: Ingest,
+    pub id: i64,
+    /// A known article the item gave another link of its own (see [`Article::link_from_item`]):
+    /// the article now has that link, its post shows it (rewritten in place), and a `moved`
+    /// event names it. A move is no new version.
+    pub moved: bool,
+}
+
 /// Who a source is, for the articles ingested under it.
 #[derive(Debug, Clone)]
 pub struct SourceMeta {
@@ -558,36 +572,73 @@ impl Store {
         names: impl IntoIterator<Item = String>,
         taken_on_disk: &dyn Fn(&str) -> bool,
         now_ms: i64,
-    ) -> Result<(Ingest, i64)> {
-        let existing: Option<(i64, String)> = self
+    ) -> Result<Ingested> {
+        let existing: Option<(i64, String, String)> = self
             .conn
             .prepare_cached(
-                "SELECT id, version_hash FROM article WHERE source_id = ?1 AND key = ?2",
+                "SELECT id, version_hash, link FROM article WHERE source_id = ?1 AND key = ?2",
             )?
             .query_row(params![source.id, article.key], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
         let existing = match existing {
             Some(found) => Some(found),
             None => self.adopt_imported(source, article)?,
         };
-        match existing {
-            None => {
-                let id =
-                    self.insert_article(source, article, summary, names, taken_on_disk, now_ms)?;
-                Ok((Ingest::New, id))
-            }
-            Some((id, hash)) if hash == article.version_hash => {
-                self.conn
-                    .prepare_cached(
-                        "UPDATE version SET last_seen_ms = ?3 WHERE article_id = ?1 AND hash = ?2",
-                    )?
-                    .execute(params![id, hash, now_ms])?;
-                Ok((Ingest::Unchanged, id))
-            }
-            Some((id, _)) => Ok((self.add_version(id, article, summary, now_ms)?, id)),
+        let Some((id, hash, link)) = existing else {
+            let id = self.insert_article(source, article, summary, names, taken_on_disk, now_ms)?;
+            return Ok(Ingested {
+                outcome: Ingest::New,
+                id,
+                moved: false,
+            });
+        };
+        let outcome = if hash == article.version_hash {
+            self.conn
+                .prepare_cached(
+                    "UPDATE version SET last_seen_ms = ?3 WHERE article_id = ?1 AND hash = ?2",
+                )?
+                .execute(params![id, hash, now_ms])?;
+            Ingest::Unchanged
+        } else {
+            self.add_version(id, article, summary, now_ms)?
+        };
+        let moved = self.follow_link(id, &link, article, now_ms)?;
+        Ok(Ingested { outcome, id, moved })
+    }
+
+    /// Moves article `id`, known at `link`, to the item's own link when that is another address
+    /// (compared canonically, so a tracking parameter is no move); the `moved` event says
+    /// `<from> -> <to>`. A link the item does not give (the feed's, fallen back to) moves
+    /// nothing, and neither does an address the article had before: two feeds of a source that
+    /// spell one article's link differently would otherwise move it to and fro every run, as
+    /// they answer in one order or the other.
+    fn follow_link(&self, id: i64, link: &str, article: &Article, now_ms: i64) -> Result<bool> {
+        use crate::content::canonical_link;
+        let to = canonical_link(&article.link);
+        if !article.link_from_item || article.link.is_empty() || to == canonical_link(link) {
+            return Ok(false);
         }
+        let mut moves = self
+            .conn
+            .prepare_cached("SELECT detail FROM event WHERE article_id = ?1 AND kind = 'moved'")?;
+        for detail in moves.query_map([id], |r| r.get::<_, Option<String>>(0))? {
+            let detail = detail?.unwrap_or_default();
+            if detail
+                .split(MOVE_ARROW)
+                .any(|was| canonical_link(was) == to)
+            {
+                return Ok(false);
+            }
+        }
+        self.conn
+            .prepare_cached("UPDATE article SET link = ?2 WHERE id = ?1")?
+            .execute(params![id, article.link])?;
+        let detail = format!("{link}{MOVE_ARROW}{}", article.link);
+        self.add_event(id, "moved", now_ms, Some(&detail))?;
+        self.mark_pending(id)?;
+        Ok(true)
     }
 
     /// An imported post is known only by its link; a feed may know the same article by a guid.
@@ -597,22 +648,24 @@ impl Store {
         &self,
         source: &SourceMeta,
         article: &Article,
-    ) -> Result<Option<(i64, String)>> {
+    ) -> Result<Option<(i64, String, String)>> {
         let link_key = crate::content::url_key(&article.link);
         if link_key == article.key
             || !article.key.starts_with("url:") && !article.key.starts_with("guid:")
         {
             return Ok(None);
         }
-        let found: Option<(i64, String)> = self
+        let found: Option<(i64, String, String)> = self
             .conn
             .prepare_cached(
-                "SELECT id, version_hash FROM article
+                "SELECT id, version_hash, link FROM article
                  WHERE source_id = ?1 AND key = ?2 AND imported_head IS NOT NULL",
             )?
-            .query_row(params![source.id, link_key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(params![source.id, link_key], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?;
-        if let Some((id, _)) = &found {
+        if let Some((id, _, _)) = &found {
             self.conn
                 .prepare_cached("UPDATE article SET key = ?2 WHERE id = ?1")?
                 .execute(params![id, article.key])?;
@@ -1903,6 +1956,7 @@ pub(crate) fn store_articles(
             key: format!("guid:{i}"),
             guid: Some(i.to_string()),
             link: format!("https://e.com/{i}"),
+            link_from_item: true,
             title: title(i),
             published: None,
             authors: vec![],
@@ -2263,6 +2317,7 @@ mod version_body_tests {
             key: format!("url:https://e.com/{raw_content}"),
             guid: None,
             link: format!("https://e.com/{raw_content}"),
+            link_from_item: true,
             title: "T".into(),
             published: None,
             authors: vec![],
@@ -2342,6 +2397,7 @@ mod version_body_tests {
             Article {
                 key: "url:https://e.com/v".into(),
                 link: "https://e.com/v".into(),
+                link_from_item: true,
                 raw_shape: Some(shape),
                 version_hash: hash.into(),
                 ..article(raw, &body)
@@ -2382,7 +2438,7 @@ mod version_body_tests {
             all
         };
 
-        let (outcome, id) = store
+        let Ingested { outcome, id, .. } = store
             .ingest(&source, &sent(first, "h1"), "", names(), &|_| false, 1)
             .unwrap();
         assert_eq!(outcome, Ingest::New);
@@ -2397,9 +2453,10 @@ mod version_body_tests {
         assert_eq!(exported(), [first]);
         assert_eq!(fetched(), [first]);
 
-        let (outcome, _) = store
+        let outcome = store
             .ingest(&source, &sent(edited, "h2"), "", names(), &|_| false, 2)
-            .unwrap();
+            .unwrap()
+            .outcome;
         assert_eq!(outcome, Ingest::Changed);
         assert_eq!(contents(id), [first, edited]);
         assert_eq!(exported(), [first, edited]);
@@ -2414,9 +2471,10 @@ mod version_body_tests {
             title: "T2".into(),
             ..sent(&edited.replace('\t', "  "), "h3")
         };
-        let (outcome, _) = store
+        let outcome = store
             .ingest(&source, &retitled, "", names(), &|_| false, 3)
-            .unwrap();
+            .unwrap()
+            .outcome;
         assert_eq!(outcome, Ingest::Changed);
         let respaced = retitled.raw_content.as_str();
         assert_eq!(contents(id), [first, edited, respaced]);
@@ -2430,9 +2488,10 @@ mod version_body_tests {
         // back to its first text.
         assert!(store.set_body(id, "<p>cleaned</p>", "c").unwrap());
         assert_eq!(contents(id), [first, edited, respaced]);
-        let (outcome, _) = store
+        let outcome = store
             .ingest(&source, &sent(first, "h1"), "", names(), &|_| false, 4)
-            .unwrap();
+            .unwrap()
+            .outcome;
         assert_eq!(outcome, Ingest::Changed);
         assert_eq!(contents(id), [first, edited, respaced]);
         assert_eq!(fetched(), [first]);
@@ -2504,7 +2563,7 @@ mod version_body_tests {
         edited.version_hash = "h-edited".into();
         let source = test_source(&store);
         let names = || ["e.md".to_string()];
-        let (outcome, id) = store
+        let Ingested { outcome, id, .. } = store
             .ingest(&source, &edited, "", names(), &|_| false, 3)
             .unwrap();
         assert_eq!((outcome, id), (Ingest::Changed, again));

@@ -120,6 +120,74 @@ async fn an_article_edited_twice_taken_down_and_back() {
     assert!(err.contains("no version 9"), "{err}");
 }
 
+/// An item keeps its guid while its link changes (a slug edited with the title, a site moved):
+/// the article follows it, so its post links the page that exists, and `check` fetches that page
+/// and does not report a takedown when the old address stops answering.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_article_whose_link_changes_follows_it_and_is_not_reported_gone() {
+    let server = FeedServer::start().await;
+    let (old, new) = (server.url("/page/old"), server.url("/page/new"));
+    server.set("/page/old", "<html>article</html>");
+    server.set("/page/new", "<html>article</html>");
+    let item = |link: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>\
+             <link>https://example.com/</link><item><title>冬奥</title><link>{link}</link>\
+             <guid isPermaLink=\"false\">g-1</guid>\
+             <pubDate>Sat, 03 Apr 2021 10:00:00 GMT</pubDate>\
+             <description>韩国支持北京举办冬奥。</description></item></channel></rss>"
+        )
+    };
+    let archive = TempArchive::new(
+        &[("S", vec![server.url("/feed")])],
+        "[fetch]\nattempts = 1\nallow_private_addresses = true\n",
+    );
+    let run = |at: &str| {
+        let (code, out, err) = archive.cli(&["run"], Some(at));
+        assert_eq!(code, 0, "{out}{err}");
+        out
+    };
+    server.set("/feed", item(&old));
+    assert!(run("2024-06-01T00:00:00Z").contains("S: 1 new"));
+    let (name, first) = read_post(&archive);
+    assert!(first.contains(&format!("from: {old}\n")), "{first}");
+
+    server.set("/feed", item(&new));
+    let out = run("2024-06-01T01:00:00Z");
+    assert!(
+        out.contains("S: 0 new, 0 changed, 1 already archived, 1 moved"),
+        "{out}"
+    );
+    let (same_name, moved) = read_post(&archive);
+    assert_eq!(same_name, name, "a move updates the post in place");
+    assert!(moved.contains(&format!("from: {new}\n")), "{moved}");
+    assert!(moved.contains(&format!("[冬奥]({new})\n")), "{moved}");
+    assert!(
+        !moved.contains("versions:"),
+        "a move is no new version: {moved}"
+    );
+    // The same link again, spelled with a tracking parameter: no move; nor back to the old
+    // address (two feeds of a source that disagree would move it to and fro every run).
+    server.set("/feed", item(&format!("{new}?utm_source=rss")));
+    assert!(!run("2024-06-01T02:00:00Z").contains("moved"));
+    server.set("/feed", item(&old));
+    assert!(!run("2024-06-01T02:30:00Z").contains("moved"));
+    assert!(read_post(&archive).1.contains(&format!("from: {new}\n")));
+
+    server.route("/page/old", |_, _| Reply::status(404));
+    let (code, out, err) = archive.cli(&["check"], Some("2024-06-01T03:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 gone"), "{out}");
+    let (code, history, err) = archive.cli(&["history", &new], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        history.contains(&format!(
+            "2024-06-01T01:00:00.000Z  moved  {old} -> {new}\n"
+        )),
+        "{history}"
+    );
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

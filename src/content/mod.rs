@@ -50,13 +50,15 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
     } else {
         entry.link.as_deref()
     };
-    let link = [item_link, guid_url, feed.link.as_deref()]
+    let showable = [item_link, guid_url, feed.link.as_deref()]
         .into_iter()
-        .flatten()
-        .find(|link| is_showable_link(link))
-        .unwrap_or("")
-        .trim()
-        .to_string();
+        .enumerate()
+        .find_map(|(i, link)| {
+            link.filter(|link| is_showable_link(link))
+                .map(|link| (i, link))
+        });
+    let link_from_item = showable.is_some_and(|(i, _)| i < 2);
+    let link = showable.map_or("", |(_, link)| link).trim().to_string();
 
     let body = match source.content {
         ContentMode::Verbatim => joined,
@@ -75,6 +77,7 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         key,
         guid,
         link,
+        link_from_item,
         title,
         published: entry.published.or(entry.updated),
         authors: entry.authors.clone(),

@@ -1383,6 +1383,7 @@ mod tests {
                 key: format!("guid:{i}"),
                 guid: Some(i.to_string()),
                 link: format!("https://example.com/{i}"),
+                link_from_item: true,
                 title: format!("T{i}"),
                 published: None,
                 authors: vec![],
