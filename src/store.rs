@@ -2003,11 +2003,16 @@ mod tests {
             .unwrap()
     }
 
-    fn cache_size(store: &Store) -> i64 {
+    /// The value of the connection's `PRAGMA name`.
+    fn pragma(store: &Store, name: &str) -> i64 {
         store
             .conn
-            .query_row("PRAGMA cache_size", [], |r| r.get(0))
+            .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
             .unwrap()
+    }
+
+    fn cache_size(store: &Store) -> i64 {
+        pragma(store, "cache_size")
     }
 
     #[test]
@@ -2231,13 +2236,6 @@ mod tests {
         );
     }
 
-    fn page_size(store: &Store) -> i64 {
-        store
-            .conn
-            .query_row("PRAGMA page_size", [], |r| r.get(0))
-            .unwrap()
-    }
-
     /// Pages of 16 KiB hold a whole article (body and all) where 4 KiB pages chained overflow
     /// pages: a first run of 9,531 articles stored them 8 % faster. A store made before keeps
     /// its pages (changing them means rewriting the file) and works as it did.
@@ -2245,13 +2243,12 @@ mod tests {
     fn a_new_store_is_made_of_16_kib_pages_and_an_older_one_keeps_its_own() {
         let dir = tempfile::tempdir().unwrap();
         let fresh = Store::open(&dir.path().join("fresh.sqlite")).unwrap();
-        assert_eq!(page_size(&fresh), 16_384);
+        assert_eq!(pragma(&fresh, "page_size"), 16_384);
 
         let old = dir.path().join("old.sqlite");
         store_at_version(&old, 4, "");
-        assert_eq!(page_size(&Store::open(&old).unwrap()), 4_096);
         let store = Store::open(&old).unwrap();
-        assert_eq!(page_size(&store), 4_096);
+        assert_eq!(pragma(&store, "page_size"), 4_096);
         assert_eq!(store.article_count().unwrap(), 1);
         store_articles(&store, 3, |i| format!("T{i}"), |i| format!("<p>{i}</p>"));
         assert_eq!(store.article_count().unwrap(), 4);

@@ -28,6 +28,22 @@ fn read_post(archive: &TempArchive) -> (String, String) {
     (names[0].clone(), text)
 }
 
+/// An archive of one source, S, following `/feed` of `server`, whose article pages (on the
+/// same loopback server) `check` may fetch.
+fn page_checking_archive(server: &FeedServer) -> TempArchive {
+    TempArchive::new(
+        &[("S", vec![server.url("/feed")])],
+        "[fetch]\nattempts = 1\nallow_private_addresses = true\n",
+    )
+}
+
+/// `run` at the moment `at`, which must succeed; what it printed.
+fn run_at(archive: &TempArchive, at: &str) -> String {
+    let (code, out, err) = archive.cli(&["run"], Some(at));
+    assert_eq!(code, 0, "{out}{err}");
+    out
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_article_edited_twice_taken_down_and_back() {
     let server = FeedServer::start().await;
@@ -37,15 +53,8 @@ async fn an_article_edited_twice_taken_down_and_back() {
     let v1 = "<p>韩国支持北京举办冬奥。</p>";
     let v2 = "<p>韩国反对北京举办冬奥。</p>";
     let v3 = "<p>韩国反对北京举办夏奥。</p>";
-    let archive = TempArchive::new(
-        &[("S", vec![server.url("/feed")])],
-        "[fetch]\nattempts = 1\nallow_private_addresses = true\n",
-    );
-    let run = |at: &str| {
-        let (code, out, err) = archive.cli(&["run"], Some(at));
-        assert_eq!(code, 0, "{out}{err}");
-        out
-    };
+    let archive = page_checking_archive(&server);
+    let run = |at: &str| run_at(&archive, at);
 
     server.set("/feed", feed(&[(&page, "冬奥", v1)]));
     assert!(run("2024-06-01T00:00:00Z").contains("S: 1 new"));
@@ -138,15 +147,8 @@ async fn an_article_whose_link_changes_follows_it_and_is_not_reported_gone() {
              <description>韩国支持北京举办冬奥。</description></item></channel></rss>"
         )
     };
-    let archive = TempArchive::new(
-        &[("S", vec![server.url("/feed")])],
-        "[fetch]\nattempts = 1\nallow_private_addresses = true\n",
-    );
-    let run = |at: &str| {
-        let (code, out, err) = archive.cli(&["run"], Some(at));
-        assert_eq!(code, 0, "{out}{err}");
-        out
-    };
+    let archive = page_checking_archive(&server);
+    let run = |at: &str| run_at(&archive, at);
     server.set("/feed", item(&old));
     assert!(run("2024-06-01T00:00:00Z").contains("S: 1 new"));
     let (name, first) = read_post(&archive);
