@@ -608,16 +608,16 @@ impl Store {
         Ok(Ingested { outcome, id, moved })
     }
 
-    /// Moves article `id`, known at `link`, to the item's own link when that is another address
-    /// (compared canonically, so a tracking parameter is no move); the `moved` event says
-    /// `<from> -> <to>`. A link the item does not give (the feed's, fallen back to) moves
-    /// nothing, and neither does an address the article had before: two feeds of a source that
-    /// spell one article's link differently would otherwise move it to and fro every run, as
-    /// they answer in one order or the other.
+    /// Moves article `id`, known at `link`, to the item's own link when that leads to another
+    /// page ([`crate::content::page_address`]: a link that differs only in its parameters is no
+    /// move); the `moved` event says `<from> -> <to>`. A link the item does not give (the
+    /// feed's, fallen back to) moves nothing, and neither does an address the article had
+    /// before: two feeds of a source that spell one article's link differently would otherwise
+    /// move it to and fro every run, as they answer in one order or the other.
     fn follow_link(&self, id: i64, link: &str, article: &Article, now_ms: i64) -> Result<bool> {
-        use crate::content::canonical_link;
-        let to = canonical_link(&article.link);
-        if !article.link_from_item || article.link.is_empty() || to == canonical_link(link) {
+        use crate::content::page_address;
+        let to = page_address(&article.link);
+        if !article.link_from_item || article.link.is_empty() || to == page_address(link) {
             return Ok(false);
         }
         let mut moves = self
@@ -625,10 +625,7 @@ impl Store {
             .prepare_cached("SELECT detail FROM event WHERE article_id = ?1 AND kind = 'moved'")?;
         for detail in moves.query_map([id], |r| r.get::<_, Option<String>>(0))? {
             let detail = detail?.unwrap_or_default();
-            if detail
-                .split(MOVE_ARROW)
-                .any(|was| canonical_link(was) == to)
-            {
+            if detail.split(MOVE_ARROW).any(|was| page_address(was) == to) {
                 return Ok(false);
             }
         }

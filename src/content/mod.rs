@@ -189,6 +189,17 @@ pub fn canonical_link(link: &str) -> String {
     url.to_string()
 }
 
+/// The page a link leads to, for telling whether an article moved: the link canonicalised
+/// ([`canonical_link`]) without its query. Feeds that add a parameter of their own to every link
+/// (a session, a cache-buster) would otherwise move their articles on every fetch.
+pub fn page_address(link: &str) -> String {
+    let canonical = canonical_link(link);
+    match canonical.split_once('?') {
+        Some((address, _)) => address.to_string(),
+        None => canonical,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
