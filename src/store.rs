@@ -1316,8 +1316,9 @@ impl Store {
     }
 
     /// The articles `what` names, in id order: the one with that id if there is one, else
-    /// those with that post file name (or alias) or that link (canonical, any source). A link
-    /// that several sources carry names several articles.
+    /// those with that post file name (or alias) or that link (canonical, any source), or that
+    /// had that link before they moved. A link that several sources carry names several
+    /// articles.
     pub fn find_articles(&self, what: &str) -> Result<Vec<ArticleMatch>> {
         let matches = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<Vec<ArticleMatch>> {
             Ok(self
@@ -1344,10 +1345,12 @@ impl Store {
             &format!(
                 "{FOUND} WHERE a.id IN (
                      SELECT id FROM article WHERE post_name = ?1 OR key = ?2 OR link = ?1
-                     UNION SELECT article_id FROM alias WHERE name = ?1)
+                     UNION SELECT article_id FROM alias WHERE name = ?1
+                     UNION SELECT article_id FROM event
+                         WHERE kind = 'moved' AND substr(detail, 1, length(?3)) = ?3)
                  ORDER BY a.id"
             ),
-            &[&what, &key],
+            &[&what, &key, &format!("{what}{MOVE_ARROW}")],
         )
     }
 

@@ -190,6 +190,10 @@ async fn an_article_whose_link_changes_follows_it_and_is_not_reported_gone() {
         )),
         "{history}"
     );
+    // A link it had still finds it (a takedown request may quote the old address).
+    let (code, by_old_link, err) = archive.cli(&["history", &old], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(by_old_link, history);
 }
 
 fn copy_dir(from: &Path, to: &Path) {
