@@ -2326,6 +2326,54 @@ mod version_body_tests {
         }
     }
 
+    /// An item that stops giving a link of its own shows the feed's link, which is no address
+    /// of the article: it moves nothing. One that gives a link again, to another page, moves it.
+    #[test]
+    fn only_a_link_of_the_items_own_moves_an_article() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let source = test_source(&store);
+        let names = || ["a.md".to_string()];
+        let first = Article {
+            key: "guid:g-1".into(),
+            ..article("a", "<p>a</p>")
+        };
+        let ingest = |article: &Article, at: i64| {
+            store
+                .ingest(&source, article, "", names(), &|_| false, at)
+                .unwrap()
+        };
+        let id = ingest(&first, 1).id;
+        let lent = Article {
+            link: "https://e.com/".into(),
+            link_from_item: false,
+            ..first.clone()
+        };
+        assert!(!ingest(&lent, 2).moved);
+        let moved = Article {
+            link: "https://e.com/b".into(),
+            ..first.clone()
+        };
+        let again = ingest(&moved, 3);
+        assert_eq!((again.outcome, again.moved), (Ingest::Unchanged, true));
+        let events: Vec<(String, Option<String>)> = store
+            .events(id)
+            .unwrap()
+            .into_iter()
+            .map(|(kind, _, detail)| (kind, detail))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                ("first_seen".to_string(), None),
+                (
+                    "moved".to_string(),
+                    Some("https://e.com/a -> https://e.com/b".to_string())
+                ),
+            ]
+        );
+    }
+
     /// Every version's content as `export jsonl` gives it, in its order.
     fn exported_contents(store: &Store) -> Vec<String> {
         let mut all = vec![];
