@@ -262,6 +262,8 @@ pub async fn run_locked(
         })
         .collect();
     let taken_on_disk = |name: &str| posts_dir.join(name).symlink_metadata().is_ok();
+    // A store that cannot take a feed's articles (a full disk, say) ends the run naming both.
+    let storing = |url: &str| format!("storing {url} in {}", store_path.display());
     let mut shutdown = std::pin::pin!(shutdown);
     // The articles this run has met, by source and key: each is taken once per run.
     let mut met_in_run: HashMap<(usize, String), i64> = HashMap::new();
@@ -309,8 +311,9 @@ pub async fn run_locked(
                         .map_or(now, |p| p.timestamp_millis().min(now));
                     let identity = format!("{}\n{}", meta.id, article.key);
                     let names = jekyll::post_names(date_ms, &article.title, identity);
-                    let Ingested { outcome, id, moved } =
-                        store.ingest(meta, article, summary_text, names, &taken_on_disk, now)?;
+                    let Ingested { outcome, id, moved } = store
+                        .ingest(meta, article, summary_text, names, &taken_on_disk, now)
+                        .with_context(|| storing(&done.url))?;
                     match outcome {
                         Ingest::New => source_summary.new += 1,
                         Ingest::Changed => source_summary.changed += 1,
@@ -320,7 +323,9 @@ pub async fn run_locked(
                     met_in_run.insert(met, id);
                     present.push(id);
                 }
-                store.record_presence(&done.url, &present, now)?;
+                store
+                    .record_presence(&done.url, &present, now)
+                    .with_context(|| storing(&done.url))?;
                 let result = FeedResult::Fetched {
                     status,
                     validators: &validators,
@@ -328,7 +333,9 @@ pub async fn run_locked(
                     reading: &readings[done.source],
                     moved_to: moved_to.as_deref(),
                 };
-                store.record_feed(&done.url, &meta.id, &result, now)?;
+                store
+                    .record_feed(&done.url, &meta.id, &result, now)
+                    .with_context(|| storing(&done.url))?;
             }
             FeedOutcome::Unchanged {
                 validators,
@@ -349,7 +356,9 @@ pub async fn run_locked(
                         reading: &readings[done.source],
                     },
                 };
-                store.record_feed(&done.url, &meta.id, &result, now)?;
+                store
+                    .record_feed(&done.url, &meta.id, &result, now)
+                    .with_context(|| storing(&done.url))?;
             }
             FeedOutcome::Failed { status, reason } => {
                 tracing::debug!(source = %meta.name, feed = %done.url, "{reason}");
@@ -357,7 +366,9 @@ pub async fn run_locked(
                     status,
                     error: &reason,
                 };
-                store.record_feed(&done.url, &meta.id, &result, now)?;
+                store
+                    .record_feed(&done.url, &meta.id, &result, now)
+                    .with_context(|| storing(&done.url))?;
                 source_summary.failed.push((done.url, reason));
             }
         }
@@ -382,7 +393,9 @@ pub async fn run_locked(
     .await?;
     // Its pooled connections and their buffers are not needed again.
     drop(fetcher);
-    store.commit().context("committing the run")?;
+    store
+        .commit()
+        .with_context(|| format!("committing the run to {}", store_path.display()))?;
     tracing::debug!(ms = timer.elapsed().as_millis(), "store committed");
     // The log the run filled is copied into the store file while the posts are written.
     let checkpoint = {

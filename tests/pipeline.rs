@@ -590,6 +590,49 @@ fn demo_archives_into_a_relative_folder_as_given() {
     assert!(said.contains("演示 \"archive\"/_posts"), "{said}");
 }
 
+/// A store that cannot take what a run brings (a full disk, say) ends the run with one line
+/// that names the store's file, the feed being stored and the cause; nothing archived before
+/// changes, and the next run, with room again, stores what this one could not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_cannot_take_the_run_is_named_and_nothing_archived_changes() {
+    let server = FeedServer::start().await;
+    let first = ("https://e.com/1", "第一条", "<p>一</p>");
+    server.set("/a", rss(&[first]));
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    let before = archive.snapshot();
+
+    // The store refuses new articles as SQLite does when the disk is full.
+    let store = rusqlite::Connection::open(archive.store()).unwrap();
+    store
+        .execute_batch(
+            "CREATE TRIGGER no_room BEFORE INSERT ON article
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    server.set(
+        "/a",
+        rss(&[first, ("https://e.com/2", "第二条", "<p>二</p>")]),
+    );
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let store_path = archive.store().display().to_string();
+    assert_eq!(err.matches(&store_path).count(), 1, "{err}");
+    assert_eq!(err.matches(&server.url("/a")).count(), 1, "{err}");
+    assert_eq!(err.matches("database or disk is full").count(), 1, "{err}");
+    assert_eq!(archive.snapshot(), before);
+
+    store.execute_batch("DROP TRIGGER no_room").unwrap();
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T02:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("A: 1 new, 0 changed, 1 already archived"),
+        "{out}"
+    );
+}
+
 /// A fatal error is one line that names the thing once and gives the cause once (`main` prints
 /// an error with its chain of causes, so an error that shows its cause must not also chain it).
 #[test]
