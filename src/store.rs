@@ -220,6 +220,9 @@ pub struct SearchRow {
 #[derive(Debug, Clone, Default)]
 pub struct FeedState {
     pub validators: Validators,
+    /// The BLAKE3 hash of the body last ingested. Older stores hold a SHA-256 one (as the
+    /// comment of migrations/0001 still says): it never matches, and the feed is parsed once
+    /// more.
     pub body_hash: Option<String>,
     /// How its source read it when its body was last ingested (`None`: not recorded, before
     /// schema 10); the validators and the body hash stand for that reading only.
