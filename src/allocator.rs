@@ -1,8 +1,8 @@
 //! The binary's memory allocator: mimalloc for `build` (a full site build of 47,531 articles
 //! takes about 20 % less time with it, its peak memory about the same), glibc's malloc for the
-//! other commands. There glibc keeps peak memory lower: a first `run` of 9,531 posts takes ~72 MB
-//! with four glibc arenas against 170–250 MB with mimalloc, whose per-thread heaps keep what the
-//! feed-parsing threads freed; building the search index from scratch, 205 MB against 280 MB.
+//! other commands. There glibc keeps peak memory lower: a first `run` of 9,531 posts takes ~52 MB
+//! with glibc against ~150 MB with mimalloc (some 13 % faster), whose per-thread heaps keep what
+//! the feed-parsing threads freed; building the search index from scratch, 205 MB against 280 MB.
 //!
 //! The choice is made once, at the start of `main`, before any other thread starts; what was
 //! allocated before (by the Rust runtime, by parsing the command line) stays glibc's. Every

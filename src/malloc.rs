@@ -6,20 +6,21 @@
 
 /// Call before any thread starts.
 ///
-/// - Four malloc arenas instead of glibc's eight per core: a run's fetch workers and parsing
-///   threads held some 25 MB in arenas of their own. Four keep a first run of 9,531 posts near
-///   77 MB instead of 100 MB, in the same time within the noise (`bench/archive.sh`,
-///   alternated; two arenas: 70 MB, some 10 % slower).
-/// - Blocks of 128 kB and more mapped on their own, and unmapped when freed. glibc raises that
-///   threshold as large blocks are freed (up to 32 MB), after which a run's feed bodies and
-///   parsed items filled the arenas, and the few blocks still alive among them kept some 15 MB
-///   resident: a default first run (posts, then the search index) peaked at 95–100 MB, and
-///   80–88 MB with the threshold fixed, in the same time (alternated on tmpfs).
+/// Blocks of 128 kB and more are mapped on their own, and unmapped when freed. glibc raises that
+/// threshold as large blocks are freed (up to 32 MB), after which a run's feed bodies and parsed
+/// items filled the arenas, and the few blocks still alive among them kept some 10–15 MB
+/// resident: a default first run (posts, then the search index) of 9,531 posts peaks at 90 MB
+/// without the fixed threshold, 79 MB with it, in the same time (alternated on tmpfs).
+///
+/// The number of arenas is glibc's (eight per core). It was four while up to sixteen feeds were
+/// parsed at once, whose threads held some 25 MB in arenas of their own; with one feed per core
+/// parsed ahead of the ingest (`run`'s `Parsers`), four arenas keep no memory that glibc's
+/// number does not (52 MB at a first run's peak either way) and cost 5–8 % of its time in
+/// threads waiting for each other's arena.
 pub fn tune_for_run() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets tunables of the allocator; called before any thread starts.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 4);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }
