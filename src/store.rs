@@ -814,6 +814,11 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a post is waiting to be written: one [`Store::dirty_posts`] would give.
+    pub fn has_dirty_posts(&self) -> Result<bool> {
+        Ok(!self.dirty_posts(0, 1)?.is_empty())
+    }
+
     /// Posts waiting to be written, in batches: ids above `after`, at most `limit`.
     pub fn dirty_posts(&self, after: i64, limit: usize) -> Result<Vec<PostRecord>> {
         let mut statement = self.conn.prepare_cached(

@@ -585,10 +585,40 @@ pub fn publish_with(
             ));
         }
     }
-    let mut report = PublishReport::default();
+    // The list pages and search.json are rewritten when a post is to be written (or they are
+    // missing), on a thread of their own with a connection of their own while this one writes
+    // the posts: they read only what the store holds, not the post files.
+    let changed = indexes || store.has_dirty_posts()?;
+    let (posts, lists) = std::thread::scope(|scope| {
+        let lists = store.reopen().map(|reader| {
+            scope.spawn(|| write_indexes(&reader?, archive, permalink, sources, changed))
+        });
+        let posts = write_pending_posts(store, &posts_dir);
+        let lists = match lists {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => write_indexes(store, archive, permalink, sources, changed),
+        };
+        (posts, lists)
+    });
+    let (mut report, posted) = posts?;
+    let lists = lists?;
+    report.lists_written = lists.lists_written;
+    report.search_json_written = lists.search_json_written;
     // Posts are marked written only once lists and search.json are written too: a run killed in
     // between writes the same posts again next time (same bytes, so the files stay untouched)
     // and so rewrites the lists and search.json it had not reached.
+    store.mark_posted(&posted)?;
+    Ok(report)
+}
+
+/// Writes every pending post into `posts_dir`: the report, and the ids of the posts written.
+fn write_pending_posts(
+    store: &Store,
+    posts_dir: &Path,
+) -> Result<(PublishReport, Vec<i64>), PublishError> {
+    let mut report = PublishReport::default();
     let mut posted = Vec::new();
     let mut after = 0;
     loop {
@@ -625,7 +655,19 @@ pub fn publish_with(
         report.posts_written += written.len();
         posted.extend(written);
     }
-    let changed = indexes || report.posts_written > 0;
+    Ok((report, posted))
+}
+
+/// The list page of each of `sources` and `search.json`, written when `changed` or missing.
+fn write_indexes(
+    store: &Store,
+    archive: &Path,
+    permalink: &str,
+    sources: &[String],
+    changed: bool,
+) -> Result<PublishReport, PublishError> {
+    let mut report = PublishReport::default();
+    let lists_dir = archive.join(LISTS_DIR);
     for source_id in sources {
         let Some(name) = store.source_name(source_id)? else {
             continue;
@@ -645,7 +687,6 @@ pub fn publish_with(
         write_search_json(store, &search, permalink)?;
         report.search_json_written = true;
     }
-    store.mark_posted(&posted)?;
     Ok(report)
 }
 
