@@ -587,11 +587,13 @@ pub fn publish_with(
     }
     // The list pages and search.json are rewritten when a post is to be written (or they are
     // missing), on a thread of their own with a connection of their own while this one writes
-    // the posts: they read only what the store holds, not the post files.
+    // the posts: they read only what the store holds, not the post files. Without a second
+    // connection (a store in memory, or none to be had) they follow the posts on this one.
     let changed = indexes || store.has_dirty_posts()?;
+    let reader = store.reopen().and_then(Result::ok);
     let (posts, lists) = std::thread::scope(|scope| {
-        let lists = store.reopen().map(|reader| {
-            scope.spawn(|| write_indexes(&reader?, archive, permalink, sources, changed))
+        let lists = reader.map(|reader| {
+            scope.spawn(move || write_indexes(&reader, archive, permalink, sources, changed))
         });
         let posts = write_pending_posts(store, &posts_dir);
         let lists = match lists {
