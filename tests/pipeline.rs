@@ -358,6 +358,13 @@ async fn a_taken_name_is_never_overwritten_and_a_failed_write_is_retried() {
     assert_eq!(second.sources[0].changed, 1);
     assert_eq!(second.publish.posts_written, 0);
     assert_eq!(second.publish.failures.len(), 1, "{:?}", second.publish);
+    // Runs while it still cannot be written change no other file: the post is still pending,
+    // but the list page and search.json hold what they held.
+    let before = archive.snapshot();
+    let quiet = run(&config, clock("2024-06-01T01:30:00Z")).await.unwrap();
+    assert_eq!(quiet.publish.posts_written, 0);
+    assert_eq!(quiet.publish.failures.len(), 1, "{:?}", quiet.publish);
+    assert_eq!(archive.snapshot(), before);
     std::fs::remove_dir(&path).unwrap();
     let third = run(&config, clock("2024-06-01T02:00:00Z")).await.unwrap();
     assert_eq!(third.new_articles() + third.sources[0].changed, 0);

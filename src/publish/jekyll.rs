@@ -686,15 +686,15 @@ fn write_indexes(
     }
     let search = archive.join("search.json");
     if changed || !search.exists() {
-        write_search_json(store, &search, permalink)?;
-        report.search_json_written = true;
+        report.search_json_written = write_search_json(store, &search, permalink)?;
     }
     Ok(report)
 }
 
 /// `search.json`: `[{title, category, tags, url, date, desc}]` for every post, newest first,
-/// streamed to a temporary file and renamed into place.
-fn write_search_json(store: &Store, path: &Path, permalink: &str) -> Result<(), PublishError> {
+/// streamed to a temporary file and renamed into place, unless the file holds these bytes
+/// already (then it is left as it is, and this says false).
+fn write_search_json(store: &Store, path: &Path, permalink: &str) -> Result<bool, PublishError> {
     #[derive(serde::Serialize)]
     struct Item<'a> {
         title: &'a str,
@@ -729,12 +729,18 @@ fn write_search_json(store: &Store, path: &Path, permalink: &str) -> Result<(), 
     let finish = written
         .and_then(|()| out.write_all(if first { b"[]\n" } else { b"\n]\n" }))
         .and_then(|()| out.flush())
-        .and_then(|()| std::fs::rename(&temp, path));
-    if let Err(e) = finish {
+        .and_then(|()| super::same_bytes(&temp, path))
+        .and_then(|same| {
+            if same {
+                std::fs::remove_file(&temp).map(|()| false)
+            } else {
+                std::fs::rename(&temp, path).map(|()| true)
+            }
+        });
+    finish.map_err(|e| {
         let _ = std::fs::remove_file(&temp);
-        return Err(PublishError::io(path, e));
-    }
-    Ok(())
+        PublishError::io(path, e)
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -43,6 +43,31 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     result.map(|()| true)
 }
 
+/// Whether the files at `a` and `b` hold the same bytes (false when `b` is missing), read side by
+/// side until they differ: for a file written whole beside the one it would replace.
+pub fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let (mut a, mut b) = match (std::fs::File::open(a)?, std::fs::File::open(b)) {
+        (a, Ok(b)) => (a, b),
+        (_, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        (_, Err(e)) => return Err(e),
+    };
+    if a.metadata()?.len() != b.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut left, mut right) = (vec![0; 64 * 1024], vec![0; 64 * 1024]);
+    loop {
+        let n = a.read(&mut left)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        b.read_exact(&mut right[..n])?;
+        if left[..n] != right[..n] {
+            return Ok(false);
+        }
+    }
+}
+
 /// A fresh temporary name in `path`'s folder, for a file renamed to `path` once complete (and
 /// swept by [`sweep_temporary_files`] if a crash leaves it): [`TEMP_PREFIX`], the process, a
 /// random number and the start of the name, short enough for any file system (names can be 255
@@ -109,6 +134,26 @@ pub fn sweep_temporary_files(folder: &Path) -> std::io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_bytes_reads_to_the_first_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        // Past one 64 KiB read, so that a difference in a later one counts.
+        let long: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut late = long.clone();
+        late[150_000] ^= 1;
+        let a = file("a", &long);
+        assert!(same_bytes(&a, &file("same", &long)).unwrap());
+        assert!(!same_bytes(&a, &file("late", &late)).unwrap());
+        assert!(!same_bytes(&a, &file("short", &long[..199_999])).unwrap());
+        assert!(!same_bytes(&a, &dir.path().join("missing")).unwrap());
+        assert!(same_bytes(&file("empty", b""), &file("empty too", b"")).unwrap());
+    }
 
     #[test]
     fn write_new_creates_a_file_and_never_replaces_one() {
