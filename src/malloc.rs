@@ -15,8 +15,8 @@
 /// The number of arenas is glibc's (eight per core). It was four while up to sixteen feeds were
 /// parsed at once, whose threads held some 25 MB in arenas of their own; with one feed per core
 /// parsed ahead of the ingest (`run`'s `Parsers`), four arenas keep no memory that glibc's
-/// number does not (52 MB at a first run's peak either way) and cost 5–8 % of its time in
-/// threads waiting for each other's arena.
+/// number does not (52 MB at a first run's peak either way) and cost 6–13 % of its time in
+/// threads waiting for each other's arena (two sittings, alternated on tmpfs).
 pub fn tune_for_run() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets tunables of the allocator; called before any thread starts.
