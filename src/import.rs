@@ -20,7 +20,7 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use crate::config::Config;
-use crate::content::{join_lines, url_key, version_hash};
+use crate::content::{identity_hash, join_lines, url_key, version_hash};
 use crate::export::OPML_ID_ATTRIBUTE;
 use crate::model::Article;
 use crate::publish::jekyll::summarize;
@@ -286,11 +286,12 @@ fn source_of(post: &ParsedPost, config: &Config) -> Option<SourceMeta> {
 /// post's body (the article keeps it).
 fn article_of(post: &mut ParsedPost) -> Article {
     let raw_content = content_of(&post.body).to_string();
-    let hash = version_hash(&post.title, &join_lines(&raw_content));
+    let joined = join_lines(&raw_content);
+    let hash = version_hash(&post.title, &joined);
     let key = if post.link.starts_with("http://") || post.link.starts_with("https://") {
         url_key(&post.link)
     } else {
-        format!("hash:{}", &hash[..32])
+        format!("hash:{}", identity_hash(&post.title, &joined))
     };
     Article {
         key,

@@ -769,9 +769,8 @@ fn parse_body(
     moved_to: Option<String>,
     max_items: usize,
 ) -> FeedOutcome {
-    // BLAKE3, not the SHA-256 of versions: this hash only tells whether a body is the one read last
-    // time (a hash from an older newsvault never matches, and the feed is parsed once more), and
-    // at 30 MB of feeds SHA-256 was a tenth of a first run's CPU.
+    // This hash only tells whether a body is the one read last time (a SHA-256 one from an older
+    // newsvault never matches, and the feed is parsed once more).
     let body_hash = blake3::hash(&body.bytes).to_hex().to_string();
     if previous_hash.as_deref() == Some(body_hash.as_str()) {
         return FeedOutcome::Unchanged {

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use thiserror::Error;
 
+use crate::content::{is_legacy_version_hash, legacy_version_hash_of};
 use crate::fetch::Validators;
 use crate::model::Article;
 
@@ -604,6 +605,13 @@ impl Store {
                 )?
                 .execute(params![id, hash, now_ms])?;
             Ingest::Unchanged
+        } else if is_legacy_version_hash(&hash) && hash == legacy_version_hash_of(article) {
+            // Hashed before BLAKE3, the same version: its hash is brought up to date.
+            self.rehash_version(id, &hash, &article.version_hash, now_ms)?;
+            self.conn
+                .prepare_cached("UPDATE article SET version_hash = ?2 WHERE id = ?1")?
+                .execute(params![id, article.version_hash])?;
+            Ingest::Unchanged
         } else {
             self.add_version(id, article, summary, now_ms)?
         };
@@ -766,6 +774,24 @@ impl Store {
         summary: &str,
         now_ms: i64,
     ) -> Result<Ingest> {
+        // A version of before BLAKE3 with this text is this version, under its hash of now.
+        if !is_legacy_version_hash(&article.version_hash) {
+            let legacy_versions: bool = self
+                .conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM version
+                                    WHERE article_id = ?1 AND substr(hash, 1, 3) != 'b3:')",
+                )?
+                .query_row([id], |r| r.get(0))?;
+            if legacy_versions {
+                self.rehash_version(
+                    id,
+                    &legacy_version_hash_of(article),
+                    &article.version_hash,
+                    now_ms,
+                )?;
+            }
+        }
         // The body changes before the new version is stored: the change hands the version that
         // was current its text (the trigger of migrations/0005), and the new one may then be the
         // body.
@@ -797,6 +823,18 @@ impl Store {
         self.mark_pending(id)?;
         self.add_event(id, "changed", now_ms, Some(&article.version_hash))?;
         Ok(Ingest::Changed)
+    }
+
+    /// Gives article `id`'s version hashed `from` the hash `to` (none, should it hold a
+    /// version hashed `to` already), and sees it at `now_ms`.
+    fn rehash_version(&self, id: i64, from: &str, to: &str, now_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE OR IGNORE version SET hash = ?3, last_seen_ms = ?4
+                 WHERE article_id = ?1 AND hash = ?2",
+            )?
+            .execute(params![id, from, to, now_ms])?;
+        Ok(())
     }
 
     fn add_event(
@@ -2332,6 +2370,75 @@ mod version_body_tests {
             body: body.into(),
             version_hash: format!("h-{raw_content}"),
         }
+    }
+
+    /// Stores written before version hashes were BLAKE3 hold SHA-256 ones. An article seen
+    /// again as it was is unchanged (and its hash brought up to date); one that goes back to a
+    /// text it had adds no version.
+    #[test]
+    fn versions_hashed_before_blake3_are_known_again() {
+        use crate::content::{join_lines, legacy_version_hash, version_hash};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let source = test_source(&store);
+        let text = |raw: &str, legacy: bool| {
+            let mut article = Article {
+                key: "guid:g-1".into(),
+                ..article(raw, raw)
+            };
+            let hash = if legacy {
+                legacy_version_hash
+            } else {
+                version_hash
+            };
+            article.version_hash = hash(&article.title, &join_lines(raw));
+            article
+        };
+        let ingest = |article: &Article, at: i64| {
+            store
+                .ingest(&source, article, "", ["a.md".to_string()], &|_| false, at)
+                .unwrap()
+        };
+        let stored = |id: i64| -> (String, i64) {
+            store
+                .conn
+                .query_row(
+                    "SELECT version_hash, versions FROM article WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap()
+        };
+        let hashes = |id: i64| -> Vec<String> {
+            store
+                .versions(id)
+                .unwrap()
+                .into_iter()
+                .map(|v| v.hash)
+                .collect()
+        };
+
+        // What a store of before held: text A, then B, hashed with SHA-256.
+        let id = ingest(&text("<p>A</p>\n", true), 1).id;
+        assert_eq!(
+            ingest(&text("<p>B</p>\n", true), 2).outcome,
+            Ingest::Changed
+        );
+
+        let b = text("<p>B</p>\n", false);
+        assert_eq!(ingest(&b, 3).outcome, Ingest::Unchanged);
+        assert_eq!(stored(id), (b.version_hash.clone(), 2));
+        let a_then = text("<p>A</p>\n", true).version_hash;
+        assert_eq!(hashes(id), [a_then, b.version_hash.clone()]);
+        assert_eq!(store.versions(id).unwrap()[1].last_seen_ms, 3);
+
+        let a = text("<p>A</p>\n", false);
+        assert_eq!(ingest(&a, 4).outcome, Ingest::Changed);
+        assert_eq!(stored(id), (a.version_hash.clone(), 2));
+        assert_eq!(hashes(id), [a.version_hash.clone(), b.version_hash.clone()]);
+        assert_eq!(ingest(&a, 5).outcome, Ingest::Unchanged);
+        assert_eq!(ingest(&b, 6).outcome, Ingest::Changed);
+        assert_eq!(stored(id).1, 2);
     }
 
     /// An item that stops giving a link of its own shows the feed's link, which is no address

@@ -331,6 +331,75 @@ async fn import_then_run_over_the_same_items_adds_nothing() {
     assert_eq!(posts(&after), posts(&before), "no post written or touched");
 }
 
+/// An archive kept by a newsvault whose version hashes were SHA-256: after the upgrade the
+/// same items are the same versions (no edit, no post touched), and their hashes are brought up
+/// to date.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archive_hashed_with_sha256_sees_no_edit_after_the_upgrade() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/feed",
+        common::rss(&[
+            ("https://e.com/1", "一", "<p>第一段</p>\n  <p>第二段</p>"),
+            ("https://e.com/2", "二", "<p>正文</p>"),
+            ("https://e.com/3", "三 \"引号\"", ""),
+        ]),
+    );
+    let archive = TempArchive::new(&[("S", vec![server.url("/feed")])], "");
+    assert!(run_at(&archive, "2024-06-01T00:00:00Z").contains("S: 3 new"));
+
+    // What the older newsvault stored: SHA-256 version hashes (of the title and the joined
+    // content, which a verbatim source's body is), and a feed body's hash of its own kind.
+    let db = rusqlite::Connection::open(archive.store()).unwrap();
+    let articles: Vec<(i64, String, String, String)> = db
+        .prepare("SELECT id, title, body, version_hash FROM article")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (id, title, body, hash) in &articles {
+        let legacy = newsvault::content::legacy_version_hash(title, body);
+        db.execute(
+            "UPDATE version SET hash = ?3 WHERE article_id = ?1 AND hash = ?2",
+            rusqlite::params![id, hash, legacy],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE article SET version_hash = ?2 WHERE id = ?1",
+            rusqlite::params![id, legacy],
+        )
+        .unwrap();
+    }
+    db.execute("UPDATE feed SET body_hash = 'sha256-of-before'", [])
+        .unwrap();
+    drop(db);
+
+    let before = archive.snapshot();
+    let out = run_at(&archive, "2024-06-01T01:00:00Z");
+    assert!(
+        out.contains("S: 0 new, 0 changed, 3 already archived"),
+        "{out}"
+    );
+    let posts = |snap: &Vec<(PathBuf, Vec<u8>, std::time::SystemTime)>| {
+        snap.iter()
+            .filter(|(p, _, _)| p.starts_with(archive.posts()))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(posts(&archive.snapshot()), posts(&before));
+    let db = rusqlite::Connection::open(archive.store()).unwrap();
+    let (versions, upgraded): (i64, i64) = db
+        .query_row(
+            "SELECT count(*), sum(v.hash = a.version_hash AND a.version_hash LIKE 'b3:%')
+             FROM version v JOIN article a ON a.id = v.article_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((versions, upgraded), (3, 3));
+}
+
 #[test]
 fn posts_that_cannot_be_read_are_named_and_skipped() {
     let archive = TempArchive::new(&[], "");

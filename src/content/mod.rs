@@ -60,18 +60,18 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
     let link_from_item = showable.is_some_and(|(i, _)| i < 2);
     let link = showable.map_or("", |(_, link)| link).trim().to_string();
 
+    let key = match (&guid, item_link) {
+        (Some(guid), _) if is_web_url(guid) => url_key(guid),
+        (Some(guid), _) => format!("guid:{guid}"),
+        (None, Some(link)) => url_key(link),
+        (None, None) => format!("hash:{}", identity_hash(&title, &joined)),
+    };
     let body = match source.content {
         ContentMode::Verbatim => joined,
         ContentMode::Clean => {
             let base = Url::parse(&link).ok();
             clean::clean_html(&raw_content, base.as_ref(), &clean_rules(source))
         }
-    };
-    let key = match (&guid, item_link) {
-        (Some(guid), _) if is_web_url(guid) => url_key(guid),
-        (Some(guid), _) => format!("guid:{guid}"),
-        (None, Some(link)) => url_key(link),
-        (None, None) => format!("hash:{}", &version_hash[..32]),
     };
     Article {
         key,
@@ -123,13 +123,50 @@ pub fn url_key(url: &str) -> String {
     format!("url:{}", canonical_link(url))
 }
 
-/// The hash of what the source published: the title and the line-joined content.
+/// The hash of what the source published: the title and the line-joined content, as
+/// `b3:` and the hex of their BLAKE3 hash. Equal hashes are the same version.
+///
+/// Stores written by newsvault before its version hashes were BLAKE3 hold [`legacy_version_hash`]es instead (64 hex digits, no
+/// prefix): the store tells them apart by the prefix and compares an article against them
+/// with the legacy hash (see [`is_legacy_version_hash`]). BLAKE3 took the place of SHA-256
+/// because hashing every item of every parsed feed was the largest single cost of parsing.
 pub fn version_hash(title: &str, joined_content: &str) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(title.as_bytes());
+    hasher.update(&[0u8]);
+    hasher.update(joined_content.as_bytes());
+    format!("{VERSION_HASH_PREFIX}{}", hasher.finalize().to_hex())
+}
+
+/// What starts a [`version_hash`] (and no [`legacy_version_hash`]).
+const VERSION_HASH_PREFIX: &str = "b3:";
+
+/// The version hash of stores written before BLAKE3: SHA-256 of the title, a NUL and the
+/// joined content, in hex.
+pub fn legacy_version_hash(title: &str, joined_content: &str) -> String {
     let mut hasher = Context::new(&SHA256);
     hasher.update(title.as_bytes());
     hasher.update(&[0u8]);
     hasher.update(joined_content.as_bytes());
     hex::encode(hasher.finish())
+}
+
+/// An article's version hash as stores written before BLAKE3 hold it.
+pub fn legacy_version_hash_of(article: &Article) -> String {
+    legacy_version_hash(&article.title, &join_lines(&article.raw_content))
+}
+
+/// Whether a stored version hash is a [`legacy_version_hash`].
+pub fn is_legacy_version_hash(hash: &str) -> bool {
+    !hash.starts_with(VERSION_HASH_PREFIX)
+}
+
+/// The `hash:` identity of an item with neither guid nor link: the first 32 hex digits of
+/// its [`legacy_version_hash`]. Identities are kept forever, so this one stays SHA-256.
+pub fn identity_hash(title: &str, joined_content: &str) -> String {
+    let mut hash = legacy_version_hash(title, joined_content);
+    hash.truncate(32);
+    hash
 }
 
 /// Longest title kept, in characters; a longer one is cut (news titles are far shorter).
@@ -239,13 +276,23 @@ mod tests {
 
     /// Stores keep these values (in every version, and as the identity of an item with neither
     /// guid nor link): a hash that changed would make every archived article look edited, and
-    /// such items look new. SHA-256 of the title, a NUL and the joined content.
+    /// such items look new. Hash of the title, a NUL and the joined content.
     #[test]
-    fn version_hashes_are_the_sha256_stores_keep() {
+    fn version_hashes_are_the_values_stores_keep() {
         assert_eq!(
             version_hash("标题", "第一行\n第二行"),
+            "b3:4e7f64ccfce8f18c01756bc24fbf91b472fc23208c3a1d8f3c302bfa2c29d64e"
+        );
+        assert_eq!(
+            legacy_version_hash("标题", "第一行\n第二行"),
             "a47820691cb9ba1fe1289be90cb361622e5e857bbdf26882df8692f3b93a0cca"
         );
+        assert_eq!(
+            identity_hash("标题", "第一行\n第二行"),
+            "a47820691cb9ba1fe1289be90cb36162"
+        );
+        assert!(!is_legacy_version_hash(&version_hash("t", "c")));
+        assert!(is_legacy_version_hash(&legacy_version_hash("t", "c")));
     }
 
     #[test]
