@@ -210,7 +210,11 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
 
 /// 0 when every feed worked and every post was written, else 2.
 pub fn exit_code(summary: &RunSummary) -> ExitCode {
-    if summary.failed_feeds() > 0 || !summary.publish.failures.is_empty() {
+    let publish = &summary.publish;
+    if summary.failed_feeds() > 0
+        || !publish.failures.is_empty()
+        || publish.indexes_failed.is_some()
+    {
         ExitCode::from(EXIT_SOME_FAILED)
     } else {
         ExitCode::SUCCESS
@@ -330,6 +334,11 @@ fn publish_pending(
         indexes,
     )
     .context("publishing the Jekyll tree")?;
+    // A command that changes what the archive shows (`hide`, `check`) must not say it is shown
+    // while a list or search.json still shows what it did.
+    if let Some(failed) = &report.indexes_failed {
+        anyhow::bail!("publishing the Jekyll tree: cannot write {failed}");
+    }
     // Hidden, gone or re-derived articles show in search at once, not after the next run.
     update_search_index(config, store, crate::search::Building::Fast);
     Ok(report)

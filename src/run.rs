@@ -881,7 +881,7 @@ pub fn describe(summary: &RunSummary, archive: &Path) -> String {
         out.push_str("; interrupted, the remaining feeds are fetched next run");
     }
     out.push('\n');
-    for failure in &publish.failures {
+    for failure in publish.failures.iter().chain(&publish.indexes_failed) {
         out.push_str(&format!("could not write {failure} (retried next run)\n"));
     }
     out

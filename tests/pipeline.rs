@@ -376,6 +376,70 @@ async fn a_taken_name_is_never_overwritten_and_a_failed_write_is_retried() {
     assert!(post.contains("<p>1, edited</p>"), "{post}");
 }
 
+/// search.json (or a list page) that cannot be written (a full disk, say) fails the run as a
+/// post would: the run still says what it stored, names the file and the cause, exits 2, and the
+/// next run writes it; the posts of the run are written meanwhile. `hide` and `unhide`, which
+/// change what it shows, fail.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_json_that_cannot_be_written_is_reported_and_written_next_run() {
+    let server = FeedServer::start().await;
+    server.set("/a", rss(&[("https://e.com/1", "一", "<p>1</p>")]));
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+
+    // A folder with a file in it stands where search.json goes: renaming onto it fails.
+    let search = archive.archive().join("search.json");
+    std::fs::remove_file(&search).unwrap();
+    std::fs::create_dir(&search).unwrap();
+    std::fs::write(search.join("x"), "x").unwrap();
+    server.set(
+        "/a",
+        rss(&[
+            ("https://e.com/1", "一", "<p>1</p>"),
+            ("https://e.com/2", "二", "<p>2</p>"),
+        ]),
+    );
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T01:00:00Z"));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        out.contains("A: 1 new, 0 changed, 1 already archived"),
+        "{out}{err}"
+    );
+    assert!(out.contains("1 post(s) written"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("could not write "))
+        .unwrap_or_else(|| panic!("{out}{err}"));
+    assert!(
+        line.contains(&search.display().to_string()) && line.ends_with("(retried next run)"),
+        "{line}"
+    );
+    assert_eq!(archive.post_names().len(), 2);
+    // A command that changes what the archive shows fails while search.json cannot show it.
+    for args in [
+        &["hide", "https://e.com/2", "--reason", "asked"][..],
+        &["unhide", "https://e.com/2"],
+    ] {
+        let (code, out, err) = archive.cli(args, None);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(
+            err.contains(&format!("cannot write {}", search.display())),
+            "{err}"
+        );
+    }
+
+    std::fs::remove_dir_all(&search).unwrap();
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T02:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("A: 0 new, 0 changed"), "{out}");
+    let written = std::fs::read_to_string(&search).unwrap();
+    assert!(
+        written.contains("\"二\"") && written.contains("\"一\""),
+        "{written}"
+    );
+}
+
 /// `newsvault run` on a config of `text` (as `newsvault.toml` in a new folder, which `prepare`
 /// may fill first); returns the folder and what the run gave.
 fn run_config(

@@ -60,6 +60,9 @@ pub struct PublishReport {
     pub search_json_written: bool,
     /// Posts that could not be written (they stay pending for the next run).
     pub failures: Vec<String>,
+    /// The list page or search.json that could not be written, and why: the run's posts stay
+    /// pending, and the next run writes them (untouched, as their bytes are the same) and these.
+    pub indexes_failed: Option<String>,
 }
 
 /// The file names a new article may take, in order of preference: `<day>-<title>.md`, else with
@@ -605,13 +608,20 @@ pub fn publish_with(
         (posts, lists)
     });
     let (mut report, posted) = posts?;
-    let lists = lists?;
-    report.lists_written = lists.lists_written;
-    report.search_json_written = lists.search_json_written;
     // Posts are marked written only once lists and search.json are written too: a run killed in
-    // between writes the same posts again next time (same bytes, so the files stay untouched)
-    // and so rewrites the lists and search.json it had not reached.
-    store.mark_posted(&posted)?;
+    // between, or one that could not write them (a full disk), writes the same posts again next
+    // time (same bytes, so the files stay untouched) and so the lists and search.json too.
+    match lists {
+        Ok(lists) => {
+            report.lists_written = lists.lists_written;
+            report.search_json_written = lists.search_json_written;
+            store.mark_posted(&posted)?;
+        }
+        Err(PublishError::Io { path, cause }) => {
+            report.indexes_failed = Some(format!("{}: {cause}", path.display()));
+        }
+        Err(e) => return Err(e),
+    }
     Ok(report)
 }
 
