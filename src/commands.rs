@@ -334,8 +334,8 @@ fn publish_pending(
         indexes,
     )
     .context("publishing the Jekyll tree")?;
-    // A command that changes what the archive shows (`hide`, `check`) must not say it is shown
-    // while a list or search.json still shows what it did.
+    // A command that changes what the archive shows (`hide`, `unhide`, `check`, `republish`)
+    // must not say it is shown while a list or search.json still shows what it did.
     if let Some(failed) = &report.indexes_failed {
         anyhow::bail!("publishing the Jekyll tree: cannot write {failed}");
     }

@@ -126,9 +126,9 @@ pub fn url_key(url: &str) -> String {
 /// The hash of what the source published: the title and the line-joined content, as
 /// `b3:` and the hex of their BLAKE3 hash. Equal hashes are the same version.
 ///
-/// Stores written by newsvault before its version hashes were BLAKE3 hold [`legacy_version_hash`]es instead (64 hex digits, no
-/// prefix): the store tells them apart by the prefix and compares an article against them
-/// with the legacy hash (see [`is_legacy_version_hash`]). BLAKE3 took the place of SHA-256
+/// Stores written by a newsvault of before hold [`legacy_version_hash`]es instead (64 hex
+/// digits, no prefix): the store tells them apart by the prefix and compares an article against
+/// them with the legacy hash (see [`is_legacy_version_hash`]). BLAKE3 took the place of SHA-256
 /// because hashing every item of every parsed feed was the largest single cost of parsing.
 pub fn version_hash(title: &str, joined_content: &str) -> String {
     let mut hasher = blake3::Hasher::new();
