@@ -208,7 +208,7 @@ pub fn backup(config_path: &Path, dest: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// 0 when every feed worked and every post was written, else 2.
+/// 0 when every feed worked and every post, list page and search.json was written, else 2.
 pub fn exit_code(summary: &RunSummary) -> ExitCode {
     let publish = &summary.publish;
     if summary.failed_feeds() > 0
