@@ -79,7 +79,7 @@ fn push_clock(out: &mut String, t: &DateTime<Utc>, seconds: bool) {
 }
 
 /// `n` (0–99) as two digits.
-fn push_two(out: &mut String, n: u32) {
+pub(super) fn push_two(out: &mut String, n: u32) {
     out.push(char::from(b'0' + (n / 10) as u8));
     out.push(char::from(b'0' + (n % 10) as u8));
 }

@@ -26,7 +26,7 @@
 //! a taken name gets a short hash, and only posts whose text holds Liquid markers, or that were
 //! edited, carry extra keys (after the original ones).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ use chrono::{Datelike, FixedOffset};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use ring::digest::{SHA256, digest as digest_of};
 
-use super::dates::{day, utc};
+use super::dates::{day, push_two, utc};
 use super::{write_atomically, write_new};
 use crate::store::{ListItem, PostRecord, SearchRow, Store, StoreError};
 
@@ -361,33 +361,31 @@ const PATH_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'@')
     .remove(b'/');
 
-/// Jekyll's `slugify` in `pretty` mode, case kept: runs of characters other than letters, marks,
-/// decimal digits and `._~!$&'()+,;=@` become `-`, and `-` is trimmed from both ends.
-fn slugify_pretty(text: &str) -> String {
-    slugify(text, |c| is_slug_char(c) || "._~!$&'()+,;=@".contains(c))
-}
-
 /// Jekyll's `slugify` in its default mode (what `:slug` gives): only letters, marks and decimal
 /// digits are kept, lower-cased.
 fn slugify_default(text: &str) -> String {
-    slugify(text, is_slug_char).to_lowercase()
+    let mut out = String::with_capacity(text.len());
+    push_slug(&mut out, text, is_slug_char);
+    out.to_lowercase()
 }
 
-fn slugify(text: &str, keep: impl Fn(char) -> bool) -> String {
-    let mut out = String::with_capacity(text.len());
+/// Jekyll's `slugify` of `text`, case kept, onto `out`: runs of characters it does not `keep`
+/// become `-`, none at either end. Its `pretty` mode (what `:title` gives) keeps letters, marks,
+/// decimal digits and `._~!$&'()+,;=@`.
+fn push_slug(out: &mut String, text: &str, keep: impl Fn(char) -> bool) {
+    let start = out.len();
     let mut gap = false;
     for c in text.chars() {
         if keep(c) {
-            if gap {
+            if gap && out.len() > start {
                 out.push('-');
-                gap = false;
             }
+            gap = false;
             out.push(c);
         } else {
             gap = true;
         }
     }
-    out.trim_matches('-').to_string()
 }
 
 /// Ruby's `\p{L}`, `\p{M}` and `\p{Nd}`, which Jekyll's slugs keep: not `char::is_alphanumeric`,
@@ -483,75 +481,152 @@ pub fn unknown_placeholder(permalink: &str) -> Option<String> {
     None
 }
 
-/// The URL Jekyll gives a post under `permalink` (a built-in style or a pattern).
-pub fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms: i64) -> String {
-    let pattern = permalink_pattern(permalink);
-    let date = utc(date_ms);
-    let four_digits = (0..=9999).contains(&date.year());
-    let stem = post_name.strip_suffix(".md").unwrap_or(post_name);
-    // Jekyll drops a slug's trailing periods ("slugs shouldn't end with a period").
-    let slug = stem.get(11..).unwrap_or(stem).trim_end_matches('.');
-    let mut seen = BTreeSet::new();
-    let categories: Vec<String> = categories
-        .iter()
-        .map(|c| c.to_lowercase())
-        .filter(|c| seen.insert(c.clone()))
-        .collect();
-    let mut out = String::new();
-    let mut rest = pattern;
-    while let Some(at) = rest.find(':') {
-        out.push_str(&rest[..at]);
-        let (name, _) = placeholder_at(&rest[at + 1..]);
-        let value = match name {
-            // The common ones without parsing a strftime pattern: search.json asks for every
-            // post's URL on each run that writes posts.
-            "year" | "month" | "day" if four_digits => match name {
-                "year" => format!("{:04}", date.year()),
-                "month" => format!("{:02}", date.month()),
-                _ => format!("{:02}", date.day()),
-            },
-            "i_month" => date.month().to_string(),
-            "i_day" => date.day().to_string(),
-            "year" => date.format("%Y").to_string(),
-            "month" => date.format("%m").to_string(),
-            "day" => date.format("%d").to_string(),
-            "short_year" => date.format("%y").to_string(),
-            "hour" => date.format("%H").to_string(),
-            "minute" => date.format("%M").to_string(),
-            "second" => date.format("%S").to_string(),
-            "y_day" => date.format("%j").to_string(),
-            "week" => date.format("%V").to_string(),
-            "w_year" => date.format("%G").to_string(),
-            "w_day" => date.format("%u").to_string(),
-            "short_day" => date.format("%a").to_string(),
-            "long_day" => date.format("%A").to_string(),
-            "short_month" => date.format("%b").to_string(),
-            "long_month" => date.format("%B").to_string(),
-            "title" => slugify_pretty(slug),
-            "slug" => slugify_default(slug),
-            "name" => slugify_default(stem),
-            "path" => stem.to_string(),
-            "collection" => "posts".to_string(),
-            "categories" => categories.join("/"),
-            "output_ext" => ".html".to_string(),
-            // Refused in the config (see `unknown_placeholder`); kept as written otherwise.
-            _ => format!(":{name}"),
-        };
-        out.push_str(&value);
-        // What follows the name (a `_` it ended in) is left for the pattern's text.
-        rest = &rest[at + 1 + name.len()..];
-    }
-    out.push_str(rest);
-    // Jekyll's `URL#sanitize_url`: a leading `/`, every `..` made `/`, every `./` dropped, and
-    // runs of `/` (an empty placeholder leaves `//`) made one.
-    let cleaned = format!("/{out}").replace("..", "/").replace("./", "");
-    let mut path = String::with_capacity(cleaned.len());
-    for c in cleaned.chars() {
-        if !(c == '/' && path.ends_with('/')) {
-            path.push(c);
+/// A post permalink (a built-in style or a pattern) read once, for the URLs of many posts:
+/// search.json gives every post's on each run that writes posts.
+pub struct Permalink {
+    /// The pattern's text and placeholders, in order.
+    pieces: Vec<Piece>,
+}
+
+enum Piece {
+    Text(String),
+    /// One of [`PLACEHOLDERS`].
+    Placeholder(&'static str),
+}
+
+impl Permalink {
+    pub fn new(permalink: &str) -> Permalink {
+        let mut pieces = Vec::new();
+        let mut text = String::new();
+        let mut rest = permalink_pattern(permalink);
+        while let Some(at) = rest.find(':') {
+            text.push_str(&rest[..at]);
+            let (name, _) = placeholder_at(&rest[at + 1..]);
+            match PLACEHOLDERS.iter().find(|known| **known == name) {
+                Some(known) => {
+                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                    pieces.push(Piece::Placeholder(known));
+                }
+                // Refused in the config (see `unknown_placeholder`); kept as written otherwise.
+                None => {
+                    text.push(':');
+                    text.push_str(name);
+                }
+            }
+            // What follows the name (a `_` it ended in) is left for the pattern's text.
+            rest = &rest[at + 1 + name.len()..];
         }
+        text.push_str(rest);
+        pieces.push(Piece::Text(text));
+        pieces.retain(|piece| !matches!(piece, Piece::Text(text) if text.is_empty()));
+        Permalink { pieces }
     }
-    utf8_percent_encode(&path, PATH_KEEP).to_string()
+
+    /// The URL Jekyll gives a post of these `categories`, file name and date.
+    pub fn url(&self, categories: &[String], post_name: &str, date_ms: i64) -> String {
+        let date = utc(date_ms);
+        let four_digits = (0..=9999).contains(&date.year());
+        let stem = post_name.strip_suffix(".md").unwrap_or(post_name);
+        // Jekyll drops a slug's trailing periods ("slugs shouldn't end with a period").
+        let slug = stem.get(11..).unwrap_or(stem).trim_end_matches('.');
+        let mut out = String::with_capacity(post_name.len() + 32);
+        for piece in &self.pieces {
+            let name = match piece {
+                Piece::Text(text) => {
+                    out.push_str(text);
+                    continue;
+                }
+                Piece::Placeholder(name) => *name,
+            };
+            let value = match name {
+                // The common ones by hand, without parsing a strftime pattern.
+                "year" if four_digits => {
+                    let year = date.year() as u32;
+                    push_two(&mut out, year / 100);
+                    push_two(&mut out, year % 100);
+                    continue;
+                }
+                "month" if four_digits => {
+                    push_two(&mut out, date.month());
+                    continue;
+                }
+                "day" if four_digits => {
+                    push_two(&mut out, date.day());
+                    continue;
+                }
+                "title" => {
+                    push_slug(&mut out, slug, |c| {
+                        is_slug_char(c) || "._~!$&'()+,;=@".contains(c)
+                    });
+                    continue;
+                }
+                "categories" => {
+                    push_categories(&mut out, categories);
+                    continue;
+                }
+                "i_month" => date.month().to_string(),
+                "i_day" => date.day().to_string(),
+                "year" => date.format("%Y").to_string(),
+                "month" => date.format("%m").to_string(),
+                "day" => date.format("%d").to_string(),
+                "short_year" => date.format("%y").to_string(),
+                "hour" => date.format("%H").to_string(),
+                "minute" => date.format("%M").to_string(),
+                "second" => date.format("%S").to_string(),
+                "y_day" => date.format("%j").to_string(),
+                "week" => date.format("%V").to_string(),
+                "w_year" => date.format("%G").to_string(),
+                "w_day" => date.format("%u").to_string(),
+                "short_day" => date.format("%a").to_string(),
+                "long_day" => date.format("%A").to_string(),
+                "short_month" => date.format("%b").to_string(),
+                "long_month" => date.format("%B").to_string(),
+                "slug" => slugify_default(slug),
+                "name" => slugify_default(stem),
+                "path" => stem.to_string(),
+                "collection" => "posts".to_string(),
+                "output_ext" => ".html".to_string(),
+                // Not one of PLACEHOLDERS: kept as written.
+                _ => format!(":{name}"),
+            };
+            out.push_str(&value);
+        }
+        // Jekyll's `URL#sanitize_url`: a leading `/`, every `..` made `/`, every `./` dropped,
+        // and runs of `/` (an empty placeholder leaves `//`) made one. Most paths need none of
+        // it.
+        let clean = out.starts_with('/')
+            && !out.contains("..")
+            && !out.contains("./")
+            && !out.contains("//");
+        if !clean {
+            let cleaned = format!("/{out}").replace("..", "/").replace("./", "");
+            out.clear();
+            for c in cleaned.chars() {
+                if !(c == '/' && out.ends_with('/')) {
+                    out.push(c);
+                }
+            }
+        }
+        let mut url = String::with_capacity(out.len() * 2);
+        url.extend(utf8_percent_encode(&out, PATH_KEEP));
+        url
+    }
+}
+
+/// `:categories`: the categories lower-cased, each once, joined by `/`.
+fn push_categories(out: &mut String, categories: &[String]) {
+    let mut seen: Vec<String> = Vec::with_capacity(categories.len());
+    for category in categories {
+        let lower = category.to_lowercase();
+        if seen.contains(&lower) {
+            continue;
+        }
+        if !seen.is_empty() {
+            out.push('/');
+        }
+        out.push_str(&lower);
+        seen.push(lower);
+    }
 }
 
 /// Writes every pending post, then the list pages of `sources` and `search.json` when a post
@@ -721,6 +796,7 @@ fn write_search_json(store: &Store, path: &Path, permalink: &str) -> Result<bool
     ));
     let file = std::fs::File::create(&temp).map_err(|e| PublishError::io(&temp, e))?;
     let mut out = std::io::BufWriter::new(file);
+    let permalink = Permalink::new(permalink);
     let mut first = true;
     let written = store.for_each_post(|row: SearchRow| {
         out.write_all(if first { b"[\n" } else { b",\n" })?;
@@ -729,7 +805,7 @@ fn write_search_json(store: &Store, path: &Path, permalink: &str) -> Result<bool
             title: &row.title,
             category: &row.source_name,
             tags: row.tags.join(", "),
-            url: post_url(permalink, &row.categories, &row.post_name, row.date_ms),
+            url: permalink.url(&row.categories, &row.post_name, row.date_ms),
             date: day(row.date_ms),
             desc: &row.summary,
         };
@@ -824,6 +900,11 @@ fn decode_entities(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn post_url(permalink: &str, categories: &[String], post_name: &str, date_ms: i64) -> String {
+        Permalink::new(permalink).url(categories, post_name, date_ms)
+    }
 
     #[test]
     fn names_fit_and_stay_in_the_folder() {
@@ -894,6 +975,89 @@ mod tests {
             assert_eq!(post_url(pattern, &[], "2021-04-04-a.md", ms), want, "{ms}");
             assert_eq!(day(ms), date.format("%Y-%m-%d").to_string(), "{ms}");
             ms += 90_061_001 * 997;
+        }
+    }
+
+    /// The URL filled in the plainest way, as Jekyll's `URL` class does it (placeholder by
+    /// placeholder through strftime, then `sanitize_url` on every path): what [`Permalink::url`]
+    /// must give, fast paths and all.
+    fn plain_url(pattern: &str, categories: &[String], post_name: &str, date_ms: i64) -> String {
+        let date = utc(date_ms);
+        let stem = post_name.strip_suffix(".md").unwrap_or(post_name);
+        let slug = stem.get(11..).unwrap_or(stem).trim_end_matches('.');
+        let mut lower: Vec<String> = Vec::new();
+        for category in categories {
+            if !lower.contains(&category.to_lowercase()) {
+                lower.push(category.to_lowercase());
+            }
+        }
+        let mut out = String::new();
+        let mut rest = permalink_pattern(pattern);
+        while let Some(at) = rest.find(':') {
+            out.push_str(&rest[..at]);
+            let (name, _) = placeholder_at(&rest[at + 1..]);
+            let strftime = |spec: &str| date.format(spec).to_string();
+            out.push_str(&match name {
+                "year" => strftime("%Y"),
+                "month" => strftime("%m"),
+                "day" => strftime("%d"),
+                "i_month" => strftime("%-m"),
+                "i_day" => strftime("%-d"),
+                "title" => slugify(slug, |c| is_slug_char(c) || "._~!$&'()+,;=@".contains(c)),
+                "slug" => slugify(slug, is_slug_char).to_lowercase(),
+                "categories" => lower.join("/"),
+                "output_ext" => ".html".to_string(),
+                _ => format!(":{name}"),
+            });
+            rest = &rest[at + 1 + name.len()..];
+        }
+        out.push_str(rest);
+        let cleaned = format!("/{out}").replace("..", "/").replace("./", "");
+        let mut path = String::new();
+        for c in cleaned.chars() {
+            if !(c == '/' && path.ends_with('/')) {
+                path.push(c);
+            }
+        }
+        utf8_percent_encode(&path, PATH_KEEP).to_string()
+    }
+
+    /// Jekyll's `slugify`, as its Ruby reads: replace runs, then trim `-`.
+    fn slugify(text: &str, keep: impl Fn(char) -> bool) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            if keep(c) {
+                out.push(c);
+            } else if !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        out.trim_matches('-').to_string()
+    }
+
+    proptest! {
+        /// Whatever the pattern's text, title, categories and date, the URL is the plain one.
+        #[test]
+        fn urls_are_filled_as_the_plain_way_fills_them(
+            pattern in proptest::collection::vec(
+                prop_oneof![
+                    proptest::sample::select(vec![
+                        ":year", ":month", ":day", ":i_month", ":i_day", ":title", ":slug",
+                        ":categories", ":output_ext", ":title_", ":foo", ":",
+                    ]).prop_map(str::to_string),
+                    "[/._a-z:-]{0,3}",
+                ],
+                0..8,
+            ).prop_map(|pieces| pieces.concat()),
+            title in "[a-zA-Z0-9 ./_~!&+,;=@%:-]{0,12}|\\PC{0,12}",
+            categories in proptest::collection::vec("[a-zA-Z/. ]{0,4}|\\PC{0,3}", 0..3),
+            date_ms in -62_135_596_800_000i64..253_402_300_799_999,
+        ) {
+            let name = format!("2024-06-02-{title}.md");
+            prop_assert_eq!(
+                post_url(&pattern, &categories, &name, date_ms),
+                plain_url(&pattern, &categories, &name, date_ms)
+            );
         }
     }
 
