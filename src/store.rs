@@ -205,16 +205,16 @@ pub struct ListItem {
     pub date_ms: i64,
 }
 
-/// One entry of search.json.
-#[derive(Debug, Clone)]
-pub struct SearchRow {
-    pub title: String,
-    pub source_name: String,
-    pub tags: Vec<String>,
-    pub categories: Vec<String>,
-    pub post_name: String,
+/// One entry of search.json, borrowed from the walk over them ([`Store::for_each_post`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SearchRow<'a> {
+    pub title: &'a str,
+    pub source_name: &'a str,
+    pub tags: &'a [String],
+    pub categories: &'a [String],
+    pub post_name: &'a str,
     pub date_ms: i64,
-    pub summary: String,
+    pub summary: &'a str,
 }
 
 /// A feed's remembered state, for the next request.
@@ -942,22 +942,26 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Calls `each` for every post, newest first, without holding them all in memory.
+    /// Calls `each` for every post, newest first, without holding them all in memory. The rows
+    /// are lent, not copied: a walk over a large archive would spend more on copying them than
+    /// on reading them. Tags and categories, the same for many posts, are parsed once per run
+    /// of equal ones.
     pub fn for_each_post(
         &self,
         mut each: impl FnMut(SearchRow) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
         let mut statement = self.conn.prepare_cached(POSTS_SQL)?;
         let mut rows = statement.query([])?;
+        let (mut tags, mut categories) = (ParsedList::default(), ParsedList::default());
         while let Some(r) = rows.next()? {
             let row = SearchRow {
-                title: r.get(0)?,
-                source_name: r.get(1)?,
-                tags: parse_list(&r.get::<_, String>(2)?),
-                categories: parse_list(&r.get::<_, String>(3)?),
-                post_name: r.get(4)?,
+                title: text_ref(r, 0)?,
+                source_name: text_ref(r, 1)?,
+                tags: tags.of(text_ref(r, 2)?),
+                categories: categories.of(text_ref(r, 3)?),
+                post_name: text_ref(r, 4)?,
                 date_ms: r.get(5)?,
-                summary: r.get(6)?,
+                summary: text_ref(r, 6)?,
             };
             if let Err(e) = each(row) {
                 return Ok(Err(e));
@@ -1886,16 +1890,32 @@ impl Store {
 /// written read every body, and rusqlite's own check is a noticeable part of a full site build
 /// and of a first run.
 fn text(row: &rusqlite::Row, index: usize) -> rusqlite::Result<String> {
+    text_ref(row, index).map(str::to_owned)
+}
+
+/// [`text`], borrowed from the row.
+fn text_ref<'r>(row: &'r rusqlite::Row, index: usize) -> rusqlite::Result<&'r str> {
     let bytes = row.get_ref(index)?.as_bytes()?;
-    simdutf8::basic::from_utf8(bytes)
-        .map(str::to_owned)
-        .map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                Box::new(e),
-            )
-        })
+    simdutf8::basic::from_utf8(bytes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// A list column (JSON text) parsed, and parsed again only when the text differs from the last.
+#[derive(Default)]
+struct ParsedList {
+    text: String,
+    items: Vec<String>,
+}
+
+impl ParsedList {
+    fn of(&mut self, text: &str) -> &[String] {
+        if self.text != text {
+            self.text = text.to_owned();
+            self.items = parse_list(text);
+        }
+        &self.items
+    }
 }
 
 /// The query of [`Store::for_each_post`], which reads the `article_walk` index alone. Posts of

@@ -748,3 +748,80 @@ fn a_fatal_error_names_the_thing_and_the_cause_once() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert_eq!(stderr.matches("is not a folder").count(), 1, "{stderr}");
 }
+
+/// search.json names each post's own source, tags and categories, also where the posts of
+/// sources with different ones alternate (the walk reuses what it read for the post before).
+#[tokio::test(flavor = "multi_thread")]
+async fn search_json_gives_each_post_its_own_sources_tags_and_categories() {
+    let server = FeedServer::start().await;
+    let feed = |days: &[u32]| {
+        let mut out = String::from(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title><link>https://e.com/</link>",
+        );
+        for day in days {
+            out.push_str(&format!(
+                "<item><title>第{day}日</title><link>https://e.com/{day}</link>\
+                 <pubDate>{day:02} Apr 2021 10:00:00 GMT</pubDate><description>x</description></item>"
+            ));
+        }
+        out + "</channel></rss>"
+    };
+    server.set("/a", feed(&[1, 3, 5]));
+    server.set("/b", feed(&[2, 4, 6]));
+    let archive = TempArchive::new(&[], "");
+    let config = format!(
+        "archive = \"archive\"\n\
+         [[source]]\nname = \"Alpha\"\nfeeds = [{:?}]\ncontent = \"verbatim\"\n\
+         [[source]]\nname = \"Beta\"\nfeeds = [{:?}]\ncontent = \"verbatim\"\n\
+         tags = [\"x\", \"y\"]\ncategories = [\"News\", \"Beta\"]\n",
+        server.url("/a"),
+        server.url("/b"),
+    );
+    std::fs::write(&archive.config, config).unwrap();
+    run(&load(&archive), clock("2021-05-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let search: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(archive.archive().join("search.json")).unwrap())
+            .unwrap();
+    let entries: Vec<(String, String, String)> = search
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let field = |name: &str| e[name].as_str().unwrap().to_string();
+            (field("category"), field("tags"), field("url"))
+        })
+        .collect();
+    let alpha = |day: &str| {
+        (
+            "Alpha".to_string(),
+            "Alpha".to_string(),
+            format!(
+                "/alpha/2021/04/{day}/%E7%AC%AC{}%E6%97%A5.html",
+                day.trim_start_matches('0')
+            ),
+        )
+    };
+    let beta = |day: &str| {
+        (
+            "Beta".to_string(),
+            "x, y".to_string(),
+            format!(
+                "/news/beta/2021/04/{day}/%E7%AC%AC{}%E6%97%A5.html",
+                day.trim_start_matches('0')
+            ),
+        )
+    };
+    assert_eq!(
+        entries,
+        [
+            beta("06"),
+            alpha("05"),
+            beta("04"),
+            alpha("03"),
+            beta("02"),
+            alpha("01")
+        ]
+    );
+}

@@ -784,7 +784,7 @@ fn write_search_json(store: &Store, path: &Path, permalink: &str) -> Result<bool
     struct Item<'a> {
         title: &'a str,
         category: &'a str,
-        tags: String,
+        tags: &'a str,
         url: String,
         date: String,
         desc: &'a str,
@@ -798,16 +798,21 @@ fn write_search_json(store: &Store, path: &Path, permalink: &str) -> Result<bool
     let mut out = std::io::BufWriter::new(file);
     let permalink = Permalink::new(permalink);
     let mut first = true;
+    // Posts of a source share their tags: joined again only when they differ from the last.
+    let mut tags: (Vec<String>, String) = Default::default();
     let written = store.for_each_post(|row: SearchRow| {
         out.write_all(if first { b"[\n" } else { b",\n" })?;
         first = false;
+        if tags.0 != row.tags {
+            tags = (row.tags.to_vec(), row.tags.join(", "));
+        }
         let item = Item {
-            title: &row.title,
-            category: &row.source_name,
-            tags: row.tags.join(", "),
-            url: permalink.url(&row.categories, &row.post_name, row.date_ms),
+            title: row.title,
+            category: row.source_name,
+            tags: &tags.1,
+            url: permalink.url(row.categories, row.post_name, row.date_ms),
             date: day(row.date_ms),
-            desc: &row.summary,
+            desc: row.summary,
         };
         serde_json::to_writer(&mut out, &item)?;
         Ok(())
