@@ -11,7 +11,8 @@
 #      a plain loop that writes the same posts to the same disk (the floor);
 #   2. nothing-new run over the same 50 feeds (9,531 posts present);
 #   3. first run of 250 x 200 (47,531 distinct), then a nothing-new run over all 250 feeds and
-#      one over the same 50 feeds as in 2, now with 47,531 posts present;
+#      one over the same 50 feeds as in 2, now with 47,531 posts present; then the run people
+#      make every hour: 200 new items (one more feed) on those 47,531 posts;
 #   4. first run of 50 x 200 with 1 % long titles (nothing may be lost).
 #
 # INDEX_ON_RUN=false measures runs that leave the search index to `search`/`serve`.
@@ -93,6 +94,11 @@ for ((r = 0; r < RUNS; r++)); do
   measure again50at250 "$BIN" run --config "$WORK/a250/newsvault.toml"
 done
 
+# The run people make every hour: the same 250 feeds, which answer 304, and one more whose 200
+# items are not in the archive yet (feed-000 of the long-title corpus), over the 47,531 posts.
+config "$WORK/a250" c250 250 long
+measure hourly250 "$BIN" run --config "$WORK/a250/newsvault.toml"
+
 rm -rf "$WORK/along"; config "$WORK/along" long 50
 measure firstlong "$BIN" run --config "$WORK/along/newsvault.toml"
 POSTSLONG=$(ls "$WORK/along/archive/_posts" | wc -l)
@@ -105,6 +111,7 @@ report again50 "nothing new, same 50 feeds, $POSTS50 posts present"
 report first250 "first run, 250 x 200 ($POSTS250 posts written; 1 run)"
 report again250 "nothing new, 250 feeds, $POSTS250 posts present"
 report again50at250 "nothing new, the 50 feeds, $POSTS250 posts present"
+report hourly250 "200 new items, 250 + 1 feeds, $POSTS250 posts present (1 run)"
 report firstlong "first run, 50 x 200 with 1 % long titles ($POSTSLONG of $DISTINCTLONG)"
 # The target for the first run: within 2x of the plain loop, measured in the same sitting.
 first=$(awk '{print $1}' "$WORK/first50" | median)
