@@ -111,7 +111,7 @@ report again50 "nothing new, same 50 feeds, $POSTS50 posts present"
 report first250 "first run, 250 x 200 ($POSTS250 posts written; 1 run)"
 report again250 "nothing new, 250 feeds, $POSTS250 posts present"
 report again50at250 "nothing new, the 50 feeds, $POSTS250 posts present"
-report hourly250 "200 new items, 250 + 1 feeds, $POSTS250 posts present (1 run)"
+report hourly250 "one more feed of 200 items, $POSTS250 posts present (1 run)"
 report firstlong "first run, 50 x 200 with 1 % long titles ($POSTSLONG of $DISTINCTLONG)"
 # The target for the first run: within 2x of the plain loop, measured in the same sitting.
 first=$(awk '{print $1}' "$WORK/first50" | median)
