@@ -1008,8 +1008,23 @@ mod tests {
                 "day" => strftime("%d"),
                 "i_month" => strftime("%-m"),
                 "i_day" => strftime("%-d"),
+                "hour" => strftime("%H"),
+                "minute" => strftime("%M"),
+                "second" => strftime("%S"),
+                "short_year" => strftime("%y"),
+                "y_day" => strftime("%j"),
+                "week" => strftime("%V"),
+                "w_year" => strftime("%G"),
+                "w_day" => strftime("%u"),
+                "short_day" => strftime("%a"),
+                "long_day" => strftime("%A"),
+                "short_month" => strftime("%b"),
+                "long_month" => strftime("%B"),
                 "title" => slugify(slug, |c| is_slug_char(c) || "._~!$&'()+,;=@".contains(c)),
                 "slug" => slugify(slug, is_slug_char).to_lowercase(),
+                "name" => slugify(stem, is_slug_char).to_lowercase(),
+                "path" => stem.to_string(),
+                "collection" => "posts".to_string(),
                 "categories" => lower.join("/"),
                 "output_ext" => ".html".to_string(),
                 _ => format!(":{name}"),
@@ -1046,10 +1061,13 @@ mod tests {
         fn urls_are_filled_as_the_plain_way_fills_them(
             pattern in proptest::collection::vec(
                 prop_oneof![
-                    proptest::sample::select(vec![
-                        ":year", ":month", ":day", ":i_month", ":i_day", ":title", ":slug",
-                        ":categories", ":output_ext", ":title_", ":foo", ":",
-                    ]).prop_map(str::to_string),
+                    proptest::sample::select(
+                        PLACEHOLDERS
+                            .iter()
+                            .map(|name| format!(":{name}"))
+                            .chain([":title_", ":foo", ":"].map(String::from))
+                            .collect::<Vec<_>>()
+                    ),
                     "[/._a-z:-]{0,3}",
                 ],
                 0..8,
