@@ -1,0 +1,242 @@
+//! How the index reads text: jieba's words for ranking ([`JiebaTokenizer`], and
+//! [`WordsTokenizer`] for a body segmented before it reaches the writer), single CJK characters
+//! and Latin words for matching ([`CharTokenizer`]). Tokens are handed out from their byte
+//! ranges in the text ([`TokenSpans`]), not as a string each.
+
+use std::sync::OnceLock;
+
+use jieba_rs::Jieba;
+use tantivy::tokenizer::{RemoveLongFilter, TextAnalyzer, Token, TokenStream, Tokenizer};
+
+/// Loads jieba's dictionary now (a few hundred milliseconds), so that the first query does not
+/// wait for it; `serve` calls this on a thread of its own at start.
+pub fn warm_up() {
+    jieba();
+}
+
+fn jieba() -> &'static Jieba {
+    static JIEBA: OnceLock<Jieba> = OnceLock::new();
+    JIEBA.get_or_init(Jieba::new)
+}
+
+/// Tokens handed to tantivy one by one from their byte ranges in the text, through one reused
+/// [`Token`]: no string is allocated per token (an article has thousands).
+pub struct TokenSpans<'a> {
+    text: &'a str,
+    spans: std::vec::IntoIter<(usize, usize)>,
+    token: Token,
+}
+
+impl<'a> TokenSpans<'a> {
+    fn new(text: &'a str, spans: Vec<(usize, usize)>) -> Self {
+        TokenSpans {
+            text,
+            spans: spans.into_iter(),
+            token: Token {
+                position: usize::MAX,
+                ..Token::default()
+            },
+        }
+    }
+}
+
+impl TokenStream for TokenSpans<'_> {
+    fn advance(&mut self) -> bool {
+        let Some((from, to)) = self.spans.next() else {
+            return false;
+        };
+        let token = &mut self.token;
+        token.offset_from = from;
+        token.offset_to = to;
+        token.position = token.position.wrapping_add(1);
+        token.position_length = 1;
+        token.text.clear();
+        push_lowercase(&mut token.text, &self.text[from..to]);
+        true
+    }
+    fn token(&self) -> &Token {
+        &self.token
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
+}
+
+/// jieba's search-mode words, Latin lower-cased; spaces and punctuation dropped.
+#[derive(Debug, Clone, Default)]
+pub struct JiebaTokenizer;
+
+impl Tokenizer for JiebaTokenizer {
+    type TokenStream<'a> = TokenSpans<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenSpans<'a> {
+        TokenSpans::new(text, jieba_spans(text))
+    }
+}
+
+/// The byte ranges of the words jieba finds in `text` that the index keeps.
+fn jieba_spans(text: &str) -> Vec<(usize, usize)> {
+    let base = text.as_ptr() as usize;
+    jieba()
+        .cut_for_search(text, true)
+        .into_iter()
+        .filter(|t| t.word.chars().any(|c| is_cjk(c) || c.is_alphanumeric()))
+        .map(|t| {
+            let from = t.word.as_ptr() as usize - base;
+            (from, from + t.word.len())
+        })
+        .collect()
+}
+
+/// The words of a text segmented before indexing ([`segmented`]): one token per line.
+#[derive(Debug, Clone, Default)]
+pub struct WordsTokenizer;
+
+impl Tokenizer for WordsTokenizer {
+    type TokenStream<'a> = TokenSpans<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenSpans<'a> {
+        let mut spans = Vec::new();
+        let mut from = 0;
+        for line in text.split('\n') {
+            if !line.is_empty() {
+                spans.push((from, from + line.len()));
+            }
+            from += line.len() + 1;
+        }
+        TokenSpans::new(text, spans)
+    }
+}
+
+/// The analyser of the fields jieba segments.
+pub(super) fn words_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(JiebaTokenizer)
+        .filter(RemoveLongFilter::limit(64))
+        .build()
+}
+
+/// `text` as `body` is indexed: the words `words` (a [`words_analyzer`]) gives, one per line.
+/// A word holds no line break (jieba keeps white space to words of its own, which the index
+/// drops), so [`WordsTokenizer`] gives back exactly these words.
+pub(super) fn segmented(text: &str, words: &mut TextAnalyzer) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 2);
+    let mut stream = words.token_stream(text);
+    while stream.advance() {
+        out.push_str(&stream.token().text);
+        out.push('\n');
+    }
+    out
+}
+
+/// The words jieba finds in `text`, as the index sees them.
+pub fn jieba_tokens(text: &str) -> Vec<Token> {
+    collect_tokens(TokenSpans::new(text, jieba_spans(text)))
+}
+
+fn collect_tokens(mut stream: impl TokenStream) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    while stream.advance() {
+        tokens.push(stream.token().clone());
+    }
+    tokens
+}
+
+/// Appends `text` lower-cased, without Unicode tables for the common cases (ASCII, CJK).
+fn push_lowercase(out: &mut String, text: &str) {
+    if text.is_ascii() {
+        out.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else if text.chars().all(is_cjk) {
+        out.push_str(text);
+    } else {
+        out.push_str(&text.to_lowercase());
+    }
+}
+
+/// One token per CJK character, one per run of other letters and digits (lower-cased).
+#[derive(Debug, Clone, Default)]
+pub struct CharTokenizer;
+
+impl Tokenizer for CharTokenizer {
+    type TokenStream<'a> = TokenSpans<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenSpans<'a> {
+        TokenSpans::new(text, char_spans(text))
+    }
+}
+
+/// Chinese, Japanese and Korean characters: each is a token of its own (and a term of its own in
+/// the static index, `publish::shards`, so that both searches cut text alike).
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF       // kana
+        | 0x3400..=0x4DBF     // CJK extension A
+        | 0x4E00..=0x9FFF     // CJK unified ideographs
+        | 0xAC00..=0xD7AF     // hangul syllables
+        | 0xF900..=0xFAFF     // CJK compatibility ideographs
+        | 0x20000..=0x3134F) // CJK extensions B–G
+}
+
+/// The tokens of the `chars` field.
+pub fn char_tokens(text: &str) -> Vec<Token> {
+    collect_tokens(TokenSpans::new(text, char_spans(text)))
+}
+
+/// The byte ranges of the `chars` tokens of `text`: each CJK character, each run of other
+/// letters and digits.
+fn char_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::with_capacity(text.len() / 3);
+    let mut word: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        let cjk = is_cjk(c);
+        if cjk || !c.is_alphanumeric() {
+            if let Some(start) = word.take() {
+                spans.push((start, i));
+            }
+            if cjk {
+                spans.push((i, i + c.len_utf8()));
+            }
+        } else if word.is_none() {
+            word = Some(i);
+        }
+    }
+    if let Some(start) = word {
+        spans.push((start, text.len()));
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(tokens: Vec<Token>) -> Vec<String> {
+        tokens.into_iter().map(|t| t.text).collect()
+    }
+
+    #[test]
+    fn jieba_tokens_lowercase_latin_and_drop_punctuation() {
+        let tokens = texts(jieba_tokens("韩国支持北京举办冬奥，COVID Vaccine!"));
+        assert!(tokens.contains(&"冬奥".to_string()), "{tokens:?}");
+        assert!(tokens.contains(&"covid".to_string()), "{tokens:?}");
+        assert!(tokens.contains(&"vaccine".to_string()), "{tokens:?}");
+        assert!(!tokens.iter().any(|t| t == "，" || t == " " || t == "!"));
+    }
+
+    #[test]
+    fn char_tokens_split_cjk_and_keep_latin_words() {
+        assert_eq!(
+            texts(char_tokens("冬奧 Beijing-2022年")),
+            ["冬", "奧", "beijing", "2022", "年"]
+        );
+    }
+
+    proptest::proptest! {
+        /// What [`segmented`] writes, [`WordsTokenizer`] reads back word for word, whatever the
+        /// text: no word holds the line break that ends it.
+        #[test]
+        fn segmented_words_read_back_as_they_were(text in "[a-zA-Z0-9 \n\r\t,.冬奥北京韩國国臺台湾-]{0,80}|\\PC{0,80}") {
+            let mut words = words_analyzer();
+            let expected: Vec<String> = texts(collect_tokens(words.token_stream(&text)));
+            let joined = segmented(&text, &mut words);
+            let read = texts(collect_tokens(WordsTokenizer.token_stream(&joined)));
+            proptest::prop_assert_eq!(read, expected);
+        }
+    }
+}
