@@ -238,7 +238,7 @@ pub fn damage_a_segment(index: &Path) {
         .unwrap_or_else(|| panic!("no segment in {}", index.display()));
     let junk: Vec<u8> = (0..100u32).map(|i| (i * 37 % 251) as u8).collect();
     // Renamed over the segment rather than written into it: truncating a file that a thread of
-    // tantivy's may still have mapped makes reading it SIGBUS (see `search::tests`).
+    // tantivy's may still have mapped makes reading it SIGBUS (see `search::indexing::tests`).
     let temporary = index.join("junk.tmp");
     std::fs::write(&temporary, junk).unwrap();
     std::fs::rename(temporary, &segment).unwrap();
