@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::tokenizer::{RemoveLongFilter, TextAnalyzer};
 use tantivy::{Index, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::store::{ArticleRecord, Store};
+use crate::store::{ArticleRecord, ArticleRow, Store};
 
 use super::lock::{self, IndexLock};
 use super::pace::Pace;
@@ -231,14 +231,15 @@ enum Plan {
 fn plan(store: &Store, dir: &Path) -> Result<Plan, SearchError> {
     Ok(match look(dir) {
         Found::Whole(index, old) => {
-            let changes = changes(store, &old)?;
+            let was_empty = old.articles.is_empty();
+            let changes = changes(store, old)?;
             if changes.changed.is_empty() && changes.removed.is_empty() {
                 let report = IndexReport {
-                    articles: old.articles.len(),
+                    articles: changes.state.articles.len(),
                     ..IndexReport::default()
                 };
                 Plan::Current(index, report)
-            } else if old.articles.is_empty() {
+            } else if was_empty {
                 Plan::Build(None)
             } else {
                 Plan::Update(index, changes)
@@ -260,28 +261,29 @@ struct Changes {
 }
 
 /// What changed in the store since `old`, the state of a whole index: a walk over the articles
-/// without their bodies, which costs what their metadata costs.
-fn changes(store: &Store, old: &IndexState) -> Result<Changes, SearchError> {
+/// without their bodies, which costs what their metadata costs. Each article is lent by the walk
+/// and copied only when it changed; an unchanged one keeps the fingerprint `old` has of it.
+fn changes(store: &Store, old: IndexState) -> Result<Changes, SearchError> {
+    let mut old = old.articles;
     let mut state = IndexState {
         format: FORMAT,
-        articles: HashMap::with_capacity(old.articles.len()),
+        articles: HashMap::with_capacity(old.len()),
     };
     let mut changed = Vec::new();
-    store.for_each_article_without_body(|record| -> Result<(), SearchError> {
-        let print = fingerprint(&record);
-        let id = record.id;
-        if old.articles.get(&id) != Some(&print) {
-            changed.push(record);
-        }
-        state.articles.insert(id, print);
+    store.for_each_article_row_without_body(|row| -> Result<(), SearchError> {
+        let print = fingerprint(row);
+        let print = match old.remove(&row.id) {
+            Some(was) if was.as_bytes() == print => was,
+            _ => {
+                changed.push(row.to_record());
+                fingerprint_text(&print)
+            }
+        };
+        state.articles.insert(row.id, print);
         Ok(())
     })??;
-    let removed = old
-        .articles
-        .keys()
-        .filter(|id| !state.articles.contains_key(id))
-        .copied()
-        .collect();
+    // What the walk did not meet is no longer shown.
+    let removed = old.into_keys().collect();
     Ok(Changes {
         changed,
         removed,
@@ -411,7 +413,9 @@ fn build_from_scratch(
             .collect();
         drop(records);
         let walked = store.for_each_article(|record| -> Result<(), SearchError> {
-            state.articles.insert(record.id, fingerprint(&record));
+            state
+                .articles
+                .insert(record.id, fingerprint_text(&fingerprint(&record.lend())));
             if builders == 0 {
                 writer.add_document(document(fields, &record, None))?;
             } else if to_build.send(record).is_err() {
@@ -456,30 +460,41 @@ fn build_from_scratch(
     })
 }
 
+/// An article's fingerprint as index states keep it: 24 hex digits.
+type Fingerprint = [u8; 24];
+
 /// What the index holds of an article, hashed; its text is in the store's revision. The hash of
 /// `source_id`, `source_name`, `title`, `link`, `date_ms`, `gone_ms` (as `{:?}` spells it) and
 /// `revision`, each followed by a line break: an update walks every article and hashes each, so
-/// the text pieces go to the hash as they are, without a line made of them first.
-fn fingerprint(record: &ArticleRecord) -> String {
-    use std::fmt::Write as _;
+/// the pieces go to the hash as they are, without a line made of them first, and the digits
+/// are written on the stack.
+fn fingerprint(row: &ArticleRow) -> Fingerprint {
+    use std::io::Write as _;
     let mut hash = Context::new(&SHA256);
-    for text in [
-        &record.source_id,
-        &record.source_name,
-        &record.title,
-        &record.link,
-    ] {
+    for text in [row.source_id, row.source_name, row.title, row.link] {
         hash.update(text.as_bytes());
         hash.update(b"\n");
     }
-    let mut numbers = String::with_capacity(64);
-    let _ = write!(
-        numbers,
+    // Three numbers, each at most 26 bytes spelt (`Some(-9223372036854775808)`).
+    let mut numbers = [0u8; 96];
+    let mut cursor = std::io::Cursor::new(&mut numbers[..]);
+    write!(
+        cursor,
         "{}\n{:?}\n{}\n",
-        record.date_ms, record.gone_ms, record.revision
-    );
-    hash.update(numbers.as_bytes());
-    hex::encode(&hash.finish().as_ref()[..12])
+        row.date_ms, row.gone_ms, row.revision
+    )
+    .expect("three numbers fit in 96 bytes");
+    let spelt = cursor.position() as usize;
+    hash.update(&numbers[..spelt]);
+    let mut print = [0u8; 24];
+    hex::encode_to_slice(&hash.finish().as_ref()[..12], &mut print)
+        .expect("12 bytes are 24 hex digits");
+    print
+}
+
+/// A fingerprint as text, as the index's state holds it.
+fn fingerprint_text(print: &Fingerprint) -> String {
+    String::from_utf8(print.to_vec()).expect("hex digits are ASCII")
 }
 
 /// The article as the index holds it. With `words`, its body comes segmented ([`segmented`]);
@@ -540,12 +555,27 @@ mod tests {
             );
             let digest = ring::digest::digest(&SHA256, line.as_bytes());
             assert_eq!(
-                fingerprint(&record(gone_ms)),
+                fingerprint_text(&fingerprint(&record(gone_ms).lend())),
                 hex::encode(&digest.as_ref()[..12])
             );
         }
         // Computed apart, with Python's hashlib.
-        assert_eq!(fingerprint(&record(None)), "b5ab0280b131cbd9c8558b8b");
+        assert_eq!(
+            fingerprint_text(&fingerprint(&record(None).lend())),
+            "b5ab0280b131cbd9c8558b8b"
+        );
+        // The longest numbers a fingerprint spells.
+        let mut longest = record(Some(i64::MIN));
+        (longest.date_ms, longest.revision) = (i64::MIN, i64::MIN);
+        let line = format!(
+            "zaobao\n联合早报\n中韩外长会谈\nhttps://www.zaobao.com/a\n{0}\nSome({0})\n{0}\n",
+            i64::MIN
+        );
+        let digest = ring::digest::digest(&SHA256, line.as_bytes());
+        assert_eq!(
+            fingerprint_text(&fingerprint(&longest.lend())),
+            hex::encode(&digest.as_ref()[..12])
+        );
     }
 
     #[test]
@@ -747,6 +777,61 @@ mod tests {
 
     /// An index that is current is not written: bringing it up to date takes no writer and no
     /// lock, and so succeeds at once while another holds tantivy's writer lock and the writers'.
+    /// An index brought up to date holds the state one built from scratch would: each
+    /// article's fingerprint, whether it kept the one it had (unchanged), took a new one (new or
+    /// changed) or left (hidden).
+    #[test]
+    fn an_update_leaves_the_state_a_build_from_scratch_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        crate::store::store_articles(&store, 4, |i| format!("冬奥 {i}"), |i| format!("{i}"));
+        let updated = dir.path().join("updated");
+        update_index(&store, &updated, Building::Lean).unwrap();
+        let before = read_state(&updated).unwrap().articles;
+
+        // Two new articles, one edited (guid 1), one hidden (guid 2, the third stored).
+        crate::store::store_articles(&store, 6, |i| format!("冬奥 {i}"), |i| format!("{i}"));
+        let source = crate::store::test_source(&store);
+        let edited = crate::model::Article {
+            key: "guid:1".into(),
+            guid: Some("1".into()),
+            link: "https://e.com/1".into(),
+            link_from_item: true,
+            title: "冬奥 1, edited".into(),
+            published: None,
+            authors: vec![],
+            categories: vec![],
+            raw_content: "1, edited".into(),
+            raw_shape: None,
+            body: "1, edited".into(),
+            version_hash: "h1-edited".into(),
+        };
+        store
+            .ingest(&source, &edited, "", ["x.md".to_string()], &|_| false, 2)
+            .unwrap();
+        store.hide(3, "asked", 2).unwrap();
+
+        let report = update_index(&store, &updated, Building::Lean).unwrap();
+        assert_eq!(
+            report,
+            IndexReport {
+                articles: 5,
+                indexed: 3,
+                removed: 1
+            }
+        );
+        let after = read_state(&updated).unwrap().articles;
+        let scratch = dir.path().join("scratch");
+        update_index(&store, &scratch, Building::Lean).unwrap();
+        assert_eq!(after, read_state(&scratch).unwrap().articles);
+        // The two untouched articles kept their fingerprints; the edited one did not.
+        for id in [1, 4] {
+            assert_eq!(after[&id], before[&id], "article {id}");
+        }
+        assert_ne!(after[&2], before[&2]);
+        assert!(!after.contains_key(&3));
+    }
+
     #[test]
     fn a_current_index_is_brought_up_to_date_without_a_writer() {
         let dir = tempfile::tempdir().unwrap();

@@ -32,7 +32,7 @@ pub use curation::{ArticleMatch, ExportRow, VersionRecord};
 pub use feeds::{FeedHealth, SourceTotals, StoreTotals};
 pub use import::{ImportOutcome, ImportedPost, PostImporter};
 pub use pages::PageState;
-pub use walks::ArticleRecord;
+pub use walks::{ArticleRecord, ArticleRow};
 
 /// The schema this build writes; older stores are migrated forward on open.
 pub const SCHEMA_VERSION: i64 = 10;

@@ -24,6 +24,65 @@ pub struct ArticleRecord {
     pub revision: i64,
 }
 
+/// An [`ArticleRecord`] as a walk lends it, its texts borrowed from the row: for a walk that
+/// keeps few of the articles it reads (the search index's update keeps those that changed).
+#[derive(Debug, Clone, Copy)]
+pub struct ArticleRow<'r> {
+    pub id: i64,
+    pub source_id: &'r str,
+    pub source_name: &'r str,
+    pub title: &'r str,
+    pub link: &'r str,
+    pub body: &'r str,
+    pub published_ms: Option<i64>,
+    pub first_seen_ms: i64,
+    pub date_ms: i64,
+    pub versions: i64,
+    pub updated_ms: Option<i64>,
+    pub gone_ms: Option<i64>,
+    pub revision: i64,
+}
+
+impl ArticleRow<'_> {
+    pub fn to_record(&self) -> ArticleRecord {
+        ArticleRecord {
+            id: self.id,
+            source_id: self.source_id.to_owned(),
+            source_name: self.source_name.to_owned(),
+            title: self.title.to_owned(),
+            link: self.link.to_owned(),
+            body: self.body.to_owned(),
+            published_ms: self.published_ms,
+            first_seen_ms: self.first_seen_ms,
+            date_ms: self.date_ms,
+            versions: self.versions,
+            updated_ms: self.updated_ms,
+            gone_ms: self.gone_ms,
+            revision: self.revision,
+        }
+    }
+}
+
+impl ArticleRecord {
+    pub fn lend(&self) -> ArticleRow<'_> {
+        ArticleRow {
+            id: self.id,
+            source_id: &self.source_id,
+            source_name: &self.source_name,
+            title: &self.title,
+            link: &self.link,
+            body: &self.body,
+            published_ms: self.published_ms,
+            first_seen_ms: self.first_seen_ms,
+            date_ms: self.date_ms,
+            versions: self.versions,
+            updated_ms: self.updated_ms,
+            gone_ms: self.gone_ms,
+            revision: self.revision,
+        }
+    }
+}
+
 /// Reading for the HTML site and the search index.
 impl Store {
     /// Calls `each` for every article not hidden, newest first, without holding them all in
@@ -45,10 +104,27 @@ impl Store {
         self.walk_articles(false, each)
     }
 
+    /// [`Store::for_each_article_without_body`], each article lent ([`ArticleRow`]) rather than
+    /// copied out of the row.
+    pub fn for_each_article_row_without_body<E>(
+        &self,
+        each: impl FnMut(&ArticleRow<'_>) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
+        self.walk_rows(false, each)
+    }
+
     fn walk_articles<E>(
         &self,
         with_body: bool,
         mut each: impl FnMut(ArticleRecord) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
+        self.walk_rows(with_body, |row| each(row.to_record()))
+    }
+
+    fn walk_rows<E>(
+        &self,
+        with_body: bool,
+        mut each: impl FnMut(&ArticleRow<'_>) -> std::result::Result<(), E>,
     ) -> Result<std::result::Result<(), E>> {
         // A walk with bodies reads every article's row once, in date order: the page cache would
         // only fill with pages the walk does not read again (16 MB of them for a large archive).
@@ -60,13 +136,13 @@ impl Store {
         let mut statement = self.conn.prepare(&walk_sql(with_body))?;
         let mut rows = statement.query([])?;
         while let Some(r) = rows.next()? {
-            let record = ArticleRecord {
+            let row = ArticleRow {
                 id: r.get(0)?,
-                source_id: r.get(1)?,
-                source_name: r.get(2)?,
-                title: r.get(3)?,
-                link: r.get(4)?,
-                body: text(r, 5)?,
+                source_id: text_ref(r, 1)?,
+                source_name: text_ref(r, 2)?,
+                title: text_ref(r, 3)?,
+                link: text_ref(r, 4)?,
+                body: text_ref(r, 5)?,
                 published_ms: r.get(6)?,
                 first_seen_ms: r.get(7)?,
                 date_ms: r.get(8)?,
@@ -75,7 +151,7 @@ impl Store {
                 gone_ms: r.get(11)?,
                 revision: r.get(12)?,
             };
-            if let Err(e) = each(record) {
+            if let Err(e) = each(&row) {
                 return Ok(Err(e));
             }
         }
