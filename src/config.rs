@@ -746,7 +746,7 @@ impl Config {
                 "`store` is empty; leave it out to keep the store in the archive folder".into(),
             );
         }
-        if let Some(placeholder) = crate::publish::jekyll::unknown_placeholder(&self.permalink) {
+        if let Some(placeholder) = crate::publish::permalink::unknown_placeholder(&self.permalink) {
             return mistake(
                 Key::Table {
                     table: &[],
@@ -755,7 +755,7 @@ impl Config {
                 format!(
                     "`permalink` has {placeholder}, which Jekyll does not know (it would refuse to \
                      build the site); it knows :{}",
-                    crate::publish::jekyll::PLACEHOLDERS.join(", :")
+                    crate::publish::permalink::PLACEHOLDERS.join(", :")
                 ),
             );
         }

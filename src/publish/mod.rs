@@ -1,6 +1,7 @@
 //! Outputs derived from the store. They can always be rebuilt from it.
 //!
 //! - [`jekyll`]: the post format of the original archives, byte for byte.
+//! - [`permalink`]: where Jekyll serves a post, for the URLs of `search.json`.
 //! - [`site`]: the HTML site of `newsvault build`, with templates a user can override.
 //! - [`shards`]: the site's search index for static hosts, small JSON files that `site.js`
 //!   fetches when there is no `/api/search`.
@@ -12,6 +13,7 @@
 pub mod dates;
 pub mod git;
 pub mod jekyll;
+pub mod permalink;
 pub mod shards;
 pub mod site;
 
