@@ -5,7 +5,7 @@
 //! whatever directory newsvault runs from. Unknown keys are errors that name the file, the line and
 //! the key: a misspelt option must never be silently ignored by an unattended archiver. So are
 //! values that parse but cannot be used (a feed that is not a URL, two sources with one id): the
-//! checks run on the parsed config, and the line is found again in the file's spans ([`Key`]).
+//! checks run on the parsed config, and the line is found again in the file's spans (`Key`).
 //!
 //! Defaults live in the `DEFAULT_*` constants below; `newsvault.toml` at the repository root and
 //! [`STARTER`] (written by `newsvault init`) explain every key.

@@ -3,7 +3,7 @@
 //! The only concurrent part of the pipeline is the fan-out below: each feed is fetched and parsed
 //! on the runtime's workers, at most `[fetch] concurrency` at once and at most `per_host` per host
 //! (inside `fetch`); parsing runs on the blocking pool, one feed per core ahead of the ingest
-//! ([`Parsers`]). The results come back to this one task, which owns the [`Store`] and ingests
+//! (`Parsers`). The results come back to this one task, which owns the [`Store`] and ingests
 //! them in a single transaction; only after that commit are posts written. A feed that fails is
 //! recorded and reported, and never stops the others.
 

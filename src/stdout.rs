@@ -28,12 +28,12 @@ pub fn print(text: impl Display) -> Result<(), StdoutError> {
     settle(write!(out, "{text}").and_then(|()| out.flush()))
 }
 
-/// [`print`] and a line end.
+/// [`print()`] and a line end.
 pub fn println(text: impl Display) -> Result<(), StdoutError> {
     print(format_args!("{text}\n"))
 }
 
-/// [`print`] for what a command reports along its work (a run's summary, `watch`'s schedule),
+/// [`print()`] for what a command reports along its work (a run's summary, `watch`'s schedule),
 /// which printing must not stop: a failure other than a closed stdout is logged.
 pub fn report(text: impl Display) {
     if let Err(e) = print(text) {

@@ -87,7 +87,7 @@ fn jieba_spans(text: &str) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// The words of a text segmented before indexing ([`segmented`]): one token per line.
+/// The words of a text segmented before indexing (`segmented`): one token per line.
 #[derive(Debug, Clone, Default)]
 pub struct WordsTokenizer;
 

@@ -355,7 +355,7 @@ impl Store {
     /// Opens the store at `path`, which must exist ([`StoreError::Missing`] otherwise; nothing
     /// is created), and migrates it: for every command that reads or changes an archive without
     /// filling it. A store this user may only read is opened read-only (SQLite does so by
-    /// itself): see [`Store::connect`].
+    /// itself): see `Store::connect`.
     pub fn open_existing(path: &Path) -> Result<Store> {
         Store::ensure_exists(path)?;
         Store::connect(path, OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE)
