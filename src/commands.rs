@@ -419,6 +419,8 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
         ImportCommand::Jekyll { posts } => {
             let config = Config::load(config_path)?;
             let clock = Clock::from_env()?;
+            // Read before the lock and the store are made: a mistyped folder creates nothing.
+            std::fs::read_dir(posts).with_context(|| format!("reading {}", posts.display()))?;
             // Importing fills a store: the one command besides `run`, `watch` and `demo` that
             // creates one.
             let _lock = ArchiveLock::acquire(&config.archive)?;
@@ -544,11 +546,16 @@ pub fn history(config_path: &Path, article: &str, diff: Option<&[usize]>) -> Res
 /// `newsvault hide <article> --reason R`: the store keeps the article, every output drops it.
 pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
+    if reason.trim().is_empty() {
+        anyhow::bail!(
+            "`--reason` is empty: say why the article is hidden (it is kept with the article)"
+        );
+    }
     let clock = Clock::from_env()?;
     let (_lock, store) = open_locked(&config)?;
     let id = one_article(&store, article)?;
     // Hidden already, what an earlier `hide` could not take out (a post file it could not
-    // remove) is taken out now; with nothing left, there is nothing to do.
+    // remove, a list or search.json it could not write) is taken out now.
     let (already, post_name) = match store.hide(id, reason, clock.now().timestamp_millis())? {
         Hiding::Already { post_name } => (true, post_name),
         Hiding::Hidden { post_name } => (false, post_name),
@@ -568,15 +575,15 @@ pub fn hide(config_path: &Path, article: &str, reason: &str) -> Result<ExitCode>
         }
     }
     let set_aside = move_other_post_files(&config, &store, id, Way::Hide)?;
-    if already && !removed && set_aside.is_empty() {
-        stdout::println(format_args!(
-            "article {id} is hidden already: nothing to do"
-        ))?;
-        return Ok(ExitCode::SUCCESS);
-    }
     publish_pending(&config, &store, true)?;
     refresh_built_site(&config, &store);
-    stdout::println(format_args!("article {id} hidden from every output"))?;
+    if already && !removed && set_aside.is_empty() {
+        stdout::println(format_args!(
+            "article {id} is hidden already; its lists and search.json are without it"
+        ))?;
+    } else {
+        stdout::println(format_args!("article {id} hidden from every output"))?;
+    }
     if !set_aside.is_empty() {
         stdout::println(format_args!(
             "its other post files, set aside in {}: {}",
@@ -630,14 +637,26 @@ pub fn unhide(config_path: &Path, article: &str) -> Result<ExitCode> {
     let clock = Clock::from_env()?;
     let (_lock, store) = open_locked(&config)?;
     let id = one_article(&store, article)?;
-    if !store.unhide(id, clock.now().timestamp_millis())? {
-        stdout::println(format_args!("article {id} is not hidden: nothing to do"))?;
-        return Ok(ExitCode::SUCCESS);
+    // Not hidden, what an earlier `unhide` could not write (its post) is written now.
+    let unhidden = store.unhide(id, clock.now().timestamp_millis())?;
+    if unhidden {
+        move_other_post_files(&config, &store, id, Way::Unhide)?;
     }
-    move_other_post_files(&config, &store, id, Way::Unhide)?;
-    publish_pending(&config, &store, true)?;
+    let report = publish_pending(&config, &store, true)?;
     refresh_built_site(&config, &store);
-    stdout::println(format_args!("article {id} shown again"))?;
+    if !report.failures.is_empty() {
+        for failure in &report.failures {
+            eprintln!("could not write {failure} (written by the next run)");
+        }
+        return Ok(ExitCode::from(EXIT_SOME_FAILED));
+    }
+    if unhidden {
+        stdout::println(format_args!("article {id} shown again"))?;
+    } else {
+        stdout::println(format_args!(
+            "article {id} is not hidden; its post is written"
+        ))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -666,11 +666,18 @@ impl Config {
                 .span()
                 .map(|span| line_and_column(text, span.start))
                 .unwrap_or((1, 1));
+            let message = e.message().trim();
+            // serde names an unknown key itself; a value of the wrong type, or a key given
+            // twice, is named here by where the error is.
+            let key = e.span().and_then(|span| key_at(text, span));
             ConfigError::Parse {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e.message().trim().to_string(),
+                message: match key {
+                    Some(key) if !message.contains("unknown field") => format!("{key}: {message}"),
+                    _ => message.to_string(),
+                },
             }
         })?;
         // Checked as written, before relative paths are resolved.
@@ -764,6 +771,9 @@ impl Config {
         // are one file on case-insensitive file systems.
         let mut lists: HashMap<String, usize> = HashMap::new();
         let positive = |value: f64| value.is_finite() && value > 0.0 && value < 1e9;
+        // Each feed by its URL as parsed (`HTTP://A/f` is `http://a/f`), to the source and item
+        // that list it: a feed's state (its validators, which articles it holds) is one.
+        let mut feeds: HashMap<String, (usize, usize)> = HashMap::new();
         for (i, source) in self.sources.iter().enumerate() {
             let which = format!("source #{} ({:?})", i + 1, source.name);
             let key = |key| Key::source(i, key);
@@ -810,6 +820,26 @@ impl Config {
                     };
                     return mistake(at, format!("{which}: feed {feed:?} {why}"));
                 }
+                let url = Url::parse(feed).map_or_else(|_| feed.clone(), String::from);
+                if let Some(&(earlier, earlier_item)) = feeds.get(&url) {
+                    let at = Key::Source {
+                        index: i,
+                        key: "feeds",
+                        item: Some(item),
+                    };
+                    let listed = if earlier == i {
+                        format!("is already item {} of its `feeds`", earlier_item + 1)
+                    } else {
+                        format!(
+                            "is already a feed of source #{} ({:?}); one feed is read for one \
+                             source (its articles belong to that source)",
+                            earlier + 1,
+                            self.sources[earlier].name
+                        )
+                    };
+                    return mistake(at, format!("{which}: feed {feed:?} {listed}"));
+                }
+                feeds.insert(url, (i, item));
             }
             let selectors = source.remove.iter().enumerate().map(|(item, selector)| {
                 let at = Key::Source {
@@ -937,6 +967,79 @@ fn check_proxy(text: &str) -> Result<(), String> {
     }
 }
 
+/// The key whose value holds `span` of `text`, as the file spells it (`fetch.timeout_secs`,
+/// `tags` of source #2, item 3 of `feeds` of source #1); `None` when `span` is in no value.
+/// A file that does not parse (a key given twice) names the key the span covers, if it is one.
+fn key_at(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let Ok(root) = toml::de::DeTable::parse(text) else {
+        let word = text.get(span)?.trim();
+        let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        return (!word.is_empty() && word.chars().all(bare)).then(|| format!("`{word}`"));
+    };
+    let mut path = Vec::new();
+    if !path_to(root.get_ref(), &span, &mut path) {
+        return None;
+    }
+    // `[[source]]` tables are numbered as the other messages number them; an item of a list
+    // is named with its list.
+    let (mut keys, mut source, mut item) = (Vec::new(), None, None);
+    for step in path {
+        match step {
+            Step::Index(i) if keys == ["source"] => {
+                keys.clear();
+                source = Some(i + 1);
+            }
+            Step::Index(i) => item = Some(i + 1),
+            Step::Key(key) => keys.push(key),
+        }
+    }
+    let mut named = format!("`{}`", keys.join("."));
+    if let Some(item) = item {
+        named = format!("item {item} of {named}");
+    }
+    if let Some(source) = source {
+        named = format!("{named} of source #{source}");
+    }
+    Some(named)
+}
+
+/// One step of the way from the top of a config file down to a value.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Fills `path` with the way down `table` to the innermost value or key holding `span`.
+/// The spans of tables and arrays of tables are those of their headers, not of their contents,
+/// so every branch is searched rather than only the one whose span holds `span`.
+fn path_to(table: &toml::de::DeTable, span: &std::ops::Range<usize>, path: &mut Vec<Step>) -> bool {
+    use toml::de::DeValue;
+    let holds = |outer: std::ops::Range<usize>| outer.start <= span.start && span.end <= outer.end;
+    for (key, value) in table {
+        path.push(Step::Key(key.get_ref().to_string()));
+        let found = match value.get_ref() {
+            DeValue::Table(inner) => path_to(inner, span, path),
+            DeValue::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                path.push(Step::Index(i));
+                let found = match item.get_ref() {
+                    DeValue::Table(inner) => path_to(inner, span, path),
+                    _ => holds(item.span()),
+                };
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            _ => false,
+        };
+        if found || holds(value.span()) || holds(key.span()) {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
 /// 1-based line and column of a byte offset.
 pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..text.floor_char_boundary(offset)];
@@ -998,6 +1101,41 @@ mod tests {
         assert!(err.contains("tagz"), "{err}");
     }
 
+    /// A value of the wrong type, or a key given twice, is named with its line, as an unknown
+    /// key is: the user sees which of the file's many `tags` or `timeout_secs` is wrong.
+    #[test]
+    fn wrong_types_and_repeated_keys_name_file_line_and_key() {
+        let feeds = "feeds = [\"https://e.com/f\"]\n";
+        for (text, starts, names) in [
+            (
+                format!(
+                    "[[source]]\nname = \"x\"\n{feeds}[[source]]\nname = \"y\"\n{feeds}tags = \"a\"\n"
+                ),
+                "test.toml:7:8: ",
+                "`tags` of source #2: invalid type",
+            ),
+            (
+                "[fetch]\ntimeout_secs = \"30\"\n".to_string(),
+                "test.toml:2:16: ",
+                "`fetch.timeout_secs`: invalid type",
+            ),
+            (
+                format!("[[source]]\nname = \"x\"\nfeeds = [\"https://e.com/f\", 3]\n"),
+                "test.toml:3:",
+                "item 2 of `feeds` of source #1: invalid type",
+            ),
+            (
+                "archive = \"a\"\narchive = \"b\"\n".to_string(),
+                "test.toml:2:1: ",
+                "`archive`: ",
+            ),
+        ] {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.starts_with(starts), "{err}");
+            assert!(err.contains(names), "{err}");
+        }
+    }
+
     #[test]
     fn defaults_follow_the_name() {
         let config =
@@ -1053,6 +1191,20 @@ mod tests {
                 format!("{source}[[source]]\nname = \"a\"\nfeeds = [\"http://b/\"]\n"),
                 "5:1",
                 "id \"a\"",
+            ),
+            (
+                format!(
+                    "{source}[[source]]\nname = \"b\"\nfeeds = [\"http://b/\", \"http://B:80/\"]\n"
+                ),
+                "6:23",
+                "already item 1 of its `feeds`",
+            ),
+            (
+                format!(
+                    "{source}[[source]]\nname = \"b\"\nfeeds = [\"http://c/\", \"HTTP://a/\"]\n"
+                ),
+                "6:23",
+                "already a feed of source #1",
             ),
             (
                 format!("{source}[[source]]\nname = \"b\"\nid = \"a\"\nfeeds = [\"http://b/\"]\n"),

@@ -14,7 +14,19 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Not `Cli::parse()`: clap exits 2 on a mistyped command line, and 2 means "some feeds
+    // failed" here. Help and the version go to stdout with 0; a mistake is fatal, 1.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match cli.command {
         Command::Run | Command::Watch => newsvault::malloc::tune_for_run(),
         Command::Build { .. } => allocator::use_mimalloc(),

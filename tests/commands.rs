@@ -1,8 +1,9 @@
 //! What the commands do with the files around them, through the real binary: an export never
 //! writes over the store and never leaves half a file where a whole one was; a command that does
-//! not fill a store never creates one (nor the archive's folder); a reader that closes stdout
-//! early ends the printing quietly and nothing else (a run still archives); a time window too
-//! long to count is refused, naming it; what goes to a file or a pipe holds no terminal colours.
+//! not fill a store never creates one (nor the archive's folder), nor does an import of a folder
+//! that is not there; a reader that closes stdout early ends the printing quietly and nothing
+//! else (a run still archives); a time window too long to count is refused, naming it; what goes
+//! to a file or a pipe holds no terminal colours; a mistyped command line exits 1, not 2.
 
 mod common;
 
@@ -281,6 +282,14 @@ fn commands_that_do_not_fill_a_store_never_create_one() {
     let (code, stdout, stderr) = archive.cli(&["export", "opml"], None);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(!archive.archive().exists());
+    // `import jekyll` fills a store, but not from a folder that is not there: a mistyped path
+    // is named, and neither the archive's folder nor its store is made.
+    let missing = archive.dir.path().join("no-such-posts");
+    let (code, stdout, stderr) =
+        archive.cli(&["import", "jekyll", missing.to_str().unwrap()], None);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("no-such-posts"), "{stderr}");
+    assert!(!archive.archive().exists(), "{stdout}{stderr}");
 }
 
 /// What the binary's standard output is, for [`cli_with_stdout`].
@@ -449,4 +458,45 @@ fn import_opml_notes_go_to_stderr_without_colour_codes() {
     let (code, listed, err) = archive.cli(&["export", "opml"], None);
     assert_eq!(code, 0, "{err}");
     assert!(listed.contains("bbc 2"), "{listed}");
+}
+
+/// Exit code 2 means "some feeds failed" (and, for `status --check`, "a source is flagged"): a
+/// mistyped command line is a fatal error like any other and exits 1, naming what was wrong;
+/// asking for help or the version is no error at all.
+#[test]
+fn a_mistyped_command_line_exits_1_not_the_code_of_failed_feeds() {
+    let newsvault = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_newsvault"))
+            .args(args)
+            .env_remove("NEWSVAULT_CONFIG")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    for (args, named) in [
+        (&["run", "--bogus"][..], "--bogus"),
+        (&["status", "--chek"], "--chek"),
+        (&["archive"], "archive"),
+        (&[], "Usage"),
+    ] {
+        let (code, stdout, stderr) = newsvault(args);
+        assert_eq!(code, Some(1), "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(named),
+            "{args:?} does not name {named}: {stderr}"
+        );
+        assert!(stdout.is_empty(), "{args:?} printed to stdout: {stdout}");
+    }
+    for args in [&["--help"][..], &["run", "--help"], &["--version"]] {
+        let (code, stdout, stderr) = newsvault(args);
+        assert_eq!(code, Some(0), "{args:?}: {stdout}{stderr}");
+        assert!(
+            !stdout.is_empty() && stderr.is_empty(),
+            "{args:?}: {stderr}"
+        );
+    }
 }

@@ -533,7 +533,7 @@ async fn a_link_of_several_articles_is_refused_with_their_ids_and_sources() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         out.trim_end(),
-        format!("article {b} is hidden already: nothing to do")
+        format!("article {b} is hidden already; its lists and search.json are without it")
     );
     let (_, history, _) = archive.cli(&["history", b], None);
     assert_eq!(history.matches("  hidden").count(), 1, "{history}");
@@ -562,7 +562,7 @@ async fn a_link_of_several_articles_is_refused_with_their_ids_and_sources() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
         out.trim_end(),
-        format!("article {a} is not hidden: nothing to do")
+        format!("article {a} is not hidden; its post is written")
     );
     let (_, history, _) = archive.cli(&["history", a], None);
     assert!(!history.contains("unhidden"), "{history}");
@@ -834,4 +834,54 @@ async fn republish_leaves_a_configured_sources_list_to_it() {
         2,
         "both sources' posts are written"
     );
+}
+
+/// A takedown that could not be finished (a list page it could not write) is finished by
+/// `hide` given again, though the article is hidden already in the store; and a post `unhide`
+/// could not write is named, exits 2, and is written by `unhide` given again. An empty reason is
+/// refused before anything changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn hide_and_unhide_given_again_finish_what_they_could_not() {
+    let (_server, archive) = common::golden_archive().await;
+    let golden = "2021-04-04-中韩外长会谈 韩国支持北京举办冬奥.md";
+    let list = archive.archive().join("lists/联合早报.md");
+    let search = archive.archive().join("search.json");
+    let title = "中韩外长会谈";
+    assert!(std::fs::read_to_string(&list).unwrap().contains(title));
+
+    let (code, out, err) = archive.cli(&["hide", "1", "--reason", "  "], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("--reason"), "{err}");
+    assert_eq!(archive.post_names(), [golden]);
+
+    // Something that is not a file where the list page goes: the takedown fails half-way.
+    std::fs::remove_file(&list).unwrap();
+    std::fs::create_dir_all(list.join("blocker")).unwrap();
+    let (code, out, err) = archive.cli(&["hide", "1", "--reason", "takedown request"], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("联合早报.md"), "{err}");
+    std::fs::remove_dir_all(&list).unwrap();
+    let (code, out, err) = archive.cli(&["hide", "1", "--reason", "takedown request"], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("hidden already"), "{out}");
+    assert!(!std::fs::read_to_string(&list).unwrap().contains(title));
+    assert!(!std::fs::read_to_string(&search).unwrap().contains(title));
+    assert!(archive.post_names().is_empty());
+
+    // Something that is not a file where the post goes: shown again in the store, not on disk.
+    std::fs::create_dir_all(archive.posts().join(golden).join("blocker")).unwrap();
+    let (code, out, err) = archive.cli(&["unhide", "1"], None);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("could not write") && err.contains(golden),
+        "{err}"
+    );
+    std::fs::remove_dir_all(archive.posts().join(golden)).unwrap();
+    let (code, out, err) = archive.cli(&["unhide", "1"], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        std::fs::read(archive.posts().join(golden)).unwrap(),
+        fixture(&format!("golden/{golden}"))
+    );
+    assert!(std::fs::read_to_string(&list).unwrap().contains(title));
 }
