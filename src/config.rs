@@ -1120,7 +1120,7 @@ mod tests {
                 "`fetch.timeout_secs`: invalid type",
             ),
             (
-                format!("[[source]]\nname = \"x\"\nfeeds = [\"https://e.com/f\", 3]\n"),
+                "[[source]]\nname = \"x\"\nfeeds = [\"https://e.com/f\", 3]\n".to_string(),
                 "test.toml:3:",
                 "item 2 of `feeds` of source #1: invalid type",
             ),
