@@ -325,6 +325,19 @@ fn publish_pending(
     store: &Store,
     indexes: bool,
 ) -> Result<crate::publish::jekyll::PublishReport> {
+    let report = publish_jekyll(config, store, indexes)?;
+    // Hidden, gone or re-derived articles show in search at once, not after the next run.
+    update_search_index(config, store, crate::search::Building::Fast);
+    Ok(report)
+}
+
+/// The Jekyll tree's side of [`publish_pending`]: the pending posts, and the lists and
+/// search.json when they change (or `indexes`); a list or search.json not written is an error.
+fn publish_jekyll(
+    config: &Config,
+    store: &Store,
+    indexes: bool,
+) -> Result<crate::publish::jekyll::PublishReport> {
     let ids = list_sources(config, store)?;
     let report = crate::publish::jekyll::publish_with(
         store,
@@ -339,9 +352,15 @@ fn publish_pending(
     if let Some(failed) = &report.indexes_failed {
         anyhow::bail!("publishing the Jekyll tree: cannot write {failed}");
     }
-    // Hidden, gone or re-derived articles show in search at once, not after the next run.
-    update_search_index(config, store, crate::search::Building::Fast);
     Ok(report)
+}
+
+/// Whether `a` and `b` are one folder (a folder that is not there is no other's).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Brings the HTML site up to date (incrementally) when one was built at its default place, so
@@ -425,6 +444,7 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
             // creates one.
             let _lock = ArchiveLock::acquire(&config.archive)?;
             let store = Store::open(&config.store_path())?;
+            let before = store.last_article_id()?;
             let progress = crate::progress::Progress::bar(0, "posts");
             let summary = crate::import::import_jekyll(
                 &store,
@@ -434,6 +454,16 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
                 |done, total| progress.set(done, total),
             )?;
             drop(progress);
+            // Posts read from a folder other than the archive's own `_posts/` (another archive's
+            // checkout) are written into it, byte for byte, with the lists and search.json: the
+            // store now says they are the archive's.
+            let archive_posts = config.archive.join(crate::publish::jekyll::POSTS_DIR);
+            let written = if summary.imported > 0 && !same_folder(posts, &archive_posts) {
+                store.mark_dirty_after(before)?;
+                Some(publish_jekyll(&config, &store, true)?)
+            } else {
+                None
+            };
             // As after a run, the imported articles are found by `search` at once, unless runs
             // leave the index to `search`. Lean, as a run builds it: an import into a new store
             // (a CI cache lost) builds the index of the whole archive, unattended, and this sets
@@ -451,7 +481,19 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
                 summary.duplicates,
                 summary.skipped.len()
             ))?;
-            Ok(if summary.skipped.is_empty() {
+            let mut unwritten = 0;
+            if let Some(report) = written {
+                stdout::println(format_args!(
+                    "{} post(s) written to {}",
+                    report.posts_written,
+                    archive_posts.display()
+                ))?;
+                for failure in &report.failures {
+                    eprintln!("could not write {failure} (written by the next run)");
+                }
+                unwritten = report.failures.len();
+            }
+            Ok(if summary.skipped.is_empty() && unwritten == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(EXIT_SOME_FAILED)

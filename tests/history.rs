@@ -885,3 +885,48 @@ async fn hide_and_unhide_given_again_finish_what_they_could_not() {
     );
     assert!(std::fs::read_to_string(&list).unwrap().contains(title));
 }
+
+/// Posts imported from a folder other than the archive's own `_posts/` (another archive's
+/// checkout) are written into it, byte for byte, with the lists and search.json listing them,
+/// so that the Jekyll tree shows what the store holds; imported again, nothing changes.
+#[test]
+fn posts_imported_from_another_folder_are_written_into_the_archive() {
+    let archive = TempArchive::new(&[], "");
+    let (code, out, err) = archive.cli(
+        &["import", "jekyll", fixture_posts().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let imported: usize = out
+        .lines()
+        .find_map(|line| line.strip_suffix(" skipped"))
+        .and_then(|line| line.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(imported > 10, "{out}");
+    let names = archive.post_names();
+    assert_eq!(names.len(), imported, "{out}");
+    assert!(
+        out.contains(&format!("{imported} post(s) written to")),
+        "{out}"
+    );
+    for name in &names {
+        assert_eq!(
+            std::fs::read(archive.posts().join(name)).unwrap(),
+            std::fs::read(fixture_posts().join(name)).unwrap(),
+            "{name} is not the imported file"
+        );
+    }
+    let search = std::fs::read_to_string(archive.archive().join("search.json")).unwrap();
+    let items: serde_json::Value = serde_json::from_str(&search).unwrap();
+    assert_eq!(items.as_array().unwrap().len(), imported);
+
+    let before = archive.snapshot();
+    let (code, out, err) = archive.cli(
+        &["import", "jekyll", fixture_posts().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 imported"), "{out}");
+    assert_eq!(archive.snapshot(), before);
+}

@@ -22,6 +22,24 @@ impl Store {
         )?)
     }
 
+    /// Marks the post of every shown article with an id above `after` to be written: what an
+    /// import from another folder brought in. Returns how many.
+    pub fn mark_dirty_after(&self, after: i64) -> Result<usize> {
+        Ok(self.conn.execute(
+            "INSERT OR IGNORE INTO post_pending (article_id)
+             SELECT id FROM article
+             WHERE id > ?1 AND post_name IS NOT NULL AND hidden_ms IS NULL",
+            [after],
+        )?)
+    }
+
+    /// The highest article id so far (0 for an empty store): ids only grow.
+    pub fn last_article_id(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(id), 0) FROM article", [], |r| r.get(0))?)
+    }
+
     /// The articles `what` names, in id order: the one with that id if there is one, else
     /// those with that post file name (or alias) or that link (canonical, any source), or that
     /// had that link before they moved. A link that several sources carry names several
