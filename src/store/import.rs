@@ -87,8 +87,8 @@ impl Store {
                  ON CONFLICT DO NOTHING",
             )?,
             find_name: self.conn.prepare(
-                "SELECT id FROM article WHERE post_key = ?1
-                 UNION ALL SELECT article_id FROM alias WHERE name_key = ?1",
+                "SELECT id, post_name FROM article WHERE post_key = ?1
+                 UNION ALL SELECT article_id, name FROM alias WHERE name_key = ?1",
             )?,
             add_article: self.conn.prepare(
                 "INSERT INTO article (source_id, key, link, title, published_ms, first_seen_ms,
@@ -145,12 +145,17 @@ impl PostImporter<'_> {
             }
             return Ok(ImportOutcome::Duplicate);
         }
-        let holder: Option<i64> = self
+        let holder: Option<Option<String>> = self
             .find_name
-            .query_row([post.name_key], |r| r.get(0))
+            .query_row([post.name_key], |r| r.get(1))
             .optional()?;
-        if holder.is_some() {
-            return Ok(ImportOutcome::NameHeldByOther);
+        match holder {
+            // This very file is an article's post (or other name) already, though read from it
+            // the article has another identity (an item without link or guid is known by a hash
+            // of the feed's text, which a post does not keep): the same article.
+            Some(Some(name)) if name == post.name => return Ok(ImportOutcome::Duplicate),
+            Some(_) => return Ok(ImportOutcome::NameHeldByOther),
+            None => {}
         }
         self.add_article.execute(params![
             source.id,
