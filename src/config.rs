@@ -820,7 +820,7 @@ impl Config {
                     };
                     return mistake(at, format!("{which}: feed {feed:?} {why}"));
                 }
-                let url = Url::parse(feed).map_or_else(|_| feed.clone(), String::from);
+                let url = feed_identity(feed);
                 if let Some(&(earlier, earlier_item)) = feeds.get(&url) {
                     let at = Key::Source {
                         index: i,
@@ -955,6 +955,11 @@ pub(crate) fn check_feed_url(text: &str) -> Result<(), String> {
             "has scheme {other:?}; only http, https and file are fetched"
         )),
     }
+}
+
+/// A feed URL as parsed (`HTTP://A:80/f` is `http://a/f`): two spellings of one feed are one.
+pub(crate) fn feed_identity(feed: &str) -> String {
+    Url::parse(feed).map_or_else(|_| feed.to_string(), String::from)
 }
 
 fn check_proxy(text: &str) -> Result<(), String> {

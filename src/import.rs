@@ -523,17 +523,26 @@ pub fn opml_to_toml(text: &str) -> Result<(String, Vec<String>), String> {
     // (the config's own rules: see `Config::validate`).
     let (mut ids, mut lists) = (HashSet::new(), HashSet::new());
     let list_of = |name: &str| crate::publish::jekyll::list_file_name(name).to_lowercase();
+    // A feed is read for one source: the first that lists it.
+    let mut feeds = HashSet::new();
     for mut source in read_opml(text)? {
         let mut refused = vec![];
-        source
-            .feeds
-            .retain(|feed| match crate::config::check_feed_url(feed) {
-                Ok(()) => true,
-                Err(why) => {
-                    refused.push(format!("feed {feed:?} {why}"));
-                    false
+        let mut kept = HashSet::new();
+        source.feeds.retain(|feed| {
+            let why = match crate::config::check_feed_url(feed) {
+                Err(why) => why,
+                Ok(()) if feeds.contains(&crate::config::feed_identity(feed)) => {
+                    "is an earlier source's".to_string()
                 }
-            });
+                Ok(()) if !kept.insert(crate::config::feed_identity(feed)) => {
+                    "is listed twice".to_string()
+                }
+                Ok(()) => return true,
+            };
+            refused.push(format!("feed {feed:?} {why}"));
+            false
+        });
+        feeds.extend(kept);
         if source.feeds.is_empty() {
             notes.push(format!(
                 "source {:?} left out: no feed it can fetch ({})",
@@ -927,8 +936,8 @@ mod tests {
         }
     }
 
-    /// What the config would refuse is not printed: a feed it does not fetch is left out, a
-    /// source left without feeds too, and a name whose list page is an earlier source's file gets
+    /// What the config would refuse is not printed: a feed it does not fetch, or an earlier
+    /// source reads, is left out, a source left without feeds too, and a name whose list page is an earlier source's file gets
     /// a number; each is said in a note. A blank id is no id. What is printed always loads.
     #[test]
     fn what_the_config_would_refuse_is_mended_and_said() {
@@ -941,6 +950,8 @@ mod tests {
             <outline text="x/y" xmlUrl="https://c.com/1"/>
             <outline text="x--y" xmlUrl="https://d.com/1"/>
             <outline text="E" newsvaultId=" " xmlUrl="https://e.com/1"/>
+            <outline text="F" xmlUrl="HTTPS://A.com:443/1"/>
+            <outline text="F" xmlUrl="https://f.com/1"/>
             </body></opml>"#,
         )
         .unwrap();
@@ -950,9 +961,11 @@ mod tests {
              [[source]]\nname = \"a 2\"\nfeeds = [\"https://b.com/1\"]\n\n\
              [[source]]\nname = \"x/y\"\nfeeds = [\"https://c.com/1\"]\n\n\
              [[source]]\nname = \"x--y 2\"\nfeeds = [\"https://d.com/1\"]\n\n\
-             [[source]]\nname = \"E\"\nfeeds = [\"https://e.com/1\"]\n"
+             [[source]]\nname = \"E\"\nfeeds = [\"https://e.com/1\"]\n\n\
+             [[source]]\nname = \"F\"\nfeeds = [\"https://f.com/1\"]\n"
         );
-        assert_eq!(notes.len(), 4, "{notes:#?}");
+        assert_eq!(notes.len(), 5, "{notes:#?}");
+        assert!(notes[4].contains("HTTPS://A.com:443/1") && notes[4].contains("earlier source"));
         assert!(notes[0].contains("gopher://a.com/2") && notes[0].contains("\"A\""));
         assert!(notes[1].contains("\"G\"") && notes[1].contains("no feed"));
         assert!(notes[2].contains("\"a\"") && notes[2].contains("\"a 2\""));
