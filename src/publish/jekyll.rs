@@ -167,9 +167,18 @@ fn extra_keys(post: &PostRecord, head: &str) -> String {
 }
 
 /// An imported post: its own text around the current body, as it was, with newsvault's extra
-/// keys (if any) before the end of its front matter.
+/// keys (if any) before the end of its front matter. A post whose text has come to hold Liquid
+/// (an edit at the source) gets `render_with_liquid: false` there too, unless its head has the
+/// key already.
 fn render_imported(post: &PostRecord, head: &str, tail: &str) -> String {
-    let extra = extra_keys(post, head);
+    let mut extra = extra_keys(post, head);
+    if [&post.title, &post.link, &post.body, tail]
+        .iter()
+        .any(|text| holds_liquid(text))
+        && !head.lines().any(|l| l.starts_with("render_with_liquid:"))
+    {
+        extra.push_str("render_with_liquid: false\n");
+    }
     let mut out = String::with_capacity(head.len() + post.body.len() + tail.len() + extra.len());
     match head
         .strip_prefix("---\n")
@@ -686,6 +695,65 @@ mod tests {
             );
         }
         assert!(!list("{ not liquid }", "https://e/1").contains("render_with_liquid"));
+    }
+
+    /// An imported post as the original wrote it, around `body`.
+    fn imported_post(title: &str, body: &str) -> PostRecord {
+        let head = format!(
+            "---\nlayout: post\ntitle: {}\ndate: 2021-04-04T08:45:53.966Z\nauthor: 联合早报\n\
+             from: https://e.com/1\ntags: [ 联合早报 ]\ncomments: True\ncategories: [ 联合早报 ]\n\
+             ---\n<!--1617572220000-->\n[{title}](https://e.com/1)\n------\n\n<div>\n",
+            yaml_quoted(title)
+        );
+        PostRecord {
+            id: 1,
+            post_name: "2021-04-04-t.md".into(),
+            title: title.into(),
+            link: "https://e.com/1".into(),
+            published_ms: Some(1617572220000),
+            date_ms: 1617525953966,
+            author: "联合早报".into(),
+            tags: vec!["联合早报".into()],
+            categories: vec!["联合早报".into()],
+            body: body.into(),
+            versions: 1,
+            updated_ms: None,
+            gone_ms: None,
+            imported: Some((head, "\n</div>\n".into())),
+        }
+    }
+
+    #[test]
+    fn an_imported_post_is_written_back_as_it_was() {
+        let post = imported_post("标题", "<p>正文</p>");
+        let (head, tail) = post.imported.clone().unwrap();
+        assert_eq!(render_post(&post), format!("{head}<p>正文</p>{tail}"));
+    }
+
+    /// An imported post edited at the source to hold Liquid would stop the site's build.
+    #[test]
+    fn an_imported_post_that_comes_to_hold_liquid_is_not_rendered_by_liquid() {
+        let mut post = imported_post("标题", "<p>Vue uses {{ message }}</p>");
+        post.versions = 2;
+        post.updated_ms = Some(1617600000000);
+        let text = render_post(&post);
+        assert!(
+            text.contains(
+                "categories: [ 联合早报 ]\nupdated: 2021-04-05T05:20:00.000Z\nversions: 2\n\
+                 render_with_liquid: false\n---\n"
+            ),
+            "{text}"
+        );
+        // Said once, even when the head says it already.
+        let (head, tail) = post.imported.clone().unwrap();
+        let head = head.replacen("---\n<!--", "render_with_liquid: false\n---\n<!--", 1);
+        post.imported = Some((head, tail));
+        assert_eq!(
+            render_post(&post).matches("render_with_liquid").count(),
+            1,
+            "{}",
+            render_post(&post)
+        );
     }
 
     #[test]
