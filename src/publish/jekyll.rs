@@ -139,11 +139,68 @@ pub fn render_post(post: &PostRecord) -> String {
     }
     out.push_str("---\n");
     let _ = writeln!(out, "<!--{}-->", post.published_ms.unwrap_or(post.date_ms));
-    let _ = writeln!(out, "[{}]({})", post.title, post.link);
+    let _ = writeln!(out, "{}", markdown_link(&post.title, &post.link));
     out.push_str("------\n\n<div>\n");
     out.push_str(&post.body);
     out.push_str("\n</div>\n");
     out
+}
+
+/// `[title](link)`, the line that shows an article in its post and on its source's list page,
+/// as Markdown (kramdown) reads it back: the title as text, never as HTML (`<`, `>` and `&` as
+/// character references), and the link whole. Only a title that would end the link text early
+/// (an unbalanced `[` or `]`, a `\\`) gets `\\`, `[` and `]` backslash-escaped, and only a link
+/// that would end early (an unbalanced `(` or `)`, a space, `<` or `>`) gets those
+/// percent-encoded: the others are written as they are, as the original did.
+pub fn markdown_link(title: &str, link: &str) -> String {
+    let mut out = String::with_capacity(title.len() + link.len() + 4);
+    out.push('[');
+    let escape = title.contains('\\') || !balanced(title, '[', ']');
+    for c in title.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '[' | ']' if escape => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push_str("](");
+    if link.contains([' ', '<', '>']) || !balanced(link, '(', ')') {
+        for c in link.chars() {
+            match c {
+                ' ' => out.push_str("%20"),
+                '(' => out.push_str("%28"),
+                ')' => out.push_str("%29"),
+                '<' => out.push_str("%3C"),
+                '>' => out.push_str("%3E"),
+                c => out.push(c),
+            }
+        }
+    } else {
+        out.push_str(link);
+    }
+    out.push(')');
+    out
+}
+
+/// Whether every `open` in `text` is closed by a later `close`, and every `close` closes one.
+fn balanced(text: &str, open: char, close: char) -> bool {
+    let mut depth = 0usize;
+    for c in text.chars() {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            }
+        }
+    }
+    depth == 0
 }
 
 /// The keys newsvault adds after the original ones, only on posts that need them: `updated:` and
@@ -338,7 +395,7 @@ pub fn render_list(source_name: &str, items: &[ListItem]) -> String {
         .iter()
         .map(|item| {
             let day = utc(item.date_ms).with_timezone(&zone).format("%-m-%-d");
-            format!("{day} [{}]({})", item.title, item.link)
+            format!("{day} {}", markdown_link(&item.title, &item.link))
         })
         .collect();
     out.push_str(&lines.join("\n\n"));
@@ -754,6 +811,61 @@ mod tests {
             "{}",
             render_post(&post)
         );
+    }
+
+    /// The title is text on the `[title](link)` lines: HTML in it is shown, not run.
+    #[test]
+    fn html_in_a_title_is_text_on_the_link_lines() {
+        let title = "<img src=x onerror=alert(1)> AT&T";
+        let shown = "[&lt;img src=x onerror=alert(1)&gt; AT&amp;T](https://e.com/1)";
+        let mut post = imported_post(title, "<p>正文</p>");
+        post.imported = None;
+        let text = render_post(&post);
+        assert!(text.contains(&format!("\n{shown}\n------\n")), "{text}");
+        // The front matter keeps the title as it is.
+        assert!(
+            text.contains(&format!("title: {}\n", yaml_quoted(title))),
+            "{text}"
+        );
+        let items = [ListItem {
+            title: title.into(),
+            link: "https://e.com/1".into(),
+            date_ms: 1617552000000,
+        }];
+        assert!(render_list("src", &items).ends_with(&format!("\n4-5 {shown}\n")));
+    }
+
+    /// Titles and links that would end the Markdown link early are escaped, and only those.
+    #[test]
+    fn link_lines_hold_whatever_the_title_and_link_are() {
+        for (title, link, line) in [
+            (
+                "title ] bracket",
+                "https://e/1",
+                "[title \\] bracket](https://e/1)",
+            ),
+            ("ends in \\", "https://e/1", "[ends in \\\\](https://e/1)"),
+            (
+                "a](http://evil.example/)",
+                "https://e/1",
+                "[a\\](http://evil.example/)](https://e/1)",
+            ),
+            ("[x] and [y]", "https://e/1", "[[x] and [y]](https://e/1)"),
+            ("t", "https://e.example/a)b", "[t](https://e.example/a%29b)"),
+            ("t", "https://e/a b<c>", "[t](https://e/a%20b%3Cc%3E)"),
+            (
+                "t",
+                "https://en.wikipedia.org/wiki/Rust_(language)",
+                "[t](https://en.wikipedia.org/wiki/Rust_(language))",
+            ),
+            (
+                "中韩外长会谈 韩国支持北京举办冬奥",
+                "https://www.zaobao.com/realtime/china/story20210404-1136538",
+                "[中韩外长会谈 韩国支持北京举办冬奥](https://www.zaobao.com/realtime/china/story20210404-1136538)",
+            ),
+        ] {
+            assert_eq!(markdown_link(title, link), line, "{title} {link}");
+        }
     }
 
     #[test]
