@@ -152,7 +152,12 @@ pub fn render_post(post: &PostRecord) -> String {
 /// (an unbalanced `[` or `]`, a `\\`) gets `\\`, `[` and `]` backslash-escaped, and only a link
 /// that would end early (an unbalanced `(` or `)`, a space, `<` or `>`) gets those
 /// percent-encoded: the others are written as they are, as the original did.
+///
+/// An article without a title (the feed gave none, or only white space) shows its link as the
+/// link's text, so that the line can be seen and clicked; its `title:` stays empty, as the feed
+/// had it, and its file name keeps the original's rule (`<day>-.md`).
 pub fn markdown_link(title: &str, link: &str) -> String {
+    let title = if title.trim().is_empty() { link } else { title };
     let mut out = String::with_capacity(title.len() + link.len() + 4);
     out.push('[');
     let escape = title.contains('\\') || !balanced(title, '[', ']');
@@ -866,6 +871,28 @@ mod tests {
         ] {
             assert_eq!(markdown_link(title, link), line, "{title} {link}");
         }
+    }
+
+    /// An article without a title still shows a line to click: its link.
+    #[test]
+    fn an_untitled_article_shows_its_link() {
+        let mut post = imported_post("", "<p>正文</p>");
+        post.imported = None;
+        let text = render_post(&post);
+        assert!(text.contains("title: \"\"\n"), "{text}");
+        assert!(
+            text.contains("\n[https://e.com/1](https://e.com/1)\n------"),
+            "{text}"
+        );
+        let items = [ListItem {
+            title: " ".into(),
+            link: "https://e.com/a b".into(),
+            date_ms: 1617552000000,
+        }];
+        assert!(
+            render_list("src", &items)
+                .ends_with("\n4-5 [https://e.com/a b](https://e.com/a%20b)\n")
+        );
     }
 
     #[test]
