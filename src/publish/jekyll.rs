@@ -322,16 +322,18 @@ fn plain_is_safe(text: &str, flow: bool) -> bool {
     // Words YAML 1.1 reads as booleans or null, and anything that might read as a number,
     // a date or a time.
     let lower = text.to_ascii_lowercase();
+    // `=` is YAML 1.1's value key and `<<` its merge key: PyYAML refuses them as values.
     if matches!(
         lower.as_str(),
-        "y" | "n" | "yes" | "no" | "true" | "false" | "on" | "off" | "null" | "~"
+        "y" | "n" | "yes" | "no" | "true" | "false" | "on" | "off" | "null" | "~" | "=" | "<<"
     ) {
         return false;
     }
+    // Psych reads `1,000` as the integer 1000 (YAML 1.1 numbers may group digits with `,`).
     let numberish = (first.is_ascii_digit() || "+.".contains(first))
         && text
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._:+- ".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "._:+-, ".contains(c));
     !numberish
 }
 
@@ -893,6 +895,23 @@ mod tests {
             render_list("src", &items)
                 .ends_with("\n4-5 [https://e.com/a b](https://e.com/a%20b)\n")
         );
+    }
+
+    /// What Psych or PyYAML would read as anything but a string is quoted; the golden post's
+    /// values (a name, a URL) stay plain.
+    #[test]
+    fn scalars_yaml_would_not_read_as_strings_are_quoted() {
+        for value in ["1,000", "1,000.5", "=", "<<", "0x1F", "1_000", ".5"] {
+            assert_eq!(yaml_scalar(value, false), yaml_quoted(value), "{value}");
+        }
+        for value in [
+            "联合早报",
+            "https://www.zaobao.com/realtime/china/story20210404-1136538",
+            "a=b",
+            "2021年",
+        ] {
+            assert_eq!(yaml_scalar(value, false), value);
+        }
     }
 
     #[test]
