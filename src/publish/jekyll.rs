@@ -347,19 +347,40 @@ fn yaml_flow_list(items: &[String]) -> String {
 }
 
 /// A file name for a source's list page: control characters dropped, `/` as `--`, within
-/// [`MAX_NAME_BYTES`].
+/// [`MAX_NAME_BYTES`]. Jekyll leaves out files whose names start with `.`, `_`, `#` or `~`:
+/// such a name (or an empty one) gets a `-` before it, so that the page is on the site.
 pub fn list_file_name(source_name: &str) -> String {
-    let name: String = source_name
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .replace('/', "--");
+    let name = list_stem(source_name);
+    let name = if name.is_empty() || name.starts_with(['.', '_', '#', '~']) {
+        format!("-{name}")
+    } else {
+        name
+    };
+    fit_name("", &name, ".md")[1..].to_string()
+}
+
+/// The file name newsvault gave a source's list page before [`list_file_name`] kept Jekyll's
+/// rules (`_` before an empty name or one starting with `.`; `#`, `_` and `~` kept as they
+/// were), when it differs from today's: the page Jekyll never showed, removed once today's is
+/// written.
+pub fn former_list_file_name(source_name: &str) -> Option<String> {
+    let name = list_stem(source_name);
     let name = if name.is_empty() || name.starts_with('.') {
         format!("_{name}")
     } else {
         name
     };
-    fit_name("", &name, ".md")[1..].to_string()
+    let former = fit_name("", &name, ".md")[1..].to_string();
+    (former != list_file_name(source_name)).then_some(former)
+}
+
+/// A source's name with control characters dropped and `/` as `--`.
+fn list_stem(source_name: &str) -> String {
+    source_name
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .replace('/', "--")
 }
 
 /// Removes the list pages `old` (files named after names sources went by before a rename) from
@@ -550,6 +571,11 @@ fn write_indexes(
             {
                 report.lists_written += 1;
             }
+        }
+        // The page an earlier newsvault wrote under a name Jekyll leaves out: never another
+        // source's (today's names never start with `_`, `#` or `~`).
+        if let Some(former) = former_list_file_name(&name) {
+            remove_old_lists(archive, &[former], &[]);
         }
     }
     let search = archive.join("search.json");
@@ -911,6 +937,25 @@ mod tests {
             "2021年",
         ] {
             assert_eq!(yaml_scalar(value, false), value);
+        }
+    }
+
+    /// Jekyll leaves out files whose names start with `.`, `_`, `#` or `~`: list pages never
+    /// take such names.
+    #[test]
+    fn list_pages_take_names_jekyll_keeps() {
+        for (source, file, former) in [
+            ("联合早报", "联合早报.md", None),
+            ("#头条", "-#头条.md", Some("#头条.md")),
+            (".dot", "-.dot.md", Some("_.dot.md")),
+            ("_under", "-_under.md", Some("_under.md")),
+            ("~tilde", "-~tilde.md", Some("~tilde.md")),
+            ("", "-.md", Some("_.md")),
+            ("a/b", "a--b.md", None),
+            ("-dash", "-dash.md", None),
+        ] {
+            assert_eq!(list_file_name(source), file, "{source}");
+            assert_eq!(former_list_file_name(source).as_deref(), former, "{source}");
         }
     }
 
