@@ -664,51 +664,81 @@ impl PublishError {
 }
 
 /// Plain text of an HTML body, white space collapsed, cut to [`DESC_CHARS`] characters: the
-/// `desc` of `search.json`.
+/// `desc` of `search.json`. Character references are decoded (every HTML5 name, and numbers),
+/// the contents of `<script>`, `<style>` and comments are left out, and white space (`&nbsp;`
+/// included) is collapsed after decoding.
 pub fn summarize(html: &str) -> String {
     let mut text = String::new();
     let mut chars = 0;
-    let mut in_tag = false;
     let mut space = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
+    let mut rest = html;
+    while chars < DESC_CHARS && !rest.is_empty() {
+        // The text up to the next tag, decoded.
+        let until = rest.find('<').unwrap_or(rest.len());
+        let decoded = html_escape::decode_html_entities(&rest[..until]);
+        for c in decoded.chars() {
+            if c.is_whitespace() {
                 space = true;
-            }
-            _ if in_tag => {}
-            c if c.is_whitespace() => space = true,
-            c => {
+            } else {
                 if space && !text.is_empty() {
+                    if chars == DESC_CHARS {
+                        break;
+                    }
                     text.push(' ');
                     chars += 1;
                 }
                 space = false;
+                if chars == DESC_CHARS {
+                    break;
+                }
                 text.push(c);
                 chars += 1;
             }
         }
-        // Entities shrink when decoded; twice the room is plenty.
-        if chars >= DESC_CHARS * 2 {
+        rest = &rest[until..];
+        if rest.is_empty() {
             break;
         }
+        // A tag (or comment), and for `<script>` and `<style>` all up to their end tag.
+        rest = skip_markup(rest);
+        space = true;
     }
-    let text = decode_entities(&text);
-    text.chars().take(DESC_CHARS).collect()
+    text
 }
 
-/// The entities that matter in summaries.
-fn decode_entities(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_string();
+/// `html` after the tag, comment or declaration it starts with (at a `<`): after the element
+/// for `<script>` and `<style>`, whose contents are not text.
+fn skip_markup(html: &str) -> &str {
+    fn end_of<'a>(text: &'a str, end: &str) -> &'a str {
+        text.find(end).map_or("", |at| &text[at + end.len()..])
     }
-    text.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    if let Some(comment) = html.strip_prefix("<!--") {
+        return end_of(comment, "-->");
+    }
+    let after = end_of(html, ">");
+    for element in ["script", "style"] {
+        let named = html
+            .get(1..1 + element.len())
+            .is_some_and(|name| name.eq_ignore_ascii_case(element))
+            && html[1 + element.len()..]
+                .starts_with(|c: char| c == '>' || c == '/' || c.is_whitespace());
+        if named {
+            let mut rest = after;
+            // Up to `</script` (any case), then past its `>`.
+            while let Some(at) = rest.find("</") {
+                let close = &rest[at + 2..];
+                if close
+                    .get(..element.len())
+                    .is_some_and(|name| name.eq_ignore_ascii_case(element))
+                {
+                    return end_of(close, ">");
+                }
+                rest = close;
+            }
+            return "";
+        }
+    }
+    after
 }
 
 #[cfg(test)]
@@ -957,6 +987,34 @@ mod tests {
             assert_eq!(list_file_name(source), file, "{source}");
             assert_eq!(former_list_file_name(source).as_deref(), former, "{source}");
         }
+    }
+
+    /// `desc` is plain text: every character reference decoded, no script or style, white
+    /// space (`&nbsp;` too) collapsed, and 100 characters even for text heavy with references.
+    #[test]
+    fn summaries_decode_references_and_leave_out_scripts_and_styles() {
+        assert_eq!(
+            summarize("<p>&ldquo;引&rdquo; &#8212; &#x4e2d; &hellip; &amp;lt;</p>"),
+            "“引” — 中 … &lt;"
+        );
+        assert_eq!(
+            summarize(
+                "<style>p { color: red }</style><SCRIPT type=x>var a = '<p>';</script>\
+                 <!-- a > b --><p>正文</p>"
+            ),
+            "正文"
+        );
+        assert_eq!(
+            summarize("<p>&nbsp;&nbsp;&nbsp;&nbsp;第一段</p><p>&nbsp;&nbsp;第二段</p>"),
+            "第一段 第二段"
+        );
+        let heavy = format!("<p>{}{}</p>", "&amp;".repeat(60), "正文".repeat(100));
+        let desc = summarize(&heavy);
+        assert_eq!(desc.chars().count(), DESC_CHARS);
+        assert_eq!(desc, format!("{}{}", "&".repeat(60), "正文".repeat(20)));
+        assert_eq!(summarize("a <b>b</b>"), "a b");
+        assert_eq!(summarize("<p>a</p> <p>b</p> "), "a b");
+        assert_eq!(summarize("<script>never closed"), "");
     }
 
     #[test]
