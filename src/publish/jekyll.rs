@@ -233,6 +233,8 @@ fn extra_keys(post: &PostRecord, head: &str) -> String {
 /// (an edit at the source) gets `render_with_liquid: false` there too, unless its head has the
 /// key already.
 fn render_imported(post: &PostRecord, head: &str, tail: &str) -> String {
+    let retitled = retitle(head, &post.title, &post.link);
+    let head = retitled.as_deref().unwrap_or(head);
     let mut extra = extra_keys(post, head);
     if [&post.title, &post.link, &post.body, tail]
         .iter()
@@ -257,6 +259,41 @@ fn render_imported(post: &PostRecord, head: &str, tail: &str) -> String {
     out.push_str(&post.body);
     out.push_str(tail);
     out
+}
+
+/// An imported post's head with `title` in place of the title it was written with (an edit at
+/// the source): its `title:` line and its `[title](link)` line written again, every other byte
+/// kept. None when the head has that title already (or no `title:` line).
+fn retitle(head: &str, title: &str, link: &str) -> Option<String> {
+    let front_end = head.strip_prefix("---\n")?.find("\n---\n")? + 4;
+    let (front, body) = head.split_at(front_end);
+    let line_start = front
+        .match_indices("\ntitle:")
+        .next()
+        .map(|(at, _)| at + 1)?;
+    let line_end = front[line_start..]
+        .find('\n')
+        .map_or(front.len(), |at| line_start + at);
+    let written = &front[line_start + "title:".len()..line_end];
+    if crate::import::unquote(written.trim()) == title {
+        return None;
+    }
+    let mut out = String::with_capacity(head.len() + title.len() * 2);
+    out.push_str(&front[..line_start]);
+    let _ = write!(out, "title: {}", yaml_quoted(title));
+    out.push_str(&front[line_end..]);
+    // The link line: the first after the front matter that opens with `[`.
+    let mut done = false;
+    for line in body.split_inclusive('\n') {
+        if !done && line.starts_with('[') {
+            out.push_str(&markdown_link(title, link));
+            out.push('\n');
+            done = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    Some(out)
 }
 
 /// A double-quoted YAML scalar, escaped for YAML 1.1 (Jekyll's Psych) and 1.2 alike.
@@ -1015,6 +1052,31 @@ mod tests {
         assert_eq!(summarize("a <b>b</b>"), "a b");
         assert_eq!(summarize("<p>a</p> <p>b</p> "), "a b");
         assert_eq!(summarize("<script>never closed"), "");
+    }
+
+    /// A title edited at the source reaches an imported post: its `title:` and link lines are
+    /// written again, the rest kept; an unchanged one leaves the post byte for byte.
+    #[test]
+    fn an_edited_title_reaches_an_imported_post() {
+        let post = imported_post("旧标题", "<p>正文</p>");
+        let (head, tail) = post.imported.clone().unwrap();
+        let mut edited = post.clone();
+        edited.title = "新标题 <b>".into();
+        edited.versions = 2;
+        edited.updated_ms = Some(1617600000000);
+        let expected = head
+            .replace("title: \"旧标题\"", "title: \"新标题 <b>\"")
+            .replace("[旧标题](", "[新标题 &lt;b&gt;](")
+            .replace(
+                "categories: [ 联合早报 ]\n",
+                "categories: [ 联合早报 ]\nupdated: 2021-04-05T05:20:00.000Z\nversions: 2\n",
+            );
+        assert_eq!(render_post(&edited), format!("{expected}<p>正文</p>{tail}"));
+        // An unquoted title, as some originals wrote it, that did not change.
+        let mut plain = post.clone();
+        let head = head.replace("title: \"旧标题\"", "title: 旧标题");
+        plain.imported = Some((head.clone(), tail.clone()));
+        assert_eq!(render_post(&plain), format!("{head}<p>正文</p>{tail}"));
     }
 
     #[test]
