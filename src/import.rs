@@ -142,7 +142,7 @@ pub fn parse_post(name: &str, text: &str) -> Result<ParsedPost, String> {
 
 /// A scalar as the original wrote it: double-quoted with backslash escapes (including the
 /// invalid `\'`), single-quoted, or plain.
-fn unquote(value: &str) -> String {
+pub(crate) fn unquote(value: &str) -> String {
     let value = value.trim();
     if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
         let inner = &value[1..value.len() - 1];

@@ -186,6 +186,7 @@ pub async fn run_locked(
             && old != source.name
         {
             renamed_lists.push(jekyll::list_file_name(&old));
+            renamed_lists.extend(jekyll::former_list_file_name(&old));
         }
         store.ensure_source(source.id(), &source.name, started)?;
         for url in &source.feeds {

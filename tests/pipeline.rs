@@ -105,6 +105,37 @@ async fn a_renamed_source_takes_its_list_page_along() {
     );
 }
 
+/// A source whose name starts with `#` (or `.`, `_`, `~`) gets a list page Jekyll shows; the
+/// page an earlier newsvault wrote under the name Jekyll leaves out goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_pages_of_names_jekyll_would_leave_out_are_shown_and_the_old_ones_go() {
+    let server = FeedServer::start().await;
+    server.set("/a", rss(&[("https://e.com/1", "第一条", "<p>一</p>")]));
+    server.set("/b", rss(&[("https://e.com/2", "第二条", "<p>二</p>")]));
+    let archive = TempArchive::new(
+        &[
+            ("#头条", vec![server.url("/a")]),
+            (".dot", vec![server.url("/b")]),
+        ],
+        "",
+    );
+    let lists = archive.archive().join("lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(lists.join("#头条.md"), "old\n").unwrap();
+    std::fs::write(lists.join("_.dot.md"), "old\n").unwrap();
+    run(&load(&archive), clock("2024-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&lists)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["-#头条.md", "-.dot.md"]);
+    let page = std::fs::read_to_string(lists.join("-#头条.md")).unwrap();
+    assert!(page.contains("第一条"), "{page}");
+}
+
 /// An article met more than once in one run (a feed repeating a guid, two feeds of a source
 /// carrying one item with other texts: a full text and a summary) is taken once, from where the
 /// run met it first: its first post has one version, and a feed that repeats a guid does not

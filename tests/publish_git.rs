@@ -312,3 +312,48 @@ async fn a_failed_push_is_an_error_and_the_next_run_pushes_what_is_left() {
     );
     assert_eq!(commit_count(&bare, "main"), 2);
 }
+
+/// Downloaded images are outputs too: a post that points at `/assets/images/…` must not be
+/// committed without the picture it shows.
+#[tokio::test(flavor = "multi_thread")]
+async fn downloaded_images_are_committed_with_their_posts() {
+    let server = FeedServer::start().await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x02\0\0\0\x90\x91h6".to_vec();
+    server.route("/img/a.png", move |_, _| {
+        common::Reply::ok(png.clone()).header("Content-Type", "image/png")
+    });
+    let image = server.url("/img/a.png");
+    server.set(
+        "/a.xml",
+        rss(&[(
+            "https://e.com/1",
+            "图",
+            &format!("<p>1</p><img src=\"{image}\">"),
+        )]),
+    );
+    let archive = TempArchive::new(
+        &[("甲", vec![server.url("/a.xml")])],
+        "[fetch]\nattempts = 1\nallow_private_addresses = true\n[publish.git]\n",
+    );
+    let text = std::fs::read_to_string(&archive.config)
+        .unwrap()
+        .replace("content = \"verbatim\"", "");
+    std::fs::write(&archive.config, format!("{text}images = \"download\"\n")).unwrap();
+    let repo = archive.dir.path();
+    init_repo(repo);
+
+    let (code, stdout, stderr) = run(&archive.config);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("1 image(s) saved"), "{stdout}");
+    let committed = git(repo, &["show", "--name-only", "--format=", "HEAD"]);
+    assert!(
+        committed
+            .lines()
+            .any(|path| path.starts_with("archive/assets/images/") && path.ends_with(".png")),
+        "{committed}"
+    );
+    assert_eq!(
+        git(repo, &["status", "--porcelain", "--", "archive/assets"]),
+        ""
+    );
+}

@@ -8,7 +8,8 @@
 //!
 //! What it does, in the git work tree that holds the archive folder:
 //!
-//! 1. `git add --all` the outputs (`_posts/`, `lists/`, `search.json`) and nothing else: the
+//! 1. `git add --all` the outputs (`_posts/`, `lists/`, `search.json`, and the images a source
+//!    with `images = "download"` saved under `assets/images/`) and nothing else: the
 //!    store and anything the user has staged are left alone.
 //! 2. Commit them, only when `git diff --cached` shows a change in them: never an empty commit.
 //!    When git knows no committer (a fresh CI machine), newsvault commits as itself.
@@ -27,10 +28,12 @@ use std::process::{Command, Output};
 use thiserror::Error;
 
 use crate::config::GitConfig;
+use crate::content::images::IMAGES_DIR;
 use crate::publish::jekyll::{LISTS_DIR, POSTS_DIR};
 
-/// The outputs committed, relative to the archive folder.
-pub const OUTPUTS: [&str; 3] = [POSTS_DIR, LISTS_DIR, "search.json"];
+/// The outputs committed, relative to the archive folder: the posts, the images they show
+/// (when a source downloads them), the list pages and the search data.
+pub const OUTPUTS: [&str; 4] = [POSTS_DIR, IMAGES_DIR, LISTS_DIR, "search.json"];
 
 /// Who commits when git has no identity configured.
 const FALLBACK_NAME: &str = "newsvault";

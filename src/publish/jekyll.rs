@@ -139,11 +139,73 @@ pub fn render_post(post: &PostRecord) -> String {
     }
     out.push_str("---\n");
     let _ = writeln!(out, "<!--{}-->", post.published_ms.unwrap_or(post.date_ms));
-    let _ = writeln!(out, "[{}]({})", post.title, post.link);
+    let _ = writeln!(out, "{}", markdown_link(&post.title, &post.link));
     out.push_str("------\n\n<div>\n");
     out.push_str(&post.body);
     out.push_str("\n</div>\n");
     out
+}
+
+/// `[title](link)`, the line that shows an article in its post and on its source's list page,
+/// as Markdown (kramdown) reads it back: the title as text, never as HTML (`<`, `>` and `&` as
+/// character references), and the link whole. Only a title that would end the link text early
+/// (an unbalanced `[` or `]`, a `\\`) gets `\\`, `[` and `]` backslash-escaped, and only a link
+/// that would end early (an unbalanced `(` or `)`, a space, `<` or `>`) gets those
+/// percent-encoded: the others are written as they are, as the original did.
+///
+/// An article without a title (the feed gave none, or only white space) shows its link as the
+/// link's text, so that the line can be seen and clicked; its `title:` stays empty, as the feed
+/// had it, and its file name keeps the original's rule (`<day>-.md`).
+pub fn markdown_link(title: &str, link: &str) -> String {
+    let title = if title.trim().is_empty() { link } else { title };
+    let mut out = String::with_capacity(title.len() + link.len() + 4);
+    out.push('[');
+    let escape = title.contains('\\') || !balanced(title, '[', ']');
+    for c in title.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '[' | ']' if escape => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push_str("](");
+    if link.contains([' ', '<', '>']) || !balanced(link, '(', ')') {
+        for c in link.chars() {
+            match c {
+                ' ' => out.push_str("%20"),
+                '(' => out.push_str("%28"),
+                ')' => out.push_str("%29"),
+                '<' => out.push_str("%3C"),
+                '>' => out.push_str("%3E"),
+                c => out.push(c),
+            }
+        }
+    } else {
+        out.push_str(link);
+    }
+    out.push(')');
+    out
+}
+
+/// Whether every `open` in `text` is closed by a later `close`, and every `close` closes one.
+fn balanced(text: &str, open: char, close: char) -> bool {
+    let mut depth = 0usize;
+    for c in text.chars() {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            }
+        }
+    }
+    depth == 0
 }
 
 /// The keys newsvault adds after the original ones, only on posts that need them: `updated:` and
@@ -167,9 +229,20 @@ fn extra_keys(post: &PostRecord, head: &str) -> String {
 }
 
 /// An imported post: its own text around the current body, as it was, with newsvault's extra
-/// keys (if any) before the end of its front matter.
+/// keys (if any) before the end of its front matter. A post whose text has come to hold Liquid
+/// (an edit at the source) gets `render_with_liquid: false` there too, unless its head has the
+/// key already.
 fn render_imported(post: &PostRecord, head: &str, tail: &str) -> String {
-    let extra = extra_keys(post, head);
+    let retitled = retitle(head, &post.title, &post.link);
+    let head = retitled.as_deref().unwrap_or(head);
+    let mut extra = extra_keys(post, head);
+    if [&post.title, &post.link, &post.body, tail]
+        .iter()
+        .any(|text| holds_liquid(text))
+        && !head.lines().any(|l| l.starts_with("render_with_liquid:"))
+    {
+        extra.push_str("render_with_liquid: false\n");
+    }
     let mut out = String::with_capacity(head.len() + post.body.len() + tail.len() + extra.len());
     match head
         .strip_prefix("---\n")
@@ -186,6 +259,41 @@ fn render_imported(post: &PostRecord, head: &str, tail: &str) -> String {
     out.push_str(&post.body);
     out.push_str(tail);
     out
+}
+
+/// An imported post's head with `title` in place of the title it was written with (an edit at
+/// the source): its `title:` line and its `[title](link)` line written again, every other byte
+/// kept. None when the head has that title already (or no `title:` line).
+fn retitle(head: &str, title: &str, link: &str) -> Option<String> {
+    let front_end = head.strip_prefix("---\n")?.find("\n---\n")? + 4;
+    let (front, body) = head.split_at(front_end);
+    let line_start = front
+        .match_indices("\ntitle:")
+        .next()
+        .map(|(at, _)| at + 1)?;
+    let line_end = front[line_start..]
+        .find('\n')
+        .map_or(front.len(), |at| line_start + at);
+    let written = &front[line_start + "title:".len()..line_end];
+    if crate::import::unquote(written.trim()) == title {
+        return None;
+    }
+    let mut out = String::with_capacity(head.len() + title.len() * 2);
+    out.push_str(&front[..line_start]);
+    let _ = write!(out, "title: {}", yaml_quoted(title));
+    out.push_str(&front[line_end..]);
+    // The link line: the first after the front matter that opens with `[`.
+    let mut done = false;
+    for line in body.split_inclusive('\n') {
+        if !done && line.starts_with('[') {
+            out.push_str(&markdown_link(title, link));
+            out.push('\n');
+            done = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    Some(out)
 }
 
 /// A double-quoted YAML scalar, escaped for YAML 1.1 (Jekyll's Psych) and 1.2 alike.
@@ -251,16 +359,18 @@ fn plain_is_safe(text: &str, flow: bool) -> bool {
     // Words YAML 1.1 reads as booleans or null, and anything that might read as a number,
     // a date or a time.
     let lower = text.to_ascii_lowercase();
+    // `=` is YAML 1.1's value key and `<<` its merge key: PyYAML refuses them as values.
     if matches!(
         lower.as_str(),
-        "y" | "n" | "yes" | "no" | "true" | "false" | "on" | "off" | "null" | "~"
+        "y" | "n" | "yes" | "no" | "true" | "false" | "on" | "off" | "null" | "~" | "=" | "<<"
     ) {
         return false;
     }
+    // Psych reads `1,000` as the integer 1000 (YAML 1.1 numbers may group digits with `,`).
     let numberish = (first.is_ascii_digit() || "+.".contains(first))
         && text
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._:+- ".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "._:+-, ".contains(c));
     !numberish
 }
 
@@ -274,19 +384,40 @@ fn yaml_flow_list(items: &[String]) -> String {
 }
 
 /// A file name for a source's list page: control characters dropped, `/` as `--`, within
-/// [`MAX_NAME_BYTES`].
+/// [`MAX_NAME_BYTES`]. Jekyll leaves out files whose names start with `.`, `_`, `#` or `~`:
+/// such a name (or an empty one) gets a `-` before it, so that the page is on the site.
 pub fn list_file_name(source_name: &str) -> String {
-    let name: String = source_name
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .replace('/', "--");
+    let name = list_stem(source_name);
+    let name = if name.is_empty() || name.starts_with(['.', '_', '#', '~']) {
+        format!("-{name}")
+    } else {
+        name
+    };
+    fit_name("", &name, ".md")[1..].to_string()
+}
+
+/// The file name newsvault gave a source's list page before [`list_file_name`] kept Jekyll's
+/// rules (`_` before an empty name or one starting with `.`; `#`, `_` and `~` kept as they
+/// were), when it differs from today's: the page Jekyll never showed, removed once today's is
+/// written.
+pub fn former_list_file_name(source_name: &str) -> Option<String> {
+    let name = list_stem(source_name);
     let name = if name.is_empty() || name.starts_with('.') {
         format!("_{name}")
     } else {
         name
     };
-    fit_name("", &name, ".md")[1..].to_string()
+    let former = fit_name("", &name, ".md")[1..].to_string();
+    (former != list_file_name(source_name)).then_some(former)
+}
+
+/// A source's name with control characters dropped and `/` as `--`.
+fn list_stem(source_name: &str) -> String {
+    source_name
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .replace('/', "--")
 }
 
 /// Removes the list pages `old` (files named after names sources went by before a rename) from
@@ -329,7 +460,7 @@ pub fn render_list(source_name: &str, items: &[ListItem]) -> String {
         .iter()
         .map(|item| {
             let day = utc(item.date_ms).with_timezone(&zone).format("%-m-%-d");
-            format!("{day} [{}]({})", item.title, item.link)
+            format!("{day} {}", markdown_link(&item.title, &item.link))
         })
         .collect();
     out.push_str(&lines.join("\n\n"));
@@ -478,6 +609,11 @@ fn write_indexes(
                 report.lists_written += 1;
             }
         }
+        // The page an earlier newsvault wrote under a name Jekyll leaves out: never another
+        // source's (today's names never start with `_`, `#` or `~`).
+        if let Some(former) = former_list_file_name(&name) {
+            remove_old_lists(archive, &[former], &[]);
+        }
     }
     let search = archive.join("search.json");
     if changed || !search.exists() {
@@ -565,51 +701,81 @@ impl PublishError {
 }
 
 /// Plain text of an HTML body, white space collapsed, cut to [`DESC_CHARS`] characters: the
-/// `desc` of `search.json`.
+/// `desc` of `search.json`. Character references are decoded (every HTML5 name, and numbers),
+/// the contents of `<script>`, `<style>` and comments are left out, and white space (`&nbsp;`
+/// included) is collapsed after decoding.
 pub fn summarize(html: &str) -> String {
     let mut text = String::new();
     let mut chars = 0;
-    let mut in_tag = false;
     let mut space = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
+    let mut rest = html;
+    while chars < DESC_CHARS && !rest.is_empty() {
+        // The text up to the next tag, decoded.
+        let until = rest.find('<').unwrap_or(rest.len());
+        let decoded = html_escape::decode_html_entities(&rest[..until]);
+        for c in decoded.chars() {
+            if c.is_whitespace() {
                 space = true;
-            }
-            _ if in_tag => {}
-            c if c.is_whitespace() => space = true,
-            c => {
+            } else {
                 if space && !text.is_empty() {
+                    if chars == DESC_CHARS {
+                        break;
+                    }
                     text.push(' ');
                     chars += 1;
                 }
                 space = false;
+                if chars == DESC_CHARS {
+                    break;
+                }
                 text.push(c);
                 chars += 1;
             }
         }
-        // Entities shrink when decoded; twice the room is plenty.
-        if chars >= DESC_CHARS * 2 {
+        rest = &rest[until..];
+        if rest.is_empty() {
             break;
         }
+        // A tag (or comment), and for `<script>` and `<style>` all up to their end tag.
+        rest = skip_markup(rest);
+        space = true;
     }
-    let text = decode_entities(&text);
-    text.chars().take(DESC_CHARS).collect()
+    text
 }
 
-/// The entities that matter in summaries.
-fn decode_entities(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_string();
+/// `html` after the tag, comment or declaration it starts with (at a `<`): after the element
+/// for `<script>` and `<style>`, whose contents are not text.
+fn skip_markup(html: &str) -> &str {
+    fn end_of<'a>(text: &'a str, end: &str) -> &'a str {
+        text.find(end).map_or("", |at| &text[at + end.len()..])
     }
-    text.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    if let Some(comment) = html.strip_prefix("<!--") {
+        return end_of(comment, "-->");
+    }
+    let after = end_of(html, ">");
+    for element in ["script", "style"] {
+        let named = html
+            .get(1..1 + element.len())
+            .is_some_and(|name| name.eq_ignore_ascii_case(element))
+            && html[1 + element.len()..]
+                .starts_with(|c: char| c == '>' || c == '/' || c.is_whitespace());
+        if named {
+            let mut rest = after;
+            // Up to `</script` (any case), then past its `>`.
+            while let Some(at) = rest.find("</") {
+                let close = &rest[at + 2..];
+                if close
+                    .get(..element.len())
+                    .is_some_and(|name| name.eq_ignore_ascii_case(element))
+                {
+                    return end_of(close, ">");
+                }
+                rest = close;
+            }
+            return "";
+        }
+    }
+    after
 }
 
 #[cfg(test)]
@@ -686,6 +852,231 @@ mod tests {
             );
         }
         assert!(!list("{ not liquid }", "https://e/1").contains("render_with_liquid"));
+    }
+
+    /// An imported post as the original wrote it, around `body`.
+    fn imported_post(title: &str, body: &str) -> PostRecord {
+        let head = format!(
+            "---\nlayout: post\ntitle: {}\ndate: 2021-04-04T08:45:53.966Z\nauthor: 联合早报\n\
+             from: https://e.com/1\ntags: [ 联合早报 ]\ncomments: True\ncategories: [ 联合早报 ]\n\
+             ---\n<!--1617572220000-->\n[{title}](https://e.com/1)\n------\n\n<div>\n",
+            yaml_quoted(title)
+        );
+        PostRecord {
+            id: 1,
+            post_name: "2021-04-04-t.md".into(),
+            title: title.into(),
+            link: "https://e.com/1".into(),
+            published_ms: Some(1617572220000),
+            date_ms: 1617525953966,
+            author: "联合早报".into(),
+            tags: vec!["联合早报".into()],
+            categories: vec!["联合早报".into()],
+            body: body.into(),
+            versions: 1,
+            updated_ms: None,
+            gone_ms: None,
+            imported: Some((head, "\n</div>\n".into())),
+        }
+    }
+
+    #[test]
+    fn an_imported_post_is_written_back_as_it_was() {
+        let post = imported_post("标题", "<p>正文</p>");
+        let (head, tail) = post.imported.clone().unwrap();
+        assert_eq!(render_post(&post), format!("{head}<p>正文</p>{tail}"));
+    }
+
+    /// An imported post edited at the source to hold Liquid would stop the site's build.
+    #[test]
+    fn an_imported_post_that_comes_to_hold_liquid_is_not_rendered_by_liquid() {
+        let mut post = imported_post("标题", "<p>Vue uses {{ message }}</p>");
+        post.versions = 2;
+        post.updated_ms = Some(1617600000000);
+        let text = render_post(&post);
+        assert!(
+            text.contains(
+                "categories: [ 联合早报 ]\nupdated: 2021-04-05T05:20:00.000Z\nversions: 2\n\
+                 render_with_liquid: false\n---\n"
+            ),
+            "{text}"
+        );
+        // Said once, even when the head says it already.
+        let (head, tail) = post.imported.clone().unwrap();
+        let head = head.replacen("---\n<!--", "render_with_liquid: false\n---\n<!--", 1);
+        post.imported = Some((head, tail));
+        assert_eq!(
+            render_post(&post).matches("render_with_liquid").count(),
+            1,
+            "{}",
+            render_post(&post)
+        );
+    }
+
+    /// The title is text on the `[title](link)` lines: HTML in it is shown, not run.
+    #[test]
+    fn html_in_a_title_is_text_on_the_link_lines() {
+        let title = "<img src=x onerror=alert(1)> AT&T";
+        let shown = "[&lt;img src=x onerror=alert(1)&gt; AT&amp;T](https://e.com/1)";
+        let mut post = imported_post(title, "<p>正文</p>");
+        post.imported = None;
+        let text = render_post(&post);
+        assert!(text.contains(&format!("\n{shown}\n------\n")), "{text}");
+        // The front matter keeps the title as it is.
+        assert!(
+            text.contains(&format!("title: {}\n", yaml_quoted(title))),
+            "{text}"
+        );
+        let items = [ListItem {
+            title: title.into(),
+            link: "https://e.com/1".into(),
+            date_ms: 1617552000000,
+        }];
+        assert!(render_list("src", &items).ends_with(&format!("\n4-5 {shown}\n")));
+    }
+
+    /// Titles and links that would end the Markdown link early are escaped, and only those.
+    #[test]
+    fn link_lines_hold_whatever_the_title_and_link_are() {
+        for (title, link, line) in [
+            (
+                "title ] bracket",
+                "https://e/1",
+                "[title \\] bracket](https://e/1)",
+            ),
+            ("ends in \\", "https://e/1", "[ends in \\\\](https://e/1)"),
+            (
+                "a](http://evil.example/)",
+                "https://e/1",
+                "[a\\](http://evil.example/)](https://e/1)",
+            ),
+            ("[x] and [y]", "https://e/1", "[[x] and [y]](https://e/1)"),
+            ("t", "https://e.example/a)b", "[t](https://e.example/a%29b)"),
+            ("t", "https://e/a b<c>", "[t](https://e/a%20b%3Cc%3E)"),
+            (
+                "t",
+                "https://en.wikipedia.org/wiki/Rust_(language)",
+                "[t](https://en.wikipedia.org/wiki/Rust_(language))",
+            ),
+            (
+                "中韩外长会谈 韩国支持北京举办冬奥",
+                "https://www.zaobao.com/realtime/china/story20210404-1136538",
+                "[中韩外长会谈 韩国支持北京举办冬奥](https://www.zaobao.com/realtime/china/story20210404-1136538)",
+            ),
+        ] {
+            assert_eq!(markdown_link(title, link), line, "{title} {link}");
+        }
+    }
+
+    /// An article without a title still shows a line to click: its link.
+    #[test]
+    fn an_untitled_article_shows_its_link() {
+        let mut post = imported_post("", "<p>正文</p>");
+        post.imported = None;
+        let text = render_post(&post);
+        assert!(text.contains("title: \"\"\n"), "{text}");
+        assert!(
+            text.contains("\n[https://e.com/1](https://e.com/1)\n------"),
+            "{text}"
+        );
+        let items = [ListItem {
+            title: " ".into(),
+            link: "https://e.com/a b".into(),
+            date_ms: 1617552000000,
+        }];
+        assert!(
+            render_list("src", &items)
+                .ends_with("\n4-5 [https://e.com/a b](https://e.com/a%20b)\n")
+        );
+    }
+
+    /// What Psych or PyYAML would read as anything but a string is quoted; the golden post's
+    /// values (a name, a URL) stay plain.
+    #[test]
+    fn scalars_yaml_would_not_read_as_strings_are_quoted() {
+        for value in ["1,000", "1,000.5", "=", "<<", "0x1F", "1_000", ".5"] {
+            assert_eq!(yaml_scalar(value, false), yaml_quoted(value), "{value}");
+        }
+        for value in [
+            "联合早报",
+            "https://www.zaobao.com/realtime/china/story20210404-1136538",
+            "a=b",
+            "2021年",
+        ] {
+            assert_eq!(yaml_scalar(value, false), value);
+        }
+    }
+
+    /// Jekyll leaves out files whose names start with `.`, `_`, `#` or `~`: list pages never
+    /// take such names.
+    #[test]
+    fn list_pages_take_names_jekyll_keeps() {
+        for (source, file, former) in [
+            ("联合早报", "联合早报.md", None),
+            ("#头条", "-#头条.md", Some("#头条.md")),
+            (".dot", "-.dot.md", Some("_.dot.md")),
+            ("_under", "-_under.md", Some("_under.md")),
+            ("~tilde", "-~tilde.md", Some("~tilde.md")),
+            ("", "-.md", Some("_.md")),
+            ("a/b", "a--b.md", None),
+            ("-dash", "-dash.md", None),
+        ] {
+            assert_eq!(list_file_name(source), file, "{source}");
+            assert_eq!(former_list_file_name(source).as_deref(), former, "{source}");
+        }
+    }
+
+    /// `desc` is plain text: every character reference decoded, no script or style, white
+    /// space (`&nbsp;` too) collapsed, and 100 characters even for text heavy with references.
+    #[test]
+    fn summaries_decode_references_and_leave_out_scripts_and_styles() {
+        assert_eq!(
+            summarize("<p>&ldquo;引&rdquo; &#8212; &#x4e2d; &hellip; &amp;lt;</p>"),
+            "“引” — 中 … &lt;"
+        );
+        assert_eq!(
+            summarize(
+                "<style>p { color: red }</style><SCRIPT type=x>var a = '<p>';</script>\
+                 <!-- a > b --><p>正文</p>"
+            ),
+            "正文"
+        );
+        assert_eq!(
+            summarize("<p>&nbsp;&nbsp;&nbsp;&nbsp;第一段</p><p>&nbsp;&nbsp;第二段</p>"),
+            "第一段 第二段"
+        );
+        let heavy = format!("<p>{}{}</p>", "&amp;".repeat(60), "正文".repeat(100));
+        let desc = summarize(&heavy);
+        assert_eq!(desc.chars().count(), DESC_CHARS);
+        assert_eq!(desc, format!("{}{}", "&".repeat(60), "正文".repeat(20)));
+        assert_eq!(summarize("a <b>b</b>"), "a b");
+        assert_eq!(summarize("<p>a</p> <p>b</p> "), "a b");
+        assert_eq!(summarize("<script>never closed"), "");
+    }
+
+    /// A title edited at the source reaches an imported post: its `title:` and link lines are
+    /// written again, the rest kept; an unchanged one leaves the post byte for byte.
+    #[test]
+    fn an_edited_title_reaches_an_imported_post() {
+        let post = imported_post("旧标题", "<p>正文</p>");
+        let (head, tail) = post.imported.clone().unwrap();
+        let mut edited = post.clone();
+        edited.title = "新标题 <b>".into();
+        edited.versions = 2;
+        edited.updated_ms = Some(1617600000000);
+        let expected = head
+            .replace("title: \"旧标题\"", "title: \"新标题 <b>\"")
+            .replace("[旧标题](", "[新标题 &lt;b&gt;](")
+            .replace(
+                "categories: [ 联合早报 ]\n",
+                "categories: [ 联合早报 ]\nupdated: 2021-04-05T05:20:00.000Z\nversions: 2\n",
+            );
+        assert_eq!(render_post(&edited), format!("{expected}<p>正文</p>{tail}"));
+        // An unquoted title, as some originals wrote it, that did not change.
+        let mut plain = post.clone();
+        let head = head.replace("title: \"旧标题\"", "title: 旧标题");
+        plain.imported = Some((head.clone(), tail.clone()));
+        assert_eq!(render_post(&plain), format!("{head}<p>正文</p>{tail}"));
     }
 
     #[test]

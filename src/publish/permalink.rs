@@ -35,7 +35,61 @@ const PATH_KEEP: &AsciiSet = &NON_ALPHANUMERIC
 fn slugify_default(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     push_slug(&mut out, text, is_slug_char);
-    out.to_lowercase()
+    downcase(&out)
+}
+
+/// Ruby's `String#downcase`: each character lower-cased on its own (no final-sigma rule, which
+/// Rust's `to_lowercase` applies: `ΟΔΟΣ` is `οδοσ` here, as in Jekyll).
+fn downcase(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// The title part of a post's file name without its extension, as Jekyll reads it (its
+/// `DATE_FILENAME_MATCHER`): what follows `^\d{2,4}-\d{1,2}-\d{1,2}-` (so `2013-10-5-Title`
+/// too), with the date it found; none when the name starts with no such date.
+pub fn split_date(stem: &str) -> Option<(&str, &str)> {
+    // The regex's greedy counts, in the order its backtracking tries them.
+    for year in [4, 3, 2] {
+        for month in [2, 1] {
+            for day in [2, 1] {
+                let len = year + 1 + month + 1 + day;
+                let Some(date) = stem.get(..len) else {
+                    continue;
+                };
+                let bytes = date.as_bytes();
+                let digits =
+                    |from: usize, n: usize| bytes[from..from + n].iter().all(u8::is_ascii_digit);
+                if digits(0, year)
+                    && bytes[year] == b'-'
+                    && digits(year + 1, month)
+                    && bytes[year + 1 + month] == b'-'
+                    && digits(year + 2 + month, day)
+                    && stem[len..].starts_with('-')
+                {
+                    return Some((date, &stem[len + 1..]));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// What tells a post's URL from the others' under Jekyll's default permalink (`date`, whose
+/// `:title` is the `pretty` slug of the file name's title part, trailing periods dropped), for a
+/// source's posts of one day: the day and that slug, lower-cased (names are unique whatever
+/// their case). Two names with the same key are two files Jekyll would serve at one URL
+/// (`a b` and `a?b` both at `…/a-b.html`). Keys compare only for names of the same day.
+pub fn url_key(post_name: &str) -> String {
+    let stem = post_name.strip_suffix(".md").unwrap_or(post_name);
+    let (day, title) = split_date(stem).unwrap_or(("", stem));
+    let mut key = format!("{day}-");
+    push_slug(&mut key, title.trim_end_matches('.'), is_pretty_slug_char);
+    downcase(&key)
+}
+
+/// What Jekyll's `pretty` slugs keep (`:title`).
+fn is_pretty_slug_char(c: char) -> bool {
+    is_slug_char(c) || "._~!$&'()+,;=@".contains(c)
 }
 
 /// Jekyll's `slugify` of `text`, case kept, onto `out`: runs of characters it does not `keep`
@@ -197,7 +251,9 @@ impl Permalink {
         let four_digits = (0..=9999).contains(&date.year());
         let stem = post_name.strip_suffix(".md").unwrap_or(post_name);
         // Jekyll drops a slug's trailing periods ("slugs shouldn't end with a period").
-        let slug = stem.get(11..).unwrap_or(stem).trim_end_matches('.');
+        let slug = split_date(stem)
+            .map_or(stem, |(_, title)| title)
+            .trim_end_matches('.');
         let mut out = String::with_capacity(post_name.len() + 32);
         for piece in &self.pieces {
             let name = match piece {
@@ -224,9 +280,7 @@ impl Permalink {
                     continue;
                 }
                 "title" => {
-                    push_slug(&mut out, slug, |c| {
-                        is_slug_char(c) || "._~!$&'()+,;=@".contains(c)
-                    });
+                    push_slug(&mut out, slug, is_pretty_slug_char);
                     continue;
                 }
                 "categories" => {
@@ -252,7 +306,8 @@ impl Permalink {
                 "long_month" => date.format("%B").to_string(),
                 "slug" => slugify_default(slug),
                 "name" => slugify_default(stem),
-                "path" => stem.to_string(),
+                // Jekyll's `cleaned_relative_path`: trailing periods dropped too.
+                "path" => stem.trim_end_matches('.').to_string(),
                 "collection" => "posts".to_string(),
                 "output_ext" => ".html".to_string(),
                 // Not one of PLACEHOLDERS: kept as written.
@@ -286,7 +341,7 @@ impl Permalink {
 fn push_categories(out: &mut String, categories: &[String]) {
     let mut seen: Vec<String> = Vec::with_capacity(categories.len());
     for category in categories {
-        let lower = category.to_lowercase();
+        let lower = downcase(category);
         if seen.contains(&lower) {
             continue;
         }
@@ -389,7 +444,8 @@ mod tests {
                 "title" => slugify(slug, |c| is_slug_char(c) || "._~!$&'()+,;=@".contains(c)),
                 "slug" => slugify(slug, is_slug_char).to_lowercase(),
                 "name" => slugify(stem, is_slug_char).to_lowercase(),
-                "path" => stem.to_string(),
+                // Jekyll's `cleaned_relative_path`: trailing periods dropped too.
+                "path" => stem.trim_end_matches('.').to_string(),
                 "collection" => "posts".to_string(),
                 "categories" => lower.join("/"),
                 "output_ext" => ".html".to_string(),
@@ -487,6 +543,53 @@ mod tests {
             assert_eq!(url(date_style, slug), by_date, "{slug}");
             assert_eq!(url(slug_style, slug), by_slug, "{slug}");
         }
+    }
+
+    /// Jekyll takes the date off a file name by `^\d{2,4}-\d{1,2}-\d{1,2}-`: an imported
+    /// `2013-10-5-Short Date Post.md` is served at `…/Short-Date-Post.html`.
+    #[test]
+    fn a_date_without_leading_zeros_is_taken_off_the_slug() {
+        let date = 1380931200000; // 2013-10-05
+        assert_eq!(
+            post_url("date", &[], "2013-10-5-Short Date Post.md", date),
+            "/2013/10/05/Short-Date-Post.html"
+        );
+        assert_eq!(post_url("/:slug/", &[], "13-1-5-Short.md", date), "/short/");
+        assert_eq!(split_date("2024-06-01-a"), Some(("2024-06-01", "a")));
+        assert_eq!(split_date("2024-06-01"), None);
+        assert_eq!(split_date("no date"), None);
+    }
+
+    /// Ruby's `downcase` has no final-sigma rule: `ΟΔΟΣ` is `οδοσ` in Jekyll's URLs.
+    #[test]
+    fn lower_case_is_rubys() {
+        let url = post_url(
+            "/:categories/:slug/",
+            &["ΟΔΟΣ".into()],
+            "2024-06-01-ΟΔΟΣ.md",
+            1717200000000,
+        );
+        assert_eq!(url, "/%CE%BF%CE%B4%CE%BF%CF%83/%CE%BF%CE%B4%CE%BF%CF%83/");
+    }
+
+    /// `:path` drops trailing periods, as Jekyll's `cleaned_relative_path` does.
+    #[test]
+    fn path_drops_trailing_periods() {
+        assert_eq!(
+            post_url("/:path/", &[], "2024-06-01-wait....md", 1717200000000),
+            "/2024-06-01-wait/"
+        );
+    }
+
+    /// Names Jekyll would serve at one URL have one key; others do not.
+    #[test]
+    fn url_keys_tell_names_jekyll_serves_at_one_url() {
+        assert_eq!(url_key("2024-06-01-a b.md"), url_key("2024-06-01-a?b.md"));
+        assert_eq!(url_key("2024-06-01-A b.md"), url_key("2024-06-01-a  b..md"));
+        assert_eq!(url_key("2024-06-01-a b.md"), "2024-06-01-a-b");
+        assert_ne!(url_key("2024-06-01-a b.md"), url_key("2024-06-01-a.b.md"));
+        assert_ne!(url_key("2024-06-01-a b.md"), url_key("2024-06-02-a b.md"));
+        assert_eq!(url_key("2024-06-01-.md"), "2024-06-01-");
     }
 
     /// Every placeholder Jekyll 4.3.1 knows, as it fills them for `_posts/2024-06-02-Hello_World

@@ -145,13 +145,15 @@ impl Store {
         Ok(())
     }
 
-    /// Sets an article's derived body (rules re-applied: no version is added); the post is
-    /// rewritten when the body changed. Returns whether it did.
+    /// Sets an article's derived body and summary (rules re-applied: no version is added); the
+    /// post, the lists and search.json are rewritten when either changed. Returns whether one
+    /// did.
     pub fn set_body(&self, id: i64, body: &str, summary: &str) -> Result<bool> {
         let changed = self
             .conn
             .prepare_cached(
-                "UPDATE article SET body = ?2, summary = ?3 WHERE id = ?1 AND body <> ?2",
+                "UPDATE article SET body = ?2, summary = ?3
+                 WHERE id = ?1 AND (body <> ?2 OR summary IS NOT ?3)",
             )?
             .execute(params![id, body, summary])?
             > 0;

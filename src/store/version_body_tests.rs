@@ -385,3 +385,25 @@ fn an_imported_body_is_stored_once_and_kept_when_the_body_changes() {
         .collect();
     assert_eq!(versions, ["<p>e</p>", "<p>e, edited</p>"]);
 }
+
+/// `reprocess` brings a summary made by newer rules (search.json's `desc`) to an article whose
+/// body stays the same; the same body and summary change nothing.
+#[test]
+fn a_new_summary_of_the_same_body_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+    let id = import(
+        &store,
+        &article("<p>a</p>", "<p>a&nbsp;&nbsp;b</p>"),
+        "a.md",
+    );
+    assert!(store.set_body(id, "<p>a&nbsp;&nbsp;b</p>", "a b").unwrap());
+    let summary: String = store
+        .conn
+        .query_row("SELECT summary FROM article WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(summary, "a b");
+    assert!(!store.set_body(id, "<p>a&nbsp;&nbsp;b</p>", "a b").unwrap());
+}
