@@ -161,9 +161,11 @@ pub fn markdown_link(title: &str, link: &str) -> String {
     let mut out = String::with_capacity(title.len() + link.len() + 4);
     out.push('[');
     let escape = title.contains('\\') || !balanced(title, '[', ']');
-    for c in title.chars() {
+    for (i, c) in title.char_indices() {
         match c {
-            '&' => out.push_str("&amp;"),
+            // Only an `&` that would begin a character reference: `AT&T` stays as the original
+            // format wrote it, `&lt;` written in a title shows as written.
+            '&' if begins_reference(&title[i + 1..]) => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '\\' | '[' | ']' if escape => {
@@ -190,6 +192,15 @@ pub fn markdown_link(title: &str, link: &str) -> String {
     }
     out.push(')');
     out
+}
+
+/// Whether `rest`, what follows an `&`, makes it a character reference (`lt;`, `#60;`, `#x3c;`).
+fn begins_reference(rest: &str) -> bool {
+    let name = rest.strip_prefix('#').unwrap_or(rest);
+    let end = name
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(name.len());
+    end > 0 && name[end..].starts_with(';')
 }
 
 /// Whether every `open` in `text` is closed by a later `close`, and every `close` closes one.
@@ -916,8 +927,8 @@ mod tests {
     /// The title is text on the `[title](link)` lines: HTML in it is shown, not run.
     #[test]
     fn html_in_a_title_is_text_on_the_link_lines() {
-        let title = "<img src=x onerror=alert(1)> AT&T";
-        let shown = "[&lt;img src=x onerror=alert(1)&gt; AT&amp;T](https://e.com/1)";
+        let title = "<img src=x onerror=alert(1)> AT&T &lt;b&gt; &#60;";
+        let shown = "[&lt;img src=x onerror=alert(1)&gt; AT&T &amp;lt;b&amp;gt; &amp;#60;](https://e.com/1)";
         let mut post = imported_post(title, "<p>正文</p>");
         post.imported = None;
         let text = render_post(&post);

@@ -74,19 +74,6 @@ pub fn split_date(stem: &str) -> Option<(&str, &str)> {
     None
 }
 
-/// What tells a post's URL from the others' under Jekyll's default permalink (`date`, whose
-/// `:title` is the `pretty` slug of the file name's title part, trailing periods dropped), for a
-/// source's posts of one day: the day and that slug, lower-cased (names are unique whatever
-/// their case). Two names with the same key are two files Jekyll would serve at one URL
-/// (`a b` and `a?b` both at `…/a-b.html`). Keys compare only for names of the same day.
-pub fn url_key(post_name: &str) -> String {
-    let stem = post_name.strip_suffix(".md").unwrap_or(post_name);
-    let (day, title) = split_date(stem).unwrap_or(("", stem));
-    let mut key = format!("{day}-");
-    push_slug(&mut key, title.trim_end_matches('.'), is_pretty_slug_char);
-    downcase(&key)
-}
-
 /// What Jekyll's `pretty` slugs keep (`:title`).
 fn is_pretty_slug_char(c: char) -> bool {
     is_slug_char(c) || "._~!$&'()+,;=@".contains(c)
@@ -579,17 +566,6 @@ mod tests {
             post_url("/:path/", &[], "2024-06-01-wait....md", 1717200000000),
             "/2024-06-01-wait/"
         );
-    }
-
-    /// Names Jekyll would serve at one URL have one key; others do not.
-    #[test]
-    fn url_keys_tell_names_jekyll_serves_at_one_url() {
-        assert_eq!(url_key("2024-06-01-a b.md"), url_key("2024-06-01-a?b.md"));
-        assert_eq!(url_key("2024-06-01-A b.md"), url_key("2024-06-01-a  b..md"));
-        assert_eq!(url_key("2024-06-01-a b.md"), "2024-06-01-a-b");
-        assert_ne!(url_key("2024-06-01-a b.md"), url_key("2024-06-01-a.b.md"));
-        assert_ne!(url_key("2024-06-01-a b.md"), url_key("2024-06-02-a b.md"));
-        assert_eq!(url_key("2024-06-01-.md"), "2024-06-01-");
     }
 
     /// Every placeholder Jekyll 4.3.1 knows, as it fills them for `_posts/2024-06-02-Hello_World
