@@ -699,8 +699,11 @@ async fn fetch_and_parse(
             let previous = job.body_hash.clone();
             let moved_to = report.moved_to.clone();
             let max_items = fetcher.config().max_items;
+            let url = job.url.clone();
             match parsers
-                .parse(move || parse_body(&sources[index], body, previous, moved_to, max_items))
+                .parse(move || {
+                    parse_body(&sources[index], &url, body, previous, moved_to, max_items)
+                })
                 .await
             {
                 Ok((outcome, held)) => {
@@ -761,9 +764,10 @@ impl Parsers {
     }
 }
 
-/// Parses a body into articles, unless it is the body ingested last time.
+/// Parses the body of feed `url` into articles, unless it is the body ingested last time.
 fn parse_body(
     source: &SourceConfig,
+    url: &str,
     body: crate::fetch::Body,
     previous_hash: Option<String>,
     moved_to: Option<String>,
@@ -785,7 +789,8 @@ fn parse_body(
             // longer than `max_items` is cut there (and says so).
             if feed.entries.len() > max_items {
                 tracing::warn!(
-                    "feed has {} items; only the first {max_items} are taken",
+                    "{}: {url}: feed has {} items; only the first {max_items} are taken",
+                    source.name,
                     feed.entries.len()
                 );
             }
