@@ -26,6 +26,12 @@ pub enum FeedError {
 /// Parses a feed. `content_type` is the HTTP `Content-Type`, for its charset.
 pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed, FeedError> {
     let bytes = to_utf8(bytes, content_type.and_then(charset_of));
+    let is_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let bytes = if is_json {
+        json_ids_as_strings(bytes)
+    } else {
+        bytes
+    };
     let bytes = disarm_late_declarations(bytes);
     let start = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_ascii_lowercase();
     let head = start.trim_start_matches('\u{feff}').trim_start();
@@ -49,6 +55,30 @@ pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed
     .map_err(|_| FeedError::Invalid("the XML parser gave up on malformed input".into()))?;
     let feed = parsed.map_err(|e| FeedError::Invalid(describe(&e)))?;
     Ok(flatten(feed))
+}
+
+/// A JSON Feed whose items' `id`s are numbers, with them as strings: the JSON Feed spec says
+/// a number there is to be read as a string, and feed-rs refuses the whole feed otherwise. Any
+/// other JSON (a feed without such ids, or not JSON at all) comes back untouched, for feed-rs to
+/// read or to refuse with its reason.
+fn json_ids_as_strings(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    let Ok(mut feed) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return bytes;
+    };
+    let mut converted = false;
+    let items = feed.get_mut("items").and_then(|i| i.as_array_mut());
+    for item in items.into_iter().flatten() {
+        if let Some(id) = item.get_mut("id")
+            && let serde_json::Value::Number(number) = id
+        {
+            *id = serde_json::Value::String(number.to_string());
+            converted = true;
+        }
+    }
+    match converted.then(|| serde_json::to_vec(&feed)) {
+        Some(Ok(json)) => Cow::Owned(json),
+        _ => bytes,
+    }
 }
 
 /// The bytes are UTF-8 by now, so the XML reader must not switch encodings: a declaration naming
@@ -397,6 +427,21 @@ mod tests {
             Some("&lt;b&gt;not html&lt;/b&gt; 这一条")
         );
         assert_eq!(parsed.entries[1].content.as_deref(), Some("<b>html</b>"));
+    }
+
+    /// JSON Feed reads an `id` that is a number as a string (the spec says so); feed-rs refuses
+    /// one, and a feed with a single such item must not fail whole.
+    #[test]
+    fn a_json_feed_item_with_a_numeric_id_is_read_with_it_as_a_string() {
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J",
+            "home_page_url":"https://j.com/","items":[
+            {"id":1,"url":"https://j.com/1","title":"一","content_html":"<p>x</p>"},
+            {"id":"2","url":"https://j.com/2","title":"二","content_text":"y"},
+            {"id":3.5,"url":"https://j.com/3","title":"三","content_text":"z"}]}"#;
+        let parsed = parse_feed(json.as_bytes(), None).unwrap();
+        let guids: Vec<_> = parsed.entries.iter().map(|e| e.guid.as_deref()).collect();
+        assert_eq!(guids, [Some("1"), Some("2"), Some("3.5")]);
+        assert_eq!(parsed.entries[0].title.as_deref(), Some("一"));
     }
 
     #[test]
