@@ -27,12 +27,12 @@ pub enum FeedError {
 pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed, FeedError> {
     let bytes = to_utf8(bytes, content_type.and_then(charset_of));
     let is_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    // A JSON Feed has no declarations to disarm: what looks like one is in a string.
     let bytes = if is_json {
         json_ids_as_strings(bytes)
     } else {
-        bytes
+        disarm_late_declarations(bytes)
     };
-    let bytes = disarm_late_declarations(bytes);
     let start = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_ascii_lowercase();
     let head = start.trim_start_matches('\u{feff}').trim_start();
     if head.is_empty() {
@@ -85,7 +85,8 @@ fn json_ids_as_strings(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
 /// one makes the reader under feed-rs panic when it comes late in the document or is longer than
 /// its prefix buffer (both found by fuzzing). The leading declaration becomes a plain
 /// `<?xml version="1.0"?>`, and any other is turned into an ordinary processing instruction,
-/// which parsers skip.
+/// which parsers skip. What CDATA sections and comments hold is text the reader does not
+/// interpret (an article about XML quoting `<?xml …?>`), and stays as written.
 fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     let start = bytes
         .iter()
@@ -97,9 +98,14 @@ fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
                 .is_some_and(|c| c.is_ascii_whitespace() || *c == b'?')
     };
     // Found with memchr's `memmem`: a byte-by-byte scan of every feed took 2 % of a first run.
-    let declarations: Vec<usize> = memchr::memmem::find_iter(&bytes, b"<?xml")
+    let mut declarations: Vec<usize> = memchr::memmem::find_iter(&bytes, b"<?xml")
         .filter(|&at| is_decl(at, &bytes))
         .collect();
+    if declarations.is_empty() {
+        return bytes;
+    }
+    let quoted = text_sections(&bytes);
+    declarations.retain(|&at| !quoted.iter().any(|section| section.contains(&at)));
     if declarations.is_empty() {
         return bytes;
     }
@@ -117,6 +123,34 @@ fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
         }
     }
     Cow::Owned(out)
+}
+
+/// The byte ranges of an XML document's CDATA sections and comments, in order, each from its
+/// opening to its closing mark. A section left open is no section: what follows its opening
+/// is treated as markup.
+fn text_sections(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    use memchr::memmem::find;
+    let mut sections = Vec::new();
+    let mut from = 0;
+    loop {
+        let rest = &bytes[from..];
+        let cdata = find(rest, b"<![CDATA[").map(|at| (at, &b"]]>"[..]));
+        let comment = find(rest, b"<!--").map(|at| (at, &b"-->"[..]));
+        let next = match (cdata, comment) {
+            (Some(c), Some(m)) => Some(if c.0 < m.0 { c } else { m }),
+            (c, m) => c.or(m),
+        };
+        let Some((at, close)) = next else {
+            return sections;
+        };
+        let open = from + at;
+        let Some(len) = find(&bytes[open + 4..], close) else {
+            return sections;
+        };
+        let end = open + 4 + len + close.len();
+        sections.push(open..end);
+        from = end;
+    }
 }
 
 fn describe(error: &feed_rs::parser::ParseFeedError) -> String {
@@ -442,6 +476,43 @@ mod tests {
         let guids: Vec<_> = parsed.entries.iter().map(|e| e.guid.as_deref()).collect();
         assert_eq!(guids, [Some("1"), Some("2"), Some("3.5")]);
         assert_eq!(parsed.entries[0].title.as_deref(), Some("一"));
+    }
+
+    /// `<?xml` inside CDATA, a comment or a JSON string is content, not a declaration: it is
+    /// left as written. One outside them is still disarmed.
+    #[test]
+    fn declarations_in_cdata_comments_and_json_strings_are_content() {
+        let rss = r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>
+<item><title>XML 教程</title><link>https://e.com/x</link><description><![CDATA[<p>每个文件以 <code><?xml version="1.0"?></code> 开头</p><pre><?xml version="1.0" encoding="GBK"?></pre>]]></description></item>
+<!-- <?xml version="1.0"?> --><?xml version="1.0" encoding="gbk"?>
+</channel></rss>"#;
+        let disarmed = disarm_late_declarations(Cow::Borrowed(rss.as_bytes()));
+        let text = std::str::from_utf8(&disarmed).unwrap();
+        assert!(text.starts_with("<?xml version=\"1.0\"?><rss"), "{text}");
+        assert!(
+            text.contains(r#"<code><?xml version="1.0"?></code>"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"<pre><?xml version="1.0" encoding="GBK"?></pre>"#));
+        assert!(text.contains(r#"<!-- <?xml version="1.0"?> -->"#), "{text}");
+        assert!(
+            text.contains(r#"--><?_ml version="1.0" encoding="gbk"?>"#),
+            "{text}"
+        );
+        let parsed = parse_feed(rss.as_bytes(), None).unwrap();
+        assert_eq!(
+            parsed.entries[0].summary.as_deref(),
+            Some(
+                r#"<p>每个文件以 <code><?xml version="1.0"?></code> 开头</p><pre><?xml version="1.0" encoding="GBK"?></pre>"#
+            )
+        );
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+            {"id":"1","url":"https://j.com/1","title":"一","content_html":"<pre><?xml version=\"1.0\"?></pre>"}]}"#;
+        let parsed = parse_feed(json.as_bytes(), None).unwrap();
+        assert_eq!(
+            parsed.entries[0].content.as_deref(),
+            Some(r#"<pre><?xml version="1.0"?></pre>"#)
+        );
     }
 
     #[test]
