@@ -267,18 +267,24 @@ fn declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
 
 /// Brings a feed's bytes to UTF-8, deciding the encoding from, in order: a byte-order mark, the
 /// HTTP charset, the XML declaration, and detection. A label that says UTF-8 for bytes that are
-/// not is not believed. When the result differs from what the XML declaration says, the
+/// not is not believed, and neither is an HTTP charset naming another encoding for bytes that
+/// are valid UTF-8 beyond ASCII in a document declaring UTF-8 or nothing. When the result differs from what the XML declaration says, the
 /// declaration is rewritten to UTF-8, so the XML parser does not decode a second time.
 pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]> {
     let (encoding, body) = match Encoding::for_bom(bytes) {
         Some((encoding, bom_len)) => (encoding, &bytes[bom_len..]),
         None => {
             let declared = declared_encoding(bytes);
+            let valid_utf8 = simdutf8::basic::from_utf8(bytes).is_ok();
+            // Servers label feeds with a default charset whatever their bytes: UTF-8 beyond
+            // ASCII, in a document that declares nothing else, is what it looks like.
+            let utf8_by_its_bytes =
+                valid_utf8 && !bytes.is_ascii() && declared.is_none_or(|d| d == UTF_8);
             let labelled = http_charset
+                .filter(|_| !utf8_by_its_bytes)
                 .and_then(|label| Encoding::for_label(label.as_bytes()))
                 .into_iter()
                 .chain(declared);
-            let valid_utf8 = simdutf8::basic::from_utf8(bytes).is_ok();
             let mut chosen = None;
             for encoding in labelled {
                 // A UTF-8 label on bytes that are not UTF-8 is a lie seen in the wild.
@@ -409,6 +415,35 @@ mod tests {
         let text = feed("UTF-8", "中韩外长会谈");
         let (gbk, _, _) = encoding_rs::GBK.encode(&text);
         let parsed = parse_feed(&gbk, Some("text/xml; charset=gbk")).unwrap();
+        assert_eq!(parsed.entries[0].title.as_deref(), Some("中韩外长会谈"));
+    }
+
+    /// Servers label feeds with a default charset (`ISO-8859-1`, `gb2312`) whatever their bytes:
+    /// bytes that are UTF-8, with characters beyond ASCII, in a document that declares UTF-8
+    /// or nothing, are UTF-8.
+    #[test]
+    fn utf8_bytes_under_a_wrong_http_charset_are_utf8() {
+        let declared = feed("UTF-8", "中韩外长会谈 – café");
+        let undeclared = declared.replace(" encoding=\"UTF-8\"", "");
+        for text in [&declared, &undeclared] {
+            for label in ["ISO-8859-1", "gb2312", "big5", "windows-1252"] {
+                let content_type = format!("application/rss+xml; charset={label}");
+                let parsed = parse_feed(text.as_bytes(), Some(&content_type)).unwrap();
+                assert_eq!(
+                    parsed.entries[0].title.as_deref(),
+                    Some("中韩外长会谈 – café"),
+                    "{label}: {text}"
+                );
+            }
+        }
+        // A document that declares another encoding itself is read in it.
+        let latin1 = feed("ISO-8859-1", "cafÃ©");
+        let parsed = parse_feed(latin1.as_bytes(), Some("text/xml; charset=iso-8859-1")).unwrap();
+        assert_eq!(parsed.entries[0].title.as_deref(), Some("cafÃƒÂ©"));
+        // GB18030 bytes labelled so stay GB18030.
+        let text = feed("GB18030", "中韩外长会谈");
+        let (gb, _, _) = encoding_rs::GB18030.encode(&text);
+        let parsed = parse_feed(&gb, Some("text/xml; charset=gb18030")).unwrap();
         assert_eq!(parsed.entries[0].title.as_deref(), Some("中韩外长会谈"));
     }
 
