@@ -196,13 +196,99 @@ async fn the_same_article_in_two_feeds_or_with_tracking_parameters_is_one_post()
     let server = FeedServer::start().await;
     let item = |link: &'static str| rss(&[(link, "同一篇", "<p>x</p>")]);
     server.set("/one", item("https://e.com/story/1"));
-    server.set("/two", item("https://E.com:443/story/1?utm_source=rss#top"));
+    server.set("/two", item("https://E.com:443/story/1?utm_source=rss"));
     let archive = TempArchive::new(&[("S", vec![server.url("/one"), server.url("/two")])], "");
     let summary = run(&load(&archive), clock("2024-06-01T00:00:00Z"))
         .await
         .unwrap();
     assert_eq!(summary.new_articles(), 1);
     assert_eq!(archive.post_names().len(), 1);
+}
+
+/// An RSS feed of items with a link and no guid: `(link, title)`.
+fn linked_rss(items: &[(&str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title><link>https://e.com/</link>\n",
+    );
+    for (link, title) in items {
+        out.push_str(&format!(
+            "<item><title>{title}</title><link>{link}</link><description>{title}的正文</description></item>\n"
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// `(key, link)` of every article of the store, by key.
+fn keys_and_links(archive: &TempArchive) -> Vec<(String, String)> {
+    let db = rusqlite::Connection::open(archive.store()).unwrap();
+    let mut rows: Vec<(String, String)> = db
+        .prepare("SELECT key, link FROM article")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Links that differ only after `#` are different pages on hash-routed sites and different
+/// posts of a live blog: each is an article of its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn links_that_differ_only_in_their_fragment_are_different_articles() {
+    let server = FeedServer::start().await;
+    let items = [
+        ("https://e.cn/#/detail?id=1", "标题0"),
+        ("https://e.cn/#/detail?id=2", "标题1"),
+        ("https://e.cn/live#post-3", "标题2"),
+        ("https://e.cn/live#post-4", "标题3"),
+    ];
+    server.set("/frag", linked_rss(&items));
+    let archive = TempArchive::new(&[("F", vec![server.url("/frag")])], "");
+    let config = load(&archive);
+    let first = run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    assert_eq!(first.new_articles(), 4);
+    assert_eq!(archive.post_names().len(), 4);
+    let again = run(&config, clock("2024-06-01T01:00:00Z")).await.unwrap();
+    assert_eq!((again.new_articles(), again.sources[0].changed), (0, 0));
+}
+
+/// A store of before keyed a link without its fragment. After the upgrade an item finds its own
+/// article there (the one whose link has its fragment), never another fragment's: no twin post,
+/// no article overwritten by another.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgraded_store_finds_each_fragments_own_article() {
+    let server = FeedServer::start().await;
+    let one = ("https://e.cn/#/detail?id=1", "标题一");
+    let two = ("https://e.cn/#/detail?id=2", "标题二");
+    server.set("/frag", linked_rss(&[one]));
+    let archive = TempArchive::new(&[("F", vec![server.url("/frag")])], "");
+    let config = load(&archive);
+    run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    // As a newsvault of before stored it: the key without the fragment.
+    let db = rusqlite::Connection::open(archive.store()).unwrap();
+    db.execute("UPDATE article SET key = 'url:https://e.cn/'", [])
+        .unwrap();
+    drop(db);
+
+    // Another fragment alone: a new article, the first one untouched.
+    server.set("/frag", linked_rss(&[two]));
+    let second = run(&config, clock("2024-06-01T01:00:00Z")).await.unwrap();
+    assert_eq!((second.new_articles(), second.sources[0].changed), (1, 0));
+    assert_eq!(second.sources[0].moved, 0);
+    // Both: each finds its own, and the upgraded one takes the new key.
+    server.set("/frag", linked_rss(&[one, two]));
+    let third = run(&config, clock("2024-06-01T02:00:00Z")).await.unwrap();
+    assert_eq!((third.new_articles(), third.sources[0].changed), (0, 0));
+    assert_eq!(archive.post_names().len(), 2);
+    assert_eq!(
+        keys_and_links(&archive),
+        [
+            (format!("url:{}", one.0), one.0.to_string()),
+            (format!("url:{}", two.0), two.0.to_string()),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,7 +15,7 @@ use ring::digest::{Context, SHA256};
 use url::Url;
 
 use crate::config::{ContentMode, SourceConfig};
-use crate::model::{Article, Entry, ParsedFeed};
+use crate::model::{Article, EarlierKey, Entry, ParsedFeed};
 pub use lines::join_lines;
 
 /// Query parameters that only track the reader; dropped when comparing links.
@@ -60,12 +60,20 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
     let link_from_item = showable.is_some_and(|(i, _)| i < 2);
     let link = showable.map_or("", |(_, link)| link).trim().to_string();
 
-    let key = match (&guid, item_link) {
-        (Some(guid), _) if is_web_url(guid) => url_key(guid),
-        (Some(guid), _) => format!("guid:{guid}"),
-        (None, Some(link)) => url_key(link),
+    let key_url = match (&guid, item_link) {
+        (Some(guid), _) if is_web_url(guid) => Some(guid.as_str()),
+        (Some(_), _) => None,
+        (None, link) => link,
+    };
+    let key = match (key_url, &guid) {
+        (Some(url), _) => url_key(url),
+        (None, Some(guid)) => format!("guid:{guid}"),
         (None, None) => format!("hash:{}", identity_hash(&title, &joined)),
     };
+    let earlier_keys = key_url
+        .and_then(|url| earlier_url_key(url, &key))
+        .into_iter()
+        .collect();
     let body = match source.content {
         ContentMode::Verbatim => joined,
         ContentMode::Clean => {
@@ -78,6 +86,7 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         guid,
         link,
         link_from_item,
+        earlier_keys,
         title,
         published: entry.published.or(entry.updated),
         authors: entry.authors.clone(),
@@ -121,6 +130,21 @@ pub fn keeps(source: &SourceConfig, entry: &Entry) -> bool {
 /// link meet.
 pub fn url_key(url: &str) -> String {
     format!("url:{}", canonical_link(url))
+}
+
+/// The key stores of before gave the URL that keys an item as `key`, when it differs: they
+/// dropped the fragment. Their article under it is this item's when its link or guid has the
+/// fragment this one has.
+fn earlier_url_key(url: &str, key: &str) -> Option<EarlierKey> {
+    let mut without = Url::parse(url.trim()).ok()?;
+    without.fragment()?;
+    without.set_fragment(None);
+    let earlier = url_key(without.as_str());
+    (earlier != key).then(|| EarlierKey {
+        key: earlier,
+        held_by: key.to_string(),
+        rekey: true,
+    })
 }
 
 /// The hash of what the source published: the title and the line-joined content, as
@@ -200,14 +224,17 @@ fn is_web_url(text: &str) -> bool {
     Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
-/// A link in the form used to compare links: scheme and host lower-cased, default port and
-/// fragment dropped, tracking parameters (`utm_*` and the like) removed. Text that is not a URL
-/// comes back trimmed.
+/// A link in the form used to compare links: scheme and host lower-cased, default port and an
+/// empty fragment dropped, tracking parameters (`utm_*` and the like) removed. The fragment is
+/// kept: on hash-routed sites (`/#/detail?id=1`) and live blogs (`live#post-3`) it tells pages
+/// and posts apart. Text that is not a URL comes back trimmed.
 pub fn canonical_link(link: &str) -> String {
     let Ok(mut url) = Url::parse(link.trim()) else {
         return link.trim().to_string();
     };
-    url.set_fragment(None);
+    if url.fragment() == Some("") {
+        url.set_fragment(None);
+    }
     if url.query().is_some() {
         let kept: Vec<(String, String)> = url
             .query_pairs()
@@ -227,13 +254,20 @@ pub fn canonical_link(link: &str) -> String {
 }
 
 /// The page a link leads to, for telling whether an article moved: the link canonicalised
-/// ([`canonical_link`]) without its query. Feeds that add a parameter of their own to every link
-/// (a session, a cache-buster) would otherwise move their articles on every fetch.
+/// ([`canonical_link`]) without its query and fragment. Feeds that add a parameter of their own
+/// to every link (a session, a cache-buster) would otherwise move their articles on every fetch.
 pub fn page_address(link: &str) -> String {
     let canonical = canonical_link(link);
-    match canonical.split_once('?') {
-        Some((address, _)) => address.to_string(),
-        None => canonical,
+    match Url::parse(&canonical) {
+        Ok(mut url) => {
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => match canonical.split_once(['?', '#']) {
+            Some((address, _)) => address.to_string(),
+            None => canonical,
+        },
     }
 }
 
@@ -265,12 +299,62 @@ mod tests {
     #[test]
     fn canonical_links_compare_equal() {
         assert_eq!(
-            canonical_link("HTTPS://WWW.Example.com:443/a?utm_source=x&id=3&fbclid=y#top"),
+            canonical_link("HTTPS://WWW.Example.com:443/a?utm_source=x&id=3&fbclid=y"),
             "https://www.example.com/a?id=3"
         );
+        assert_eq!(canonical_link("https://e.com/a#"), "https://e.com/a");
         assert_eq!(
             canonical_link("http://example.com:80/a?utm_medium=rss"),
             "http://example.com/a"
+        );
+    }
+
+    /// What follows `#` tells pages apart on hash-routed sites (`/#/detail?id=1`) and posts of
+    /// a live blog (`live#post-3`): it is part of the identity. Stores of before keyed such items
+    /// without it; the item names that earlier key, for the store to find its own article there.
+    #[test]
+    fn fragments_are_part_of_a_links_identity() {
+        let feed = ParsedFeed::default();
+        let keys: Vec<Article> = [
+            "https://e.cn/#/detail?id=1",
+            "https://e.cn/#/detail?id=2",
+            "https://e.cn/live#post-3",
+            "https://e.cn/live#post-4",
+        ]
+        .into_iter()
+        .map(|link| {
+            let entry = Entry {
+                link: Some(link.into()),
+                ..Default::default()
+            };
+            make_article(&entry, &feed, &source(false))
+        })
+        .collect();
+        assert_eq!(keys[0].key, "url:https://e.cn/#/detail?id=1");
+        assert_eq!(keys[3].key, "url:https://e.cn/live#post-4");
+        assert_eq!(
+            keys[0].earlier_keys,
+            [EarlierKey {
+                key: "url:https://e.cn/".into(),
+                held_by: keys[0].key.clone(),
+                rekey: true,
+            }]
+        );
+        assert_eq!(keys[2].earlier_keys[0].key, "url:https://e.cn/live");
+        // Tell a move by the page: the fragment and the query do not make another page.
+        assert_eq!(
+            page_address("https://e.cn/live?x=1#post-3"),
+            "https://e.cn/live"
+        );
+        // A link without a fragment had the key it has.
+        let entry = Entry {
+            link: Some("https://e.com/a".into()),
+            ..Default::default()
+        };
+        assert!(
+            make_article(&entry, &feed, &source(false))
+                .earlier_keys
+                .is_empty()
         );
     }
 
