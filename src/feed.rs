@@ -192,6 +192,7 @@ fn flatten(feed: feed_rs::model::Feed) -> ParsedFeed {
         title: feed.title.map(|t| t.content),
         link,
         entries,
+        base: None,
     }
 }
 

@@ -16,6 +16,10 @@ pub struct ParsedFeed {
     /// Used as the display link of items that have neither a link nor a URL guid.
     pub link: Option<String>,
     pub entries: Vec<Entry>,
+    /// The web address the feed was fetched from, after redirects: relative links of its items
+    /// are resolved against it. Set by whoever fetched it; `None` for a feed read from a file.
+    #[serde(skip)]
+    pub base: Option<url::Url>,
 }
 
 /// One item of a feed, as published.

@@ -784,7 +784,10 @@ fn parse_body(
         };
     }
     match parse_feed(&body.bytes, body.content_type.as_deref()) {
-        Ok(feed) => {
+        Ok(mut feed) => {
+            feed.base = url::Url::parse(&body.final_url)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"));
             // The source's include/exclude filters decide which items are archived at all; a feed
             // longer than `max_items` is cut there (and says so).
             if feed.entries.len() > max_items {

@@ -291,6 +291,70 @@ async fn an_upgraded_store_finds_each_fragments_own_article() {
     );
 }
 
+/// A relative item link is the feed's site's page: resolved against the feed's address, it
+/// identifies the article (one post for the page however a feed spells it), shows as an absolute
+/// link, and never moves an article it does not lead away from.
+#[tokio::test(flavor = "multi_thread")]
+async fn relative_item_links_are_resolved_against_the_feeds_address() {
+    let server = FeedServer::start().await;
+    let page = server.url("/story/42");
+    let with_guid = |link: &str| {
+        format!(
+            "<rss version=\"2.0\"><channel><title>t</title><link>{}</link><item><title>同一篇文章</title>\
+             <link>{link}</link><guid isPermaLink=\"false\">story-42</guid><description>正文</description>\
+             </item></channel></rss>",
+            server.url("/")
+        )
+    };
+    server.set("/guid", with_guid(&page));
+    let archive = TempArchive::new(&[("M", vec![server.url("/guid")])], "");
+    let config = load(&archive);
+    run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    server.set("/guid", with_guid("/story/42"));
+    let again = run(&config, clock("2024-06-01T01:00:00Z")).await.unwrap();
+    assert_eq!(
+        (again.new_articles(), again.sources[0].moved),
+        (0, 0),
+        "moved to a relative link"
+    );
+    assert_eq!(keys_and_links(&archive)[0].1, page);
+
+    // Without a guid, the absolute and the relative spelling are one article.
+    server.set("/absolute", linked_rss(&[(&page, "同一篇文章")]));
+    server.set("/relative", linked_rss(&[("/story/42", "同一篇文章")]));
+    let both = TempArchive::new(
+        &[("N", vec![server.url("/absolute"), server.url("/relative")])],
+        "",
+    );
+    let summary = run(&load(&both), clock("2024-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(summary.new_articles(), 1);
+    let post = std::fs::read_to_string(both.posts().join(&both.post_names()[0])).unwrap();
+    assert!(post.contains(&format!("from: {page}\n")), "{post}");
+
+    // A store of before keyed the relative link as given: the article is found, not doubled.
+    let db = rusqlite::Connection::open(both.store()).unwrap();
+    db.execute(
+        "UPDATE article SET key = 'url:/story/42', link = '/story/42'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    server.set("/absolute", linked_rss(&[]));
+    // Another body, read again.
+    server.set(
+        "/relative",
+        linked_rss(&[("/story/42", "同一篇文章")]) + "<!-- again -->",
+    );
+    let upgraded = run(&load(&both), clock("2024-06-01T01:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(upgraded.new_articles(), 0);
+    assert_eq!(both.post_names().len(), 1);
+    assert_eq!(keys_and_links(&both)[0].0, format!("url:{page}"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_source_does_not_stop_the_others() {
     let server = FeedServer::start().await;

@@ -43,14 +43,25 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
     };
     let version_hash = version_hash(&title, &joined);
 
+    // Relative links point at the feed's site, not at the archive's: resolved against the
+    // feed's address before they identify, show or move an article.
+    let absolute = |link: &str| absolute_link(link, feed.base.as_ref());
+    let entry_link = entry.link.as_deref().map(absolute);
+    let feed_link = feed.link.as_deref().map(absolute);
     let guid = entry.guid.clone();
     let guid_url = guid.as_deref().filter(|g| is_web_url(g));
+    // A guid taken as the link may be a path on the feed's site.
+    let guid_link = guid
+        .as_deref()
+        .filter(|g| g.starts_with('/'))
+        .map(absolute)
+        .filter(|g| is_web_url(g));
     let item_link = if source.link_from_guid {
-        guid_url.or(entry.link.as_deref())
+        guid_url.or(guid_link.as_deref()).or(entry_link.as_deref())
     } else {
-        entry.link.as_deref()
+        entry_link.as_deref()
     };
-    let showable = [item_link, guid_url, feed.link.as_deref()]
+    let showable = [item_link, guid_url, feed_link.as_deref()]
         .into_iter()
         .enumerate()
         .find_map(|(i, link)| {
@@ -70,9 +81,21 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         (None, Some(guid)) => format!("guid:{guid}"),
         (None, None) => format!("hash:{}", identity_hash(&title, &joined)),
     };
+    // Stores of before keyed a relative link as the feed gave it.
+    let relative = match (&guid, entry.link.as_deref()) {
+        (None, Some(given)) if !source.link_from_guid && url_key(given) != key => {
+            Some(url_key(given)).filter(|_| Url::parse(given.trim()).is_err())
+        }
+        _ => None,
+    };
     let earlier_keys = key_url
         .and_then(|url| earlier_url_key(url, &key))
         .into_iter()
+        .chain(relative.map(|earlier| EarlierKey {
+            key: earlier.clone(),
+            held_by: earlier,
+            rekey: true,
+        }))
         .collect();
     let body = match source.content {
         ContentMode::Verbatim => joined,
@@ -208,6 +231,17 @@ pub fn clean_title(title: &str) -> String {
             c => Some(c),
         })
         .collect()
+}
+
+/// `link` made absolute against `base` when it is relative and there is a base; else as given.
+fn absolute_link(link: &str, base: Option<&Url>) -> String {
+    let link = link.trim();
+    match base {
+        Some(base) if Url::parse(link).is_err() => base
+            .join(link)
+            .map_or_else(|_| link.to_string(), |url| url.to_string()),
+        _ => link.to_string(),
+    }
 }
 
 /// Whether a link may be shown (in a post's `from:` and first line, the lists, the site): a web
@@ -500,6 +534,54 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(make_article(&entry, &feed, &source(false)).link, "/news/1");
+    }
+
+    /// A relative link is resolved against the feed's address before it identifies or shows an
+    /// article; stores of before keyed it as given, and the item names that key.
+    #[test]
+    fn relative_links_are_resolved_against_the_feeds_address() {
+        let feed = ParsedFeed {
+            link: Some("/".into()),
+            base: Url::parse("https://e.com/feeds/rss.xml").ok(),
+            ..Default::default()
+        };
+        let entry = Entry {
+            link: Some(" /story/42".into()),
+            ..Default::default()
+        };
+        let article = make_article(&entry, &feed, &source(false));
+        assert_eq!(article.link, "https://e.com/story/42");
+        assert_eq!(article.key, "url:https://e.com/story/42");
+        assert_eq!(
+            article.earlier_keys,
+            [EarlierKey {
+                key: "url:/story/42".into(),
+                held_by: "url:/story/42".into(),
+                rekey: true,
+            }]
+        );
+        // With a guid, the guid identifies; the link shown is absolute all the same.
+        let entry = Entry {
+            guid: Some("story-42".into()),
+            link: Some("story/43".into()),
+            ..Default::default()
+        };
+        let article = make_article(&entry, &feed, &source(false));
+        assert_eq!(
+            (article.key.as_str(), article.link.as_str()),
+            ("guid:story-42", "https://e.com/feeds/story/43")
+        );
+        // A guid that is a path, taken as the link.
+        let entry = Entry {
+            guid: Some("/story/44".into()),
+            ..Default::default()
+        };
+        let article = make_article(&entry, &feed, &source(true));
+        assert_eq!(article.link, "https://e.com/story/44");
+        assert_eq!(article.key, "guid:/story/44");
+        // The feed's own link, fallen back to.
+        let article = make_article(&Entry::default(), &feed, &source(false));
+        assert_eq!(article.link, "https://e.com/");
     }
 
     #[test]

@@ -67,13 +67,15 @@ impl Store {
     /// Moves article `id`, known at `link`, to the item's own link when that leads to another
     /// page ([`crate::content::page_address`]: a link that differs only in its parameters is no
     /// move); the `moved` event says `<from> -> <to>`. A link the item does not give (the
-    /// feed's, fallen back to) moves nothing, and neither does an address the article had
-    /// before: two feeds of a source that spell one article's link differently would otherwise
-    /// move it to and fro every run, as they answer in one order or the other.
+    /// feed's, fallen back to) or a relative one moves nothing, and neither does an address the
+    /// article had before: two feeds of a source that spell one article's link differently would
+    /// otherwise move it to and fro every run, as they answer in one order or the other.
     fn follow_link(&self, id: i64, link: &str, article: &Article, now_ms: i64) -> Result<bool> {
         use crate::content::page_address;
         let to = page_address(&article.link);
-        if !article.link_from_item || article.link.is_empty() || to == page_address(link) {
+        // A link that stayed relative (a feed read without a web address) leads nowhere sure.
+        let relative = url::Url::parse(&article.link).is_err();
+        if !article.link_from_item || relative || to == page_address(link) {
             return Ok(false);
         }
         let mut moves = self
