@@ -17,7 +17,7 @@ use futures::StreamExt;
 
 use crate::clock::Clock;
 use crate::config::{Config, SourceConfig};
-use crate::content::make_article;
+use crate::content::{make_article, tell_apart_shared_guids};
 use crate::feed::parse_feed;
 use crate::fetch::{FetchRequest, Fetched, Fetcher, Validators};
 use crate::lock::ArchiveLock;
@@ -797,13 +797,23 @@ fn parse_body(
                     feed.entries.len()
                 );
             }
-            let articles = feed
+            let mut articles: Vec<Article> = feed
                 .entries
                 .iter()
                 .take(max_items)
                 .filter(|entry| crate::content::keeps(source, entry))
-                .map(|entry| {
-                    let article = make_article(entry, &feed, source);
+                .map(|entry| make_article(entry, &feed, source))
+                .collect();
+            for guid in tell_apart_shared_guids(&mut articles) {
+                tracing::warn!(
+                    "{}: {url}: items with different links share the guid {guid:?}; \
+                     each is archived by its link",
+                    source.name
+                );
+            }
+            let articles = articles
+                .into_iter()
+                .map(|article| {
                     let summary = jekyll::summarize(&article.body);
                     (article, summary)
                 })

@@ -355,6 +355,60 @@ async fn relative_item_links_are_resolved_against_the_feeds_address() {
     assert_eq!(keys_and_links(&both)[0].0, format!("url:{page}"));
 }
 
+/// A feed that gives one guid (its home page) to items with different links: every item is an
+/// article, run after run, as items leave and come back; none overwrites another. A store that
+/// holds the first under the guid (as a newsvault of before left it) keeps it, with no twin.
+#[tokio::test(flavor = "multi_thread")]
+async fn items_sharing_a_guid_with_different_links_are_each_archived() {
+    let server = FeedServer::start().await;
+    let feed = |items: &[(&str, &str)], run: usize| {
+        let mut out = String::from(
+            "<rss version=\"2.0\"><channel><title>T</title><link>https://e.com/</link>\n",
+        );
+        for (link, title) in items {
+            out.push_str(&format!(
+                "<item><title>{title}</title><link>{link}</link><guid>https://e.com/</guid>\
+                 <description>{title}</description></item>\n"
+            ));
+        }
+        out + &format!("</channel></rss><!-- {run} -->")
+    };
+    let two = ("https://e.com/n/2", "第二篇");
+    let three = ("https://e.com/n/3", "第三篇");
+    for upgraded in [false, true] {
+        let archive = TempArchive::new(&[("G", vec![server.url("/g")])], "");
+        let config = load(&archive);
+        let steps: &[(&[(&str, &str)], usize)] = if upgraded {
+            // The first item alone: stored under the guid, as before.
+            &[(&[two], 1), (&[two, three], 1), (&[three], 0), (&[two], 0)]
+        } else {
+            &[
+                (&[two, three], 2),
+                (&[three], 0),
+                (&[two, three], 0),
+                (&[two], 0),
+            ]
+        };
+        for (run_no, (items, new)) in steps.iter().enumerate() {
+            server.set("/g", feed(items, run_no));
+            let at = format!("2024-06-01T0{run_no}:00:00Z");
+            let summary = run(&config, clock(&at)).await.unwrap();
+            let s = &summary.sources[0];
+            assert_eq!(
+                (s.new, s.changed, s.moved),
+                (*new, 0, 0),
+                "upgraded {upgraded}, run {run_no}"
+            );
+        }
+        assert_eq!(archive.post_names().len(), 2);
+        let links: Vec<String> = keys_and_links(&archive)
+            .into_iter()
+            .map(|(_, link)| link)
+            .collect();
+        assert_eq!(links, [two.0, three.0]);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_source_does_not_stop_the_others() {
     let server = FeedServer::start().await;

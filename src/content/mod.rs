@@ -96,6 +96,12 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
             held_by: earlier,
             rekey: true,
         }))
+        .chain(shared_guid_key(
+            guid.as_deref(),
+            &link,
+            link_from_item,
+            &key,
+        ))
         .collect();
     let body = match source.content {
         ContentMode::Verbatim => joined,
@@ -168,6 +174,68 @@ fn earlier_url_key(url: &str, key: &str) -> Option<EarlierKey> {
         held_by: key.to_string(),
         rekey: true,
     })
+}
+
+/// Items of one feed body that give one guid to different pages are told apart by their
+/// links (see [`tell_apart_shared_guids`]); when that guid comes alone later, its item finds its
+/// article under its link, as long as that article carries the guid. It keeps that key: another
+/// page the guid comes with later is another article, not a move of this one.
+fn shared_guid_key(
+    guid: Option<&str>,
+    link: &str,
+    link_from_item: bool,
+    key: &str,
+) -> Option<EarlierKey> {
+    let guid = guid?;
+    let by_link = url_key(link);
+    (link_from_item && is_web_url(link) && by_link != key).then(|| EarlierKey {
+        key: by_link,
+        held_by: url_key(guid),
+        rekey: false,
+    })
+}
+
+/// One feed body that gives one guid to items with different links of their own (a site that
+/// puts its home page in every `<guid>`) holds different articles, not one: each such item is
+/// keyed by its link instead, so none is lost and none overwrites another as an edit or a move.
+/// An article a run of before stored under the guid is found by the item whose link it has.
+/// Returns the guids so shared, for the caller to name with its source and feed.
+pub fn tell_apart_shared_guids(articles: &mut [Article]) -> Vec<String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let own_link = |article: &Article| {
+        (article.guid.is_some() && article.link_from_item && is_web_url(&article.link))
+            .then(|| canonical_link(&article.link))
+    };
+    let mut links: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for article in articles.iter() {
+        if let Some(link) = own_link(article) {
+            links.entry(&article.key).or_default().insert(link);
+        }
+    }
+    let shared: BTreeSet<String> = links
+        .into_iter()
+        .filter(|(_, links)| links.len() > 1)
+        .map(|(key, _)| key.to_string())
+        .collect();
+    let mut guids = Vec::new();
+    for article in articles.iter_mut() {
+        if own_link(article).is_none() || !shared.contains(&article.key) {
+            continue;
+        }
+        let guid_key = std::mem::replace(&mut article.key, url_key(&article.link));
+        let guid = article.guid.clone().unwrap_or_default();
+        if !guids.contains(&guid) {
+            guids.push(guid);
+        }
+        article.earlier_keys = std::iter::once(EarlierKey {
+            key: guid_key,
+            held_by: article.key.clone(),
+            rekey: true,
+        })
+        .chain(earlier_url_key(&article.link, &article.key))
+        .collect();
+    }
+    guids
 }
 
 /// The hash of what the source published: the title and the line-joined content, as
@@ -582,6 +650,58 @@ mod tests {
         // The feed's own link, fallen back to.
         let article = make_article(&Entry::default(), &feed, &source(false));
         assert_eq!(article.link, "https://e.com/");
+    }
+
+    /// One body giving one guid to items with different links: each is keyed by its link, and
+    /// may find an article stored under the guid when that article has its link. One guid on
+    /// items of one link stays one article.
+    #[test]
+    fn a_guid_shared_by_different_links_in_one_feed_is_told_apart_by_link() {
+        let feed = ParsedFeed::default();
+        let item = |guid: &str, link: &str| {
+            let entry = Entry {
+                guid: Some(guid.into()),
+                link: Some(link.into()),
+                ..Default::default()
+            };
+            make_article(&entry, &feed, &source(false))
+        };
+        let mut articles = vec![
+            item("https://e.com/", "https://e.com/n/2"),
+            item("https://e.com/", "https://e.com/n/3?utm_source=x"),
+            item("same", "https://e.com/s"),
+            item("same", "https://e.com/s?utm_medium=rss"),
+        ];
+        assert_eq!(tell_apart_shared_guids(&mut articles), ["https://e.com/"]);
+        let keys: Vec<&str> = articles.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "url:https://e.com/n/2",
+                "url:https://e.com/n/3",
+                "guid:same",
+                "guid:same"
+            ]
+        );
+        assert_eq!(
+            articles[1].earlier_keys,
+            [EarlierKey {
+                key: "url:https://e.com/".into(),
+                held_by: "url:https://e.com/n/3".into(),
+                rekey: true,
+            }]
+        );
+        // The guid alone, later: keyed by it, its article looked for under its link too.
+        let alone = item("https://e.com/", "https://e.com/n/3");
+        assert_eq!(alone.key, "url:https://e.com/");
+        assert_eq!(
+            alone.earlier_keys,
+            [EarlierKey {
+                key: "url:https://e.com/n/3".into(),
+                held_by: "url:https://e.com/".into(),
+                rekey: false,
+            }]
+        );
     }
 
     #[test]
