@@ -26,7 +26,13 @@ pub enum FeedError {
 /// Parses a feed. `content_type` is the HTTP `Content-Type`, for its charset.
 pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed, FeedError> {
     let bytes = to_utf8(bytes, content_type.and_then(charset_of));
-    let bytes = disarm_late_declarations(bytes);
+    let is_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    // A JSON Feed has no declarations to disarm: what looks like one is in a string.
+    let bytes = if is_json {
+        json_ids_as_strings(bytes)
+    } else {
+        disarm_late_declarations(bytes)
+    };
     let start = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_ascii_lowercase();
     let head = start.trim_start_matches('\u{feff}').trim_start();
     if head.is_empty() {
@@ -51,11 +57,36 @@ pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed
     Ok(flatten(feed))
 }
 
+/// A JSON Feed whose items' `id`s are numbers, with them as strings: the JSON Feed spec says
+/// a number there is to be read as a string, and feed-rs refuses the whole feed otherwise. Any
+/// other JSON (a feed without such ids, or not JSON at all) comes back untouched, for feed-rs to
+/// read or to refuse with its reason.
+fn json_ids_as_strings(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    let Ok(mut feed) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return bytes;
+    };
+    let mut converted = false;
+    let items = feed.get_mut("items").and_then(|i| i.as_array_mut());
+    for item in items.into_iter().flatten() {
+        if let Some(id) = item.get_mut("id")
+            && let serde_json::Value::Number(number) = id
+        {
+            *id = serde_json::Value::String(number.to_string());
+            converted = true;
+        }
+    }
+    match converted.then(|| serde_json::to_vec(&feed)) {
+        Some(Ok(json)) => Cow::Owned(json),
+        _ => bytes,
+    }
+}
+
 /// The bytes are UTF-8 by now, so the XML reader must not switch encodings: a declaration naming
 /// one makes the reader under feed-rs panic when it comes late in the document or is longer than
 /// its prefix buffer (both found by fuzzing). The leading declaration becomes a plain
 /// `<?xml version="1.0"?>`, and any other is turned into an ordinary processing instruction,
-/// which parsers skip.
+/// which parsers skip. What CDATA sections and comments hold is text the reader does not
+/// interpret (an article about XML quoting `<?xml …?>`), and stays as written.
 fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     let start = bytes
         .iter()
@@ -67,9 +98,14 @@ fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
                 .is_some_and(|c| c.is_ascii_whitespace() || *c == b'?')
     };
     // Found with memchr's `memmem`: a byte-by-byte scan of every feed took 2 % of a first run.
-    let declarations: Vec<usize> = memchr::memmem::find_iter(&bytes, b"<?xml")
+    let mut declarations: Vec<usize> = memchr::memmem::find_iter(&bytes, b"<?xml")
         .filter(|&at| is_decl(at, &bytes))
         .collect();
+    if declarations.is_empty() {
+        return bytes;
+    }
+    let quoted = text_sections(&bytes);
+    declarations.retain(|&at| !quoted.iter().any(|section| section.contains(&at)));
     if declarations.is_empty() {
         return bytes;
     }
@@ -87,6 +123,34 @@ fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
         }
     }
     Cow::Owned(out)
+}
+
+/// The byte ranges of an XML document's CDATA sections and comments, in order, each from its
+/// opening to its closing mark. A section left open is no section: what follows its opening
+/// is treated as markup.
+fn text_sections(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    use memchr::memmem::find;
+    let mut sections = Vec::new();
+    let mut from = 0;
+    loop {
+        let rest = &bytes[from..];
+        let cdata = find(rest, b"<![CDATA[").map(|at| (at, &b"]]>"[..]));
+        let comment = find(rest, b"<!--").map(|at| (at, &b"-->"[..]));
+        let next = match (cdata, comment) {
+            (Some(c), Some(m)) => Some(if c.0 < m.0 { c } else { m }),
+            (c, m) => c.or(m),
+        };
+        let Some((at, close)) = next else {
+            return sections;
+        };
+        let open = from + at;
+        let Some(len) = find(&bytes[open + 4..], close) else {
+            return sections;
+        };
+        let end = open + 4 + len + close.len();
+        sections.push(open..end);
+        from = end;
+    }
 }
 
 fn describe(error: &feed_rs::parser::ParseFeedError) -> String {
@@ -128,6 +192,7 @@ fn flatten(feed: feed_rs::model::Feed) -> ParsedFeed {
         title: feed.title.map(|t| t.content),
         link,
         entries,
+        base: None,
     }
 }
 
@@ -203,18 +268,24 @@ fn declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
 
 /// Brings a feed's bytes to UTF-8, deciding the encoding from, in order: a byte-order mark, the
 /// HTTP charset, the XML declaration, and detection. A label that says UTF-8 for bytes that are
-/// not is not believed. When the result differs from what the XML declaration says, the
+/// not is not believed, and neither is an HTTP charset naming another encoding for bytes that
+/// are valid UTF-8 beyond ASCII in a document declaring UTF-8 or nothing. When the result differs from what the XML declaration says, the
 /// declaration is rewritten to UTF-8, so the XML parser does not decode a second time.
 pub fn to_utf8<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]> {
     let (encoding, body) = match Encoding::for_bom(bytes) {
         Some((encoding, bom_len)) => (encoding, &bytes[bom_len..]),
         None => {
             let declared = declared_encoding(bytes);
+            let valid_utf8 = simdutf8::basic::from_utf8(bytes).is_ok();
+            // Servers label feeds with a default charset whatever their bytes: UTF-8 beyond
+            // ASCII, in a document that declares nothing else, is what it looks like.
+            let utf8_by_its_bytes =
+                valid_utf8 && !bytes.is_ascii() && declared.is_none_or(|d| d == UTF_8);
             let labelled = http_charset
+                .filter(|_| !utf8_by_its_bytes)
                 .and_then(|label| Encoding::for_label(label.as_bytes()))
                 .into_iter()
                 .chain(declared);
-            let valid_utf8 = simdutf8::basic::from_utf8(bytes).is_ok();
             let mut chosen = None;
             for encoding in labelled {
                 // A UTF-8 label on bytes that are not UTF-8 is a lie seen in the wild.
@@ -348,6 +419,35 @@ mod tests {
         assert_eq!(parsed.entries[0].title.as_deref(), Some("中韩外长会谈"));
     }
 
+    /// Servers label feeds with a default charset (`ISO-8859-1`, `gb2312`) whatever their bytes:
+    /// bytes that are UTF-8, with characters beyond ASCII, in a document that declares UTF-8
+    /// or nothing, are UTF-8.
+    #[test]
+    fn utf8_bytes_under_a_wrong_http_charset_are_utf8() {
+        let declared = feed("UTF-8", "中韩外长会谈 – café");
+        let undeclared = declared.replace(" encoding=\"UTF-8\"", "");
+        for text in [&declared, &undeclared] {
+            for label in ["ISO-8859-1", "gb2312", "big5", "windows-1252"] {
+                let content_type = format!("application/rss+xml; charset={label}");
+                let parsed = parse_feed(text.as_bytes(), Some(&content_type)).unwrap();
+                assert_eq!(
+                    parsed.entries[0].title.as_deref(),
+                    Some("中韩外长会谈 – café"),
+                    "{label}: {text}"
+                );
+            }
+        }
+        // A document that declares another encoding itself is read in it.
+        let latin1 = feed("ISO-8859-1", "cafÃ©");
+        let parsed = parse_feed(latin1.as_bytes(), Some("text/xml; charset=iso-8859-1")).unwrap();
+        assert_eq!(parsed.entries[0].title.as_deref(), Some("cafÃƒÂ©"));
+        // GB18030 bytes labelled so stay GB18030.
+        let text = feed("GB18030", "中韩外长会谈");
+        let (gb, _, _) = encoding_rs::GB18030.encode(&text);
+        let parsed = parse_feed(&gb, Some("text/xml; charset=gb18030")).unwrap();
+        assert_eq!(parsed.entries[0].title.as_deref(), Some("中韩外长会谈"));
+    }
+
     #[test]
     fn big5_without_any_label_is_detected() {
         let text = RSS.replace(" encoding=\"ENC\"", "").replace(
@@ -397,6 +497,58 @@ mod tests {
             Some("&lt;b&gt;not html&lt;/b&gt; 这一条")
         );
         assert_eq!(parsed.entries[1].content.as_deref(), Some("<b>html</b>"));
+    }
+
+    /// JSON Feed reads an `id` that is a number as a string (the spec says so); feed-rs refuses
+    /// one, and a feed with a single such item must not fail whole.
+    #[test]
+    fn a_json_feed_item_with_a_numeric_id_is_read_with_it_as_a_string() {
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J",
+            "home_page_url":"https://j.com/","items":[
+            {"id":1,"url":"https://j.com/1","title":"一","content_html":"<p>x</p>"},
+            {"id":"2","url":"https://j.com/2","title":"二","content_text":"y"},
+            {"id":3.5,"url":"https://j.com/3","title":"三","content_text":"z"}]}"#;
+        let parsed = parse_feed(json.as_bytes(), None).unwrap();
+        let guids: Vec<_> = parsed.entries.iter().map(|e| e.guid.as_deref()).collect();
+        assert_eq!(guids, [Some("1"), Some("2"), Some("3.5")]);
+        assert_eq!(parsed.entries[0].title.as_deref(), Some("一"));
+    }
+
+    /// `<?xml` inside CDATA, a comment or a JSON string is content, not a declaration: it is
+    /// left as written. One outside them is still disarmed.
+    #[test]
+    fn declarations_in_cdata_comments_and_json_strings_are_content() {
+        let rss = r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>
+<item><title>XML 教程</title><link>https://e.com/x</link><description><![CDATA[<p>每个文件以 <code><?xml version="1.0"?></code> 开头</p><pre><?xml version="1.0" encoding="GBK"?></pre>]]></description></item>
+<!-- <?xml version="1.0"?> --><?xml version="1.0" encoding="gbk"?>
+</channel></rss>"#;
+        let disarmed = disarm_late_declarations(Cow::Borrowed(rss.as_bytes()));
+        let text = std::str::from_utf8(&disarmed).unwrap();
+        assert!(text.starts_with("<?xml version=\"1.0\"?><rss"), "{text}");
+        assert!(
+            text.contains(r#"<code><?xml version="1.0"?></code>"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"<pre><?xml version="1.0" encoding="GBK"?></pre>"#));
+        assert!(text.contains(r#"<!-- <?xml version="1.0"?> -->"#), "{text}");
+        assert!(
+            text.contains(r#"--><?_ml version="1.0" encoding="gbk"?>"#),
+            "{text}"
+        );
+        let parsed = parse_feed(rss.as_bytes(), None).unwrap();
+        assert_eq!(
+            parsed.entries[0].summary.as_deref(),
+            Some(
+                r#"<p>每个文件以 <code><?xml version="1.0"?></code> 开头</p><pre><?xml version="1.0" encoding="GBK"?></pre>"#
+            )
+        );
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+            {"id":"1","url":"https://j.com/1","title":"一","content_html":"<pre><?xml version=\"1.0\"?></pre>"}]}"#;
+        let parsed = parse_feed(json.as_bytes(), None).unwrap();
+        assert_eq!(
+            parsed.entries[0].content.as_deref(),
+            Some(r#"<pre><?xml version="1.0"?></pre>"#)
+        );
     }
 
     #[test]

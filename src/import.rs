@@ -298,6 +298,7 @@ fn article_of(post: &mut ParsedPost) -> Article {
         guid: None,
         link: post.link.clone(),
         link_from_item: true,
+        earlier_keys: vec![],
         title: post.title.clone(),
         published: None,
         authors: vec![],

@@ -16,6 +16,10 @@ pub struct ParsedFeed {
     /// Used as the display link of items that have neither a link nor a URL guid.
     pub link: Option<String>,
     pub entries: Vec<Entry>,
+    /// The web address the feed was fetched from, after redirects: relative links of its items
+    /// are resolved against it. Set by whoever fetched it; `None` for a feed read from a file.
+    #[serde(skip)]
+    pub base: Option<url::Url>,
 }
 
 /// One item of a feed, as published.
@@ -53,6 +57,9 @@ pub struct Article {
     /// Whether `link` is the item's own (its link or URL guid), not the feed's link it fell back
     /// to: only an item's own link moves a known article to a new address.
     pub link_from_item: bool,
+    /// Keys under which the store may hold this item's article when none has `key`, tried in
+    /// order (see [`EarlierKey`]).
+    pub earlier_keys: Vec<EarlierKey>,
     /// The title with control characters dropped (tabs and line breaks become spaces).
     pub title: String,
     /// The date the feed gave, if any.
@@ -70,4 +77,17 @@ pub struct Article {
     /// Hash of what the source published (title and line-joined content): equal hashes are the
     /// same version.
     pub version_hash: String,
+}
+
+/// A key under which an item's article may be stored: the key an earlier newsvault gave it (a
+/// link without its fragment), or the key it had when its feed told it apart another way. The
+/// article found there is the item's only when its link or its guid, as a URL key, is
+/// `held_by`: a key of before may be shared by several items, and only one's article is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierKey {
+    pub key: String,
+    /// The `url:` key the found article's link or guid must have.
+    pub held_by: String,
+    /// Whether the found article takes the item's key from then on.
+    pub rekey: bool,
 }

@@ -17,7 +17,7 @@ use futures::StreamExt;
 
 use crate::clock::Clock;
 use crate::config::{Config, SourceConfig};
-use crate::content::make_article;
+use crate::content::{make_article, tell_apart_shared_guids};
 use crate::feed::parse_feed;
 use crate::fetch::{FetchRequest, Fetched, Fetcher, Validators};
 use crate::lock::ArchiveLock;
@@ -700,8 +700,11 @@ async fn fetch_and_parse(
             let previous = job.body_hash.clone();
             let moved_to = report.moved_to.clone();
             let max_items = fetcher.config().max_items;
+            let url = job.url.clone();
             match parsers
-                .parse(move || parse_body(&sources[index], body, previous, moved_to, max_items))
+                .parse(move || {
+                    parse_body(&sources[index], &url, body, previous, moved_to, max_items)
+                })
                 .await
             {
                 Ok((outcome, held)) => {
@@ -762,9 +765,10 @@ impl Parsers {
     }
 }
 
-/// Parses a body into articles, unless it is the body ingested last time.
+/// Parses the body of feed `url` into articles, unless it is the body ingested last time.
 fn parse_body(
     source: &SourceConfig,
+    url: &str,
     body: crate::fetch::Body,
     previous_hash: Option<String>,
     moved_to: Option<String>,
@@ -781,22 +785,36 @@ fn parse_body(
         };
     }
     match parse_feed(&body.bytes, body.content_type.as_deref()) {
-        Ok(feed) => {
+        Ok(mut feed) => {
+            feed.base = url::Url::parse(&body.final_url)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"));
             // The source's include/exclude filters decide which items are archived at all; a feed
             // longer than `max_items` is cut there (and says so).
             if feed.entries.len() > max_items {
                 tracing::warn!(
-                    "feed has {} items; only the first {max_items} are taken",
+                    "{}: {url}: feed has {} items; only the first {max_items} are taken",
+                    source.name,
                     feed.entries.len()
                 );
             }
-            let articles = feed
+            let mut articles: Vec<Article> = feed
                 .entries
                 .iter()
                 .take(max_items)
                 .filter(|entry| crate::content::keeps(source, entry))
-                .map(|entry| {
-                    let article = make_article(entry, &feed, source);
+                .map(|entry| make_article(entry, &feed, source))
+                .collect();
+            for guid in tell_apart_shared_guids(&mut articles) {
+                tracing::warn!(
+                    "{}: {url}: items with different links share the guid {guid:?}; \
+                     each is archived by its link",
+                    source.name
+                );
+            }
+            let articles = articles
+                .into_iter()
+                .map(|article| {
                     let summary = jekyll::summarize(&article.body);
                     (article, summary)
                 })

@@ -292,6 +292,34 @@ async fn a_flood_of_items_and_endless_titles_are_cut() {
     }
 }
 
+/// A feed cut at `max_items` says so naming its source and its URL: with many sources, a line
+/// without them tells the reader nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_cut_at_max_items_is_named_with_its_source() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/long",
+        rss(&[
+            ("https://e.com/1", "一", "<p>1</p>"),
+            ("https://e.com/2", "二", "<p>2</p>"),
+            ("https://e.com/3", "三", "<p>3</p>"),
+        ]),
+    );
+    let archive = TempArchive::new(
+        &[("长源", vec![server.url("/long")])],
+        "[fetch]\nmax_items = 2\n",
+    );
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(archive.post_names().len(), 2);
+    let line = err
+        .lines()
+        .find(|l| l.contains("only the first 2 are taken"))
+        .unwrap_or_else(|| panic!("no warning: {err}"));
+    assert!(line.contains("长源"), "{line}");
+    assert!(line.contains(&server.url("/long")), "{line}");
+}
+
 // Regression tests for what fuzzing found (`fuzz/run.sh`).
 
 #[test]

@@ -227,13 +227,217 @@ async fn the_same_article_in_two_feeds_or_with_tracking_parameters_is_one_post()
     let server = FeedServer::start().await;
     let item = |link: &'static str| rss(&[(link, "同一篇", "<p>x</p>")]);
     server.set("/one", item("https://e.com/story/1"));
-    server.set("/two", item("https://E.com:443/story/1?utm_source=rss#top"));
+    server.set("/two", item("https://E.com:443/story/1?utm_source=rss"));
     let archive = TempArchive::new(&[("S", vec![server.url("/one"), server.url("/two")])], "");
     let summary = run(&load(&archive), clock("2024-06-01T00:00:00Z"))
         .await
         .unwrap();
     assert_eq!(summary.new_articles(), 1);
     assert_eq!(archive.post_names().len(), 1);
+}
+
+/// An RSS feed of items with a link and no guid: `(link, title)`.
+fn linked_rss(items: &[(&str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title><link>https://e.com/</link>\n",
+    );
+    for (link, title) in items {
+        out.push_str(&format!(
+            "<item><title>{title}</title><link>{link}</link><description>{title}的正文</description></item>\n"
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// `(key, link)` of every article of the store, by key.
+fn keys_and_links(archive: &TempArchive) -> Vec<(String, String)> {
+    let db = rusqlite::Connection::open(archive.store()).unwrap();
+    let mut rows: Vec<(String, String)> = db
+        .prepare("SELECT key, link FROM article")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Links that differ only after `#` are different pages on hash-routed sites and different
+/// posts of a live blog: each is an article of its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn links_that_differ_only_in_their_fragment_are_different_articles() {
+    let server = FeedServer::start().await;
+    let items = [
+        ("https://e.cn/#/detail?id=1", "标题0"),
+        ("https://e.cn/#/detail?id=2", "标题1"),
+        ("https://e.cn/live#post-3", "标题2"),
+        ("https://e.cn/live#post-4", "标题3"),
+    ];
+    server.set("/frag", linked_rss(&items));
+    let archive = TempArchive::new(&[("F", vec![server.url("/frag")])], "");
+    let config = load(&archive);
+    let first = run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    assert_eq!(first.new_articles(), 4);
+    assert_eq!(archive.post_names().len(), 4);
+    let again = run(&config, clock("2024-06-01T01:00:00Z")).await.unwrap();
+    assert_eq!((again.new_articles(), again.sources[0].changed), (0, 0));
+}
+
+/// A store of before keyed a link without its fragment. After the upgrade an item finds its own
+/// article there (the one whose link has its fragment), never another fragment's: no twin post,
+/// no article overwritten by another.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgraded_store_finds_each_fragments_own_article() {
+    let server = FeedServer::start().await;
+    let one = ("https://e.cn/#/detail?id=1", "标题一");
+    let two = ("https://e.cn/#/detail?id=2", "标题二");
+    server.set("/frag", linked_rss(&[one]));
+    let archive = TempArchive::new(&[("F", vec![server.url("/frag")])], "");
+    let config = load(&archive);
+    run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    // As a newsvault of before stored it: the key without the fragment.
+    let db = rusqlite::Connection::open(archive.store()).unwrap();
+    db.execute("UPDATE article SET key = 'url:https://e.cn/'", [])
+        .unwrap();
+    drop(db);
+
+    // Another fragment alone: a new article, the first one untouched.
+    server.set("/frag", linked_rss(&[two]));
+    let second = run(&config, clock("2024-06-01T01:00:00Z")).await.unwrap();
+    assert_eq!((second.new_articles(), second.sources[0].changed), (1, 0));
+    assert_eq!(second.sources[0].moved, 0);
+    // Both: each finds its own, and the upgraded one takes the new key.
+    server.set("/frag", linked_rss(&[one, two]));
+    let third = run(&config, clock("2024-06-01T02:00:00Z")).await.unwrap();
+    assert_eq!((third.new_articles(), third.sources[0].changed), (0, 0));
+    assert_eq!(archive.post_names().len(), 2);
+    assert_eq!(
+        keys_and_links(&archive),
+        [
+            (format!("url:{}", one.0), one.0.to_string()),
+            (format!("url:{}", two.0), two.0.to_string()),
+        ]
+    );
+}
+
+/// A relative item link is the feed's site's page: resolved against the feed's address, it
+/// identifies the article (one post for the page however a feed spells it), shows as an absolute
+/// link, and never moves an article it does not lead away from.
+#[tokio::test(flavor = "multi_thread")]
+async fn relative_item_links_are_resolved_against_the_feeds_address() {
+    let server = FeedServer::start().await;
+    let page = server.url("/story/42");
+    let with_guid = |link: &str| {
+        format!(
+            "<rss version=\"2.0\"><channel><title>t</title><link>{}</link><item><title>同一篇文章</title>\
+             <link>{link}</link><guid isPermaLink=\"false\">story-42</guid><description>正文</description>\
+             </item></channel></rss>",
+            server.url("/")
+        )
+    };
+    server.set("/guid", with_guid(&page));
+    let archive = TempArchive::new(&[("M", vec![server.url("/guid")])], "");
+    let config = load(&archive);
+    run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    server.set("/guid", with_guid("/story/42"));
+    let again = run(&config, clock("2024-06-01T01:00:00Z")).await.unwrap();
+    assert_eq!(
+        (again.new_articles(), again.sources[0].moved),
+        (0, 0),
+        "moved to a relative link"
+    );
+    assert_eq!(keys_and_links(&archive)[0].1, page);
+
+    // Without a guid, the absolute and the relative spelling are one article.
+    server.set("/absolute", linked_rss(&[(&page, "同一篇文章")]));
+    server.set("/relative", linked_rss(&[("/story/42", "同一篇文章")]));
+    let both = TempArchive::new(
+        &[("N", vec![server.url("/absolute"), server.url("/relative")])],
+        "",
+    );
+    let summary = run(&load(&both), clock("2024-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(summary.new_articles(), 1);
+    let post = std::fs::read_to_string(both.posts().join(&both.post_names()[0])).unwrap();
+    assert!(post.contains(&format!("from: {page}\n")), "{post}");
+
+    // A store of before keyed the relative link as given: the article is found, not doubled.
+    let db = rusqlite::Connection::open(both.store()).unwrap();
+    db.execute(
+        "UPDATE article SET key = 'url:/story/42', link = '/story/42'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    server.set("/absolute", linked_rss(&[]));
+    // Another body, read again.
+    server.set(
+        "/relative",
+        linked_rss(&[("/story/42", "同一篇文章")]) + "<!-- again -->",
+    );
+    let upgraded = run(&load(&both), clock("2024-06-01T01:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(upgraded.new_articles(), 0);
+    assert_eq!(both.post_names().len(), 1);
+    assert_eq!(keys_and_links(&both)[0].0, format!("url:{page}"));
+}
+
+/// A feed that gives one guid (its home page) to items with different links: every item is an
+/// article, run after run, as items leave and come back; none overwrites another. A store that
+/// holds the first under the guid (as a newsvault of before left it) keeps it, with no twin.
+#[tokio::test(flavor = "multi_thread")]
+async fn items_sharing_a_guid_with_different_links_are_each_archived() {
+    let server = FeedServer::start().await;
+    let feed = |items: &[(&str, &str)], run: usize| {
+        let mut out = String::from(
+            "<rss version=\"2.0\"><channel><title>T</title><link>https://e.com/</link>\n",
+        );
+        for (link, title) in items {
+            out.push_str(&format!(
+                "<item><title>{title}</title><link>{link}</link><guid>https://e.com/</guid>\
+                 <description>{title}</description></item>\n"
+            ));
+        }
+        out + &format!("</channel></rss><!-- {run} -->")
+    };
+    let two = ("https://e.com/n/2", "第二篇");
+    let three = ("https://e.com/n/3", "第三篇");
+    for upgraded in [false, true] {
+        let archive = TempArchive::new(&[("G", vec![server.url("/g")])], "");
+        let config = load(&archive);
+        let steps: &[(&[(&str, &str)], usize)] = if upgraded {
+            // The first item alone: stored under the guid, as before.
+            &[(&[two], 1), (&[two, three], 1), (&[three], 0), (&[two], 0)]
+        } else {
+            &[
+                (&[two, three], 2),
+                (&[three], 0),
+                (&[two, three], 0),
+                (&[two], 0),
+            ]
+        };
+        for (run_no, (items, new)) in steps.iter().enumerate() {
+            server.set("/g", feed(items, run_no));
+            let at = format!("2024-06-01T0{run_no}:00:00Z");
+            let summary = run(&config, clock(&at)).await.unwrap();
+            let s = &summary.sources[0];
+            assert_eq!(
+                (s.new, s.changed, s.moved),
+                (*new, 0, 0),
+                "upgraded {upgraded}, run {run_no}"
+            );
+        }
+        assert_eq!(archive.post_names().len(), 2);
+        let links: Vec<String> = keys_and_links(&archive)
+            .into_iter()
+            .map(|(_, link)| link)
+            .collect();
+        assert_eq!(links, [two.0, three.0]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,7 +15,7 @@ use ring::digest::{Context, SHA256};
 use url::Url;
 
 use crate::config::{ContentMode, SourceConfig};
-use crate::model::{Article, Entry, ParsedFeed};
+use crate::model::{Article, EarlierKey, Entry, ParsedFeed};
 pub use lines::join_lines;
 
 /// Query parameters that only track the reader; dropped when comparing links.
@@ -43,14 +43,25 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
     };
     let version_hash = version_hash(&title, &joined);
 
+    // Relative links point at the feed's site, not at the archive's: resolved against the
+    // feed's address before they identify, show or move an article.
+    let absolute = |link: &str| absolute_link(link, feed.base.as_ref());
+    let entry_link = entry.link.as_deref().map(absolute);
+    let feed_link = feed.link.as_deref().map(absolute);
     let guid = entry.guid.clone();
     let guid_url = guid.as_deref().filter(|g| is_web_url(g));
+    // A guid taken as the link may be a path on the feed's site.
+    let guid_link = guid
+        .as_deref()
+        .filter(|g| g.starts_with('/'))
+        .map(absolute)
+        .filter(|g| is_web_url(g));
     let item_link = if source.link_from_guid {
-        guid_url.or(entry.link.as_deref())
+        guid_url.or(guid_link.as_deref()).or(entry_link.as_deref())
     } else {
-        entry.link.as_deref()
+        entry_link.as_deref()
     };
-    let showable = [item_link, guid_url, feed.link.as_deref()]
+    let showable = [item_link, guid_url, feed_link.as_deref()]
         .into_iter()
         .enumerate()
         .find_map(|(i, link)| {
@@ -60,12 +71,38 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
     let link_from_item = showable.is_some_and(|(i, _)| i < 2);
     let link = showable.map_or("", |(_, link)| link).trim().to_string();
 
-    let key = match (&guid, item_link) {
-        (Some(guid), _) if is_web_url(guid) => url_key(guid),
-        (Some(guid), _) => format!("guid:{guid}"),
-        (None, Some(link)) => url_key(link),
+    let key_url = match (&guid, item_link) {
+        (Some(guid), _) if is_web_url(guid) => Some(guid.as_str()),
+        (Some(_), _) => None,
+        (None, link) => link,
+    };
+    let key = match (key_url, &guid) {
+        (Some(url), _) => url_key(url),
+        (None, Some(guid)) => format!("guid:{guid}"),
         (None, None) => format!("hash:{}", identity_hash(&title, &joined)),
     };
+    // Stores of before keyed a relative link as the feed gave it.
+    let relative = match (&guid, entry.link.as_deref()) {
+        (None, Some(given)) if !source.link_from_guid && url_key(given) != key => {
+            Some(url_key(given)).filter(|_| Url::parse(given.trim()).is_err())
+        }
+        _ => None,
+    };
+    let earlier_keys = key_url
+        .and_then(|url| earlier_url_key(url, &key))
+        .into_iter()
+        .chain(relative.map(|earlier| EarlierKey {
+            key: earlier.clone(),
+            held_by: earlier,
+            rekey: true,
+        }))
+        .chain(shared_guid_key(
+            guid.as_deref(),
+            &link,
+            link_from_item,
+            &key,
+        ))
+        .collect();
     let body = match source.content {
         ContentMode::Verbatim => joined,
         ContentMode::Clean => {
@@ -78,6 +115,7 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         guid,
         link,
         link_from_item,
+        earlier_keys,
         title,
         published: entry.published.or(entry.updated),
         authors: entry.authors.clone(),
@@ -121,6 +159,83 @@ pub fn keeps(source: &SourceConfig, entry: &Entry) -> bool {
 /// link meet.
 pub fn url_key(url: &str) -> String {
     format!("url:{}", canonical_link(url))
+}
+
+/// The key stores of before gave the URL that keys an item as `key`, when it differs: they
+/// dropped the fragment. Their article under it is this item's when its link or guid has the
+/// fragment this one has.
+fn earlier_url_key(url: &str, key: &str) -> Option<EarlierKey> {
+    let mut without = Url::parse(url.trim()).ok()?;
+    without.fragment()?;
+    without.set_fragment(None);
+    let earlier = url_key(without.as_str());
+    (earlier != key).then(|| EarlierKey {
+        key: earlier,
+        held_by: key.to_string(),
+        rekey: true,
+    })
+}
+
+/// Items of one feed body that give one guid to different pages are told apart by their
+/// links (see [`tell_apart_shared_guids`]); when that guid comes alone later, its item finds its
+/// article under its link, as long as that article carries the guid. It keeps that key: another
+/// page the guid comes with later is another article, not a move of this one.
+fn shared_guid_key(
+    guid: Option<&str>,
+    link: &str,
+    link_from_item: bool,
+    key: &str,
+) -> Option<EarlierKey> {
+    let guid = guid?;
+    let by_link = url_key(link);
+    (link_from_item && is_web_url(link) && by_link != key).then(|| EarlierKey {
+        key: by_link,
+        held_by: url_key(guid),
+        rekey: false,
+    })
+}
+
+/// One feed body that gives one guid to items with different links of their own (a site that
+/// puts its home page in every `<guid>`) holds different articles, not one: each such item is
+/// keyed by its link instead, so none is lost and none overwrites another as an edit or a move.
+/// An article a run of before stored under the guid is found by the item whose link it has.
+/// Returns the guids so shared, for the caller to name with its source and feed.
+pub fn tell_apart_shared_guids(articles: &mut [Article]) -> Vec<String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let own_link = |article: &Article| {
+        (article.guid.is_some() && article.link_from_item && is_web_url(&article.link))
+            .then(|| canonical_link(&article.link))
+    };
+    let mut links: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for article in articles.iter() {
+        if let Some(link) = own_link(article) {
+            links.entry(&article.key).or_default().insert(link);
+        }
+    }
+    let shared: BTreeSet<String> = links
+        .into_iter()
+        .filter(|(_, links)| links.len() > 1)
+        .map(|(key, _)| key.to_string())
+        .collect();
+    let mut guids = Vec::new();
+    for article in articles.iter_mut() {
+        if own_link(article).is_none() || !shared.contains(&article.key) {
+            continue;
+        }
+        let guid_key = std::mem::replace(&mut article.key, url_key(&article.link));
+        let guid = article.guid.clone().unwrap_or_default();
+        if !guids.contains(&guid) {
+            guids.push(guid);
+        }
+        article.earlier_keys = std::iter::once(EarlierKey {
+            key: guid_key,
+            held_by: article.key.clone(),
+            rekey: true,
+        })
+        .chain(earlier_url_key(&article.link, &article.key))
+        .collect();
+    }
+    guids
 }
 
 /// The hash of what the source published: the title and the line-joined content, as
@@ -186,6 +301,17 @@ pub fn clean_title(title: &str) -> String {
         .collect()
 }
 
+/// `link` made absolute against `base` when it is relative and there is a base; else as given.
+fn absolute_link(link: &str, base: Option<&Url>) -> String {
+    let link = link.trim();
+    match base {
+        Some(base) if Url::parse(link).is_err() => base
+            .join(link)
+            .map_or_else(|_| link.to_string(), |url| url.to_string()),
+        _ => link.to_string(),
+    }
+}
+
 /// Whether a link may be shown (in a post's `from:` and first line, the lists, the site): a web
 /// URL, or one without a scheme (relative, kept as the feed gave it). A link that would run
 /// script or load something other than a page (`javascript:`, `data:`, `vbscript:` …) is not.
@@ -200,14 +326,17 @@ fn is_web_url(text: &str) -> bool {
     Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
-/// A link in the form used to compare links: scheme and host lower-cased, default port and
-/// fragment dropped, tracking parameters (`utm_*` and the like) removed. Text that is not a URL
-/// comes back trimmed.
+/// A link in the form used to compare links: scheme and host lower-cased, default port and an
+/// empty fragment dropped, tracking parameters (`utm_*` and the like) removed. The fragment is
+/// kept: on hash-routed sites (`/#/detail?id=1`) and live blogs (`live#post-3`) it tells pages
+/// and posts apart. Text that is not a URL comes back trimmed.
 pub fn canonical_link(link: &str) -> String {
     let Ok(mut url) = Url::parse(link.trim()) else {
         return link.trim().to_string();
     };
-    url.set_fragment(None);
+    if url.fragment() == Some("") {
+        url.set_fragment(None);
+    }
     if url.query().is_some() {
         let kept: Vec<(String, String)> = url
             .query_pairs()
@@ -227,13 +356,20 @@ pub fn canonical_link(link: &str) -> String {
 }
 
 /// The page a link leads to, for telling whether an article moved: the link canonicalised
-/// ([`canonical_link`]) without its query. Feeds that add a parameter of their own to every link
-/// (a session, a cache-buster) would otherwise move their articles on every fetch.
+/// ([`canonical_link`]) without its query and fragment. Feeds that add a parameter of their own
+/// to every link (a session, a cache-buster) would otherwise move their articles on every fetch.
 pub fn page_address(link: &str) -> String {
     let canonical = canonical_link(link);
-    match canonical.split_once('?') {
-        Some((address, _)) => address.to_string(),
-        None => canonical,
+    match Url::parse(&canonical) {
+        Ok(mut url) => {
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => match canonical.split_once(['?', '#']) {
+            Some((address, _)) => address.to_string(),
+            None => canonical,
+        },
     }
 }
 
@@ -265,12 +401,62 @@ mod tests {
     #[test]
     fn canonical_links_compare_equal() {
         assert_eq!(
-            canonical_link("HTTPS://WWW.Example.com:443/a?utm_source=x&id=3&fbclid=y#top"),
+            canonical_link("HTTPS://WWW.Example.com:443/a?utm_source=x&id=3&fbclid=y"),
             "https://www.example.com/a?id=3"
         );
+        assert_eq!(canonical_link("https://e.com/a#"), "https://e.com/a");
         assert_eq!(
             canonical_link("http://example.com:80/a?utm_medium=rss"),
             "http://example.com/a"
+        );
+    }
+
+    /// What follows `#` tells pages apart on hash-routed sites (`/#/detail?id=1`) and posts of
+    /// a live blog (`live#post-3`): it is part of the identity. Stores of before keyed such items
+    /// without it; the item names that earlier key, for the store to find its own article there.
+    #[test]
+    fn fragments_are_part_of_a_links_identity() {
+        let feed = ParsedFeed::default();
+        let keys: Vec<Article> = [
+            "https://e.cn/#/detail?id=1",
+            "https://e.cn/#/detail?id=2",
+            "https://e.cn/live#post-3",
+            "https://e.cn/live#post-4",
+        ]
+        .into_iter()
+        .map(|link| {
+            let entry = Entry {
+                link: Some(link.into()),
+                ..Default::default()
+            };
+            make_article(&entry, &feed, &source(false))
+        })
+        .collect();
+        assert_eq!(keys[0].key, "url:https://e.cn/#/detail?id=1");
+        assert_eq!(keys[3].key, "url:https://e.cn/live#post-4");
+        assert_eq!(
+            keys[0].earlier_keys,
+            [EarlierKey {
+                key: "url:https://e.cn/".into(),
+                held_by: keys[0].key.clone(),
+                rekey: true,
+            }]
+        );
+        assert_eq!(keys[2].earlier_keys[0].key, "url:https://e.cn/live");
+        // Tell a move by the page: the fragment and the query do not make another page.
+        assert_eq!(
+            page_address("https://e.cn/live?x=1#post-3"),
+            "https://e.cn/live"
+        );
+        // A link without a fragment had the key it has.
+        let entry = Entry {
+            link: Some("https://e.com/a".into()),
+            ..Default::default()
+        };
+        assert!(
+            make_article(&entry, &feed, &source(false))
+                .earlier_keys
+                .is_empty()
         );
     }
 
@@ -416,6 +602,106 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(make_article(&entry, &feed, &source(false)).link, "/news/1");
+    }
+
+    /// A relative link is resolved against the feed's address before it identifies or shows an
+    /// article; stores of before keyed it as given, and the item names that key.
+    #[test]
+    fn relative_links_are_resolved_against_the_feeds_address() {
+        let feed = ParsedFeed {
+            link: Some("/".into()),
+            base: Url::parse("https://e.com/feeds/rss.xml").ok(),
+            ..Default::default()
+        };
+        let entry = Entry {
+            link: Some(" /story/42".into()),
+            ..Default::default()
+        };
+        let article = make_article(&entry, &feed, &source(false));
+        assert_eq!(article.link, "https://e.com/story/42");
+        assert_eq!(article.key, "url:https://e.com/story/42");
+        assert_eq!(
+            article.earlier_keys,
+            [EarlierKey {
+                key: "url:/story/42".into(),
+                held_by: "url:/story/42".into(),
+                rekey: true,
+            }]
+        );
+        // With a guid, the guid identifies; the link shown is absolute all the same.
+        let entry = Entry {
+            guid: Some("story-42".into()),
+            link: Some("story/43".into()),
+            ..Default::default()
+        };
+        let article = make_article(&entry, &feed, &source(false));
+        assert_eq!(
+            (article.key.as_str(), article.link.as_str()),
+            ("guid:story-42", "https://e.com/feeds/story/43")
+        );
+        // A guid that is a path, taken as the link.
+        let entry = Entry {
+            guid: Some("/story/44".into()),
+            ..Default::default()
+        };
+        let article = make_article(&entry, &feed, &source(true));
+        assert_eq!(article.link, "https://e.com/story/44");
+        assert_eq!(article.key, "guid:/story/44");
+        // The feed's own link, fallen back to.
+        let article = make_article(&Entry::default(), &feed, &source(false));
+        assert_eq!(article.link, "https://e.com/");
+    }
+
+    /// One body giving one guid to items with different links: each is keyed by its link, and
+    /// may find an article stored under the guid when that article has its link. One guid on
+    /// items of one link stays one article.
+    #[test]
+    fn a_guid_shared_by_different_links_in_one_feed_is_told_apart_by_link() {
+        let feed = ParsedFeed::default();
+        let item = |guid: &str, link: &str| {
+            let entry = Entry {
+                guid: Some(guid.into()),
+                link: Some(link.into()),
+                ..Default::default()
+            };
+            make_article(&entry, &feed, &source(false))
+        };
+        let mut articles = vec![
+            item("https://e.com/", "https://e.com/n/2"),
+            item("https://e.com/", "https://e.com/n/3?utm_source=x"),
+            item("same", "https://e.com/s"),
+            item("same", "https://e.com/s?utm_medium=rss"),
+        ];
+        assert_eq!(tell_apart_shared_guids(&mut articles), ["https://e.com/"]);
+        let keys: Vec<&str> = articles.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "url:https://e.com/n/2",
+                "url:https://e.com/n/3",
+                "guid:same",
+                "guid:same"
+            ]
+        );
+        assert_eq!(
+            articles[1].earlier_keys,
+            [EarlierKey {
+                key: "url:https://e.com/".into(),
+                held_by: "url:https://e.com/n/3".into(),
+                rekey: true,
+            }]
+        );
+        // The guid alone, later: keyed by it, its article looked for under its link too.
+        let alone = item("https://e.com/", "https://e.com/n/3");
+        assert_eq!(alone.key, "url:https://e.com/");
+        assert_eq!(
+            alone.earlier_keys,
+            [EarlierKey {
+                key: "url:https://e.com/n/3".into(),
+                held_by: "url:https://e.com/".into(),
+                rekey: false,
+            }]
+        );
     }
 
     #[test]

@@ -797,6 +797,7 @@ mod tests {
             guid: Some("1".into()),
             link: "https://e.com/1".into(),
             link_from_item: true,
+            earlier_keys: vec![],
             title: "冬奥 1, edited".into(),
             published: None,
             authors: vec![],

@@ -30,7 +30,10 @@ impl Store {
             .optional()?;
         let existing = match existing {
             Some(found) => Some(found),
-            None => self.adopt_imported(source, article)?,
+            None => match self.find_under_earlier_key(source, article)? {
+                Some(found) => Some(found),
+                None => self.adopt_imported(source, article)?,
+            },
         };
         let Some((id, hash, link)) = existing else {
             let id = self.insert_article(source, article, summary, names, taken_on_disk, now_ms)?;
@@ -64,13 +67,15 @@ impl Store {
     /// Moves article `id`, known at `link`, to the item's own link when that leads to another
     /// page ([`crate::content::page_address`]: a link that differs only in its parameters is no
     /// move); the `moved` event says `<from> -> <to>`. A link the item does not give (the
-    /// feed's, fallen back to) moves nothing, and neither does an address the article had
-    /// before: two feeds of a source that spell one article's link differently would otherwise
-    /// move it to and fro every run, as they answer in one order or the other.
+    /// feed's, fallen back to) or a relative one moves nothing, and neither does an address the
+    /// article had before: two feeds of a source that spell one article's link differently would
+    /// otherwise move it to and fro every run, as they answer in one order or the other.
     fn follow_link(&self, id: i64, link: &str, article: &Article, now_ms: i64) -> Result<bool> {
         use crate::content::page_address;
         let to = page_address(&article.link);
-        if !article.link_from_item || article.link.is_empty() || to == page_address(link) {
+        // A link that stayed relative (a feed read without a web address) leads nowhere sure.
+        let relative = url::Url::parse(&article.link).is_err();
+        if !article.link_from_item || relative || to == page_address(link) {
             return Ok(false);
         }
         let mut moves = self
@@ -89,6 +94,45 @@ impl Store {
         self.add_event(id, "moved", now_ms, Some(&detail))?;
         self.mark_pending(id)?;
         Ok(true)
+    }
+
+    /// The item's article stored under one of its [`Article::earlier_keys`]: the first whose
+    /// article's link or guid is the item's own (a key of before may be the key of several
+    /// items' articles, and only one of them is there). It takes the item's key when the
+    /// earlier key says so.
+    fn find_under_earlier_key(
+        &self,
+        source: &SourceMeta,
+        article: &Article,
+    ) -> Result<Option<(i64, String, String)>> {
+        use crate::content::url_key;
+        for earlier in &article.earlier_keys {
+            let found: Option<(i64, String, String, Option<String>)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, version_hash, link, guid FROM article
+                     WHERE source_id = ?1 AND key = ?2",
+                )?
+                .query_row(params![source.id, earlier.key], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            let Some((id, hash, link, guid)) = found else {
+                continue;
+            };
+            let its_own = url_key(&link) == earlier.held_by
+                || guid.is_some_and(|guid| url_key(&guid) == earlier.held_by);
+            if !its_own {
+                continue;
+            }
+            if earlier.rekey {
+                self.conn
+                    .prepare_cached("UPDATE article SET key = ?2 WHERE id = ?1")?
+                    .execute(params![id, article.key])?;
+            }
+            return Ok(Some((id, hash, link)));
+        }
+        Ok(None)
     }
 
     /// An imported post is known only by its link; a feed may know the same article by a guid.

@@ -573,6 +573,7 @@ pub(crate) fn store_articles(
             guid: Some(i.to_string()),
             link: format!("https://e.com/{i}"),
             link_from_item: true,
+            earlier_keys: vec![],
             title: title(i),
             published: None,
             authors: vec![],

@@ -11,6 +11,7 @@ fn article(raw_content: &str, body: &str) -> Article {
         guid: None,
         link: format!("https://e.com/{raw_content}"),
         link_from_item: true,
+        earlier_keys: vec![],
         title: "T".into(),
         published: None,
         authors: vec![],
@@ -112,6 +113,7 @@ fn only_a_link_of_the_items_own_moves_an_article() {
     let lent = Article {
         link: "https://e.com/".into(),
         link_from_item: false,
+        earlier_keys: vec![],
         ..first.clone()
     };
     assert!(!ingest(&lent, 2).moved);
@@ -208,6 +210,7 @@ fn a_verbatim_version_is_kept_as_its_body_and_shape() {
             key: "url:https://e.com/v".into(),
             link: "https://e.com/v".into(),
             link_from_item: true,
+            earlier_keys: vec![],
             raw_shape: Some(shape),
             version_hash: hash.into(),
             ..article(raw, &body)

@@ -587,6 +587,7 @@ mod tests {
                 guid: Some(i.to_string()),
                 link: format!("https://example.com/{i}"),
                 link_from_item: true,
+                earlier_keys: vec![],
                 title: format!("T{i}"),
                 published: None,
                 authors: vec![],
