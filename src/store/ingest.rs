@@ -57,11 +57,35 @@ impl Store {
                 .prepare_cached("UPDATE article SET version_hash = ?2 WHERE id = ?1")?
                 .execute(params![id, article.version_hash])?;
             Ingest::Unchanged
+        } else if self.is_imported_as(id, article)? {
+            // Known only from its post until now, and the post shows this very item: the
+            // imported version is this one, under the feed's hash from now on.
+            self.rehash_version(id, &hash, &article.version_hash, now_ms)?;
+            self.conn
+                .prepare_cached("UPDATE article SET version_hash = ?2 WHERE id = ?1")?
+                .execute(params![id, article.version_hash])?;
+            Ingest::Unchanged
         } else {
             self.add_version(id, article, summary, now_ms)?
         };
         let moved = self.follow_link(id, &link, article, now_ms)?;
         Ok(Ingested { outcome, id, moved })
+    }
+
+    /// Whether article `id` is known only from an imported post (its one version) and that post
+    /// shows `article`'s title and body. An import hashes the post's body, as that is all it
+    /// has; a feed's item is hashed by its content, which differs from the body when the
+    /// source's content is cleaned (the white space between paragraphs, a script taken out).
+    fn is_imported_as(&self, id: i64, article: &Article) -> Result<bool> {
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT title = ?2 AND body = ?3 FROM article
+                 WHERE id = ?1 AND imported_head IS NOT NULL AND versions = 1",
+            )?
+            .query_row(params![id, article.title, article.body], |r| r.get(0))
+            .optional()?;
+        Ok(found.unwrap_or(false))
     }
 
     /// Moves article `id`, known at `link`, to the item's own link when that leads to another
