@@ -26,7 +26,9 @@
 //! renders only the pages whose fingerprint changed (every page when a template changed). What
 //! is on disk is read once, as a listing (`pages_on_disk`). A page that exists is replaced
 //! through [`write_atomically`], which leaves a file with the same bytes untouched; a new one is
-//! created in place (`InPlace`). Pages of articles that left the site (hidden) are removed.
+//! created in place (`InPlace`). Pages of articles that left the site (hidden) are removed, and
+//! only pages a build wrote: the state lists them, and a file the state does not name (the
+//! owner's own, in a folder given to `build --out`) is never touched.
 //!
 //! A full build (no state, or new templates) walks the store twice: the articles' metadata
 //! first (the store's covering index), which is all the lists and the static search index need
@@ -40,7 +42,7 @@
 //! pages that list them and the feed, `files` writes into the output folder, and `templates`
 //! holds the templates and assets.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -141,6 +143,52 @@ struct BuildState {
     /// List page (day or month, by path) → fingerprint of the articles it lists.
     #[serde(default, serialize_with = "in_key_order")]
     lists: HashMap<String, String>,
+    /// The other pages the build wrote (home page, indexes, feed, …; not the article and list
+    /// pages above): with those, the pages a later build may remove when it no longer makes
+    /// them. `None` in a state written before builds kept it.
+    #[serde(default)]
+    pages: Option<BTreeSet<String>>,
+}
+
+impl BuildState {
+    /// Every page this state says a build wrote. A state written before builds listed their
+    /// pages names its article and list pages; the build's other pages are the fixed ones and
+    /// the sources' index pages on disk.
+    fn built(&self, on_disk: &HashSet<String>) -> HashSet<String> {
+        let mut built: HashSet<String> = self
+            .articles
+            .keys()
+            .map(|id| format!("a/{id}.html"))
+            .chain(self.lists.keys().cloned())
+            .collect();
+        match &self.pages {
+            Some(pages) => built.extend(pages.iter().cloned()),
+            None if !self.templates.is_empty() => {
+                built.extend(
+                    on_disk
+                        .iter()
+                        .filter(|path| {
+                            path.strip_prefix("sources/")
+                                .and_then(|p| p.strip_suffix("/index.html"))
+                                .is_some_and(|slug| !slug.contains('/'))
+                        })
+                        .cloned(),
+                );
+                built.extend(
+                    [
+                        "index.html",
+                        "feed.xml",
+                        "search.html",
+                        "days/index.html",
+                        "sources/index.html",
+                    ]
+                    .map(String::from),
+                );
+            }
+            None => {}
+        }
+        built
+    }
 }
 
 fn in_key_order<K: Ord + Serialize, V: Serialize, S: serde::Serializer>(
@@ -206,18 +254,26 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     let env = environment(options.templates.as_deref())?;
     let templates_hash = templates_fingerprint(options.templates.as_deref())?;
     let state_path = out.join(STATE_FILE);
-    let in_place = InPlace {
-        out,
-        on_disk: &on_disk,
-        state: &state_path,
-        forgotten: OnceLock::new(),
-    };
     let old: BuildState = std::fs::read(&state_path)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
+    let built_before = old.built(&on_disk);
     let same_templates = old.templates == templates_hash;
     let generated = format_time(options.now_ms);
+    // What the state becomes while pages are written in place: no fingerprint trusted, the
+    // pages builds wrote still known.
+    let forgotten = BuildState {
+        pages: Some(built_before.iter().cloned().collect()),
+        ..BuildState::default()
+    };
+    let in_place = InPlace {
+        out,
+        on_disk: &on_disk,
+        state: &state_path,
+        forgotten_state: serde_json::to_vec(&forgotten).expect("the build state serialises"),
+        forgotten: OnceLock::new(),
+    };
 
     let mut writer = Writer {
         out,
@@ -235,6 +291,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         templates: templates_hash,
         articles: HashMap::new(),
         lists: HashMap::new(),
+        pages: None,
     };
     let mut items: Vec<Item> = Vec::new();
     let mut slugs = Slugs::default();
@@ -402,7 +459,8 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         };
         writer.write(name, &bytes)?;
     }
-    writer.report.removed = remove_stale(out, &on_disk, &writer.keep).map_err(write_error(out))?;
+    writer.report.removed =
+        remove_stale(out, &on_disk, &built_before, &writer.keep).map_err(write_error(out))?;
     // Search on a static host: the index as small files under `search/` (written beside the
     // pages by a full build).
     let indexed = match (indexed, search_walk) {
@@ -414,6 +472,19 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     };
     indexed.add_to(&mut writer.report);
     state.lists = std::mem::take(&mut writer.lists);
+    let article_pages: HashSet<String> = state
+        .articles
+        .keys()
+        .map(|id| format!("a/{id}.html"))
+        .collect();
+    state.pages = Some(
+        writer
+            .keep
+            .iter()
+            .filter(|path| !article_pages.contains(*path) && !state.lists.contains_key(*path))
+            .cloned()
+            .collect(),
+    );
     let state_bytes = serde_json::to_vec(&state).expect("the build state serialises");
     write_atomically(&state_path, &state_bytes).map_err(write_error(&state_path))?;
     Ok(writer.report)
