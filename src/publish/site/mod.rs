@@ -135,7 +135,8 @@ pub struct SiteReport {
 /// nothing leaves the file as it was (a site kept in git or behind a cache sees no change).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct BuildState {
-    /// Fingerprint of the templates and [`FORMAT`]; a change renders every article again.
+    /// Fingerprint of the templates, [`FORMAT`] and the site's title; a change renders every page
+    /// again.
     templates: String,
     /// Article id → fingerprint of what its page shows.
     #[serde(serialize_with = "in_key_order")]
@@ -252,7 +253,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     std::fs::create_dir_all(out).map_err(write_error(out))?;
     let on_disk = pages_on_disk(out).map_err(write_error(out))?;
     let env = environment(options.templates.as_deref())?;
-    let templates_hash = templates_fingerprint(options.templates.as_deref())?;
+    let templates_hash = templates_fingerprint(options.templates.as_deref(), &options.title)?;
     let state_path = out.join(STATE_FILE);
     let old: BuildState = std::fs::read(&state_path)
         .ok()

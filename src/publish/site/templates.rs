@@ -1,6 +1,6 @@
 //! The site's templates and assets: the built-in ones, embedded from `templates/`, and a
-//! folder's files that replace them by name; their fingerprint renders every page again
-//! when one of them changes.
+//! folder's files that replace them by name; their fingerprint (with the site's title, which
+//! every page shows) renders every page again when one of them changes.
 
 use std::path::Path;
 
@@ -95,9 +95,13 @@ pub(super) fn environment(dir: Option<&Path>) -> Result<Environment<'static>, Si
     Ok(env)
 }
 
-pub(super) fn templates_fingerprint(dir: Option<&Path>) -> Result<String, SiteError> {
+/// What every page is made with: the templates and assets, [`FORMAT`], this version and the
+/// site's `title` (on every page), hashed.
+pub(super) fn templates_fingerprint(dir: Option<&Path>, title: &str) -> Result<String, SiteError> {
     let mut hash = Context::new(&SHA256);
     hash.update(format!("{FORMAT}\n{}\n", env!("CARGO_PKG_VERSION")).as_bytes());
+    hash.update(&(title.len() as u64).to_le_bytes());
+    hash.update(title.as_bytes());
     for (name, builtin) in TEMPLATES.iter().chain(ASSETS) {
         hash.update(name.as_bytes());
         match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
@@ -126,5 +130,12 @@ mod tests {
     #[test]
     fn every_builtin_template_parses() {
         environment(None).unwrap();
+    }
+
+    #[test]
+    fn the_site_title_is_in_the_fingerprint() {
+        let one = templates_fingerprint(None, "存档").unwrap();
+        assert_eq!(one, templates_fingerprint(None, "存档").unwrap());
+        assert_ne!(one, templates_fingerprint(None, "新的存档").unwrap());
     }
 }
