@@ -295,7 +295,7 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         pages: None,
     };
     let mut items: Vec<Item> = Vec::new();
-    let mut slugs = Slugs::default();
+    let slugs = Slugs::new(store.source_ids()?);
     let page_dir = out.join("a");
     std::fs::create_dir_all(&page_dir).map_err(write_error(&page_dir))?;
 
@@ -327,7 +327,8 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
                 if let Some(walk) = search_walk.as_mut() {
                     walk.article(&record);
                 }
-                let print = fingerprint(&record);
+                let slug = slugs.get(&record.source_id);
+                let print = fingerprint(&record, &slug);
                 let path = format!("a/{}.html", record.id);
                 let fresh = same_templates
                     && old.articles.get(&record.id) == Some(&print)
@@ -336,7 +337,6 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
                 if (!fresh && !full) || latest {
                     record.body = store.article_body(record.id)?;
                 }
-                let slug = slugs.slug(&record.source_id);
                 let mut item = item_of(&record, &slug, latest);
                 item.print = print.clone();
                 writer.keep.insert(path);
@@ -527,14 +527,16 @@ fn walk_metadata(
 }
 
 /// What an article page shows, hashed: the page is rendered again when this changes. The text
-/// is in the store's revision of the article, which any change to it bumps.
-fn fingerprint(record: &ArticleRecord) -> String {
+/// is in the store's revision of the article, which any change to it bumps; `slug` is its
+/// source's folder, which the page (and every list showing it) links to.
+fn fingerprint(record: &ArticleRecord, slug: &str) -> String {
     let mut hash = Context::new(&SHA256);
     for text in [
         &record.source_id,
         &record.source_name,
         &record.title,
         &record.link,
+        slug,
     ] {
         hash.update(&(text.len() as u64).to_le_bytes());
         hash.update(text.as_bytes());
@@ -587,47 +589,72 @@ fn item_of(record: &ArticleRecord, slug: &str, with_summary: bool) -> Item {
 }
 
 /// Folder names of sources: the id's letters, digits, `-` and `_` (any script), other characters
-/// as `-`; a short hash of the id when that leaves nothing or collides.
+/// as `-`. Ids whose names would be the same (ignoring case: `src a`, `src/a`, `SRC-A`) are a
+/// collision group: the smallest id of it (by bytes) keeps the plain name, the others get a short
+/// hash of their id after it; a name that would be empty or `index` is the hash alone (`s…`) or
+/// gets it too. So a source's folder depends on the archive's source ids only, never on the order
+/// the build meets them in.
 #[derive(Debug, Default)]
 struct Slugs {
     by_id: HashMap<String, String>,
-    taken: HashSet<String>,
 }
 
 impl Slugs {
-    fn slug(&mut self, id: &str) -> String {
-        if let Some(slug) = self.by_id.get(id) {
-            return slug.clone();
+    /// The folder names of the sources `ids` (every source of the store).
+    fn new(ids: impl IntoIterator<Item = String>) -> Slugs {
+        let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for id in ids {
+            groups
+                .entry(plain_slug(&id).to_lowercase())
+                .or_default()
+                .insert(id);
         }
-        let mut slug: String = id
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '_' {
-                    c
+        let mut by_id = HashMap::new();
+        for members in groups.into_values() {
+            for (i, id) in members.into_iter().enumerate() {
+                let plain = plain_slug(&id);
+                let slug = if i == 0 && !plain.is_empty() && plain != "index" {
+                    plain
                 } else {
-                    '-'
-                }
-            })
-            .collect();
-        slug = slug.trim_matches('-').to_string();
-        if slug.is_empty() || slug == "index" || self.taken.contains(&slug.to_lowercase()) {
-            let hash = hex::encode(&digest(&SHA256, id.as_bytes()).as_ref()[..4]);
-            slug = if slug.is_empty() {
-                format!("s{hash}")
-            } else {
-                format!("{slug}-{hash}")
-            };
+                    hashed_slug(&id)
+                };
+                by_id.insert(id, slug);
+            }
         }
-        self.taken.insert(slug.to_lowercase());
-        self.by_id.insert(id.to_string(), slug.clone());
-        slug
+        Slugs { by_id }
     }
 
+    /// The folder of source `id`; one the store did not list when the build began (none should
+    /// be) gets the hashed name, which no plain name takes.
     fn get(&self, id: &str) -> String {
         self.by_id
             .get(id)
             .cloned()
-            .unwrap_or_else(|| id.to_string())
+            .unwrap_or_else(|| hashed_slug(id))
+    }
+}
+
+/// `id` as a folder name, before collisions: letters, digits, `-` and `_` kept, the rest `-`.
+fn plain_slug(id: &str) -> String {
+    let slug: String = id
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    slug.trim_matches('-').to_string()
+}
+
+/// `id` as a folder name with a short hash of it: for the ids of a collision but its first.
+fn hashed_slug(id: &str) -> String {
+    let hash = hex::encode(&digest(&SHA256, id.as_bytes()).as_ref()[..4]);
+    match plain_slug(id) {
+        plain if plain.is_empty() => format!("s{hash}"),
+        plain => format!("{plain}-{hash}"),
     }
 }
 
@@ -713,12 +740,50 @@ mod tests {
 
     #[test]
     fn slugs_keep_letters_of_any_script_and_stay_unique() {
-        let mut slugs = Slugs::default();
-        assert_eq!(slugs.slug("联合早报"), "联合早报");
-        assert_eq!(slugs.slug("bbc zh"), "bbc-zh");
-        let twin = slugs.slug("bbc/zh");
-        assert_ne!(twin, "bbc-zh");
-        assert!(twin.starts_with("bbc-zh-"));
-        assert!(slugs.slug("../..").starts_with('s'));
+        let ids = ["联合早报", "bbc zh", "bbc/zh", "BBC-ZH", "../..", "index"].map(String::from);
+        let slugs = Slugs::new(ids.clone());
+        assert_eq!(slugs.get("联合早报"), "联合早报");
+        // `BBC-ZH` is the smallest of the three.
+        assert_eq!(slugs.get("BBC-ZH"), "BBC-ZH");
+        for twin in ["bbc zh", "bbc/zh"] {
+            assert!(
+                slugs.get(twin).starts_with("bbc-zh-"),
+                "{}",
+                slugs.get(twin)
+            );
+        }
+        assert_ne!(slugs.get("bbc zh"), slugs.get("bbc/zh"));
+        assert!(slugs.get("../..").starts_with('s'));
+        assert!(slugs.get("index").starts_with("index-"));
+        let names: HashSet<String> = ids.iter().map(|id| slugs.get(id).to_lowercase()).collect();
+        assert_eq!(names.len(), ids.len());
+    }
+
+    #[test]
+    fn a_source_folder_depends_on_the_ids_not_their_order() {
+        let ids = ["src a", "src/a", "src-a", "b"].map(String::from);
+        let forward = Slugs::new(ids.clone());
+        let backward = Slugs::new(ids.iter().rev().cloned());
+        for id in &ids {
+            assert_eq!(forward.get(id), backward.get(id), "{id}");
+        }
+        // `src a` is the smallest of its collision group (a space before `-` and `/`).
+        assert_eq!(forward.get("src a"), "src-a");
+    }
+
+    #[test]
+    fn an_article_fingerprint_covers_its_source_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_of(&dir.path().join("store.sqlite"), 1);
+        let mut record = None;
+        store
+            .for_each_article_without_body(|r| {
+                record = Some(r);
+                Ok::<_, ()>(())
+            })
+            .unwrap()
+            .unwrap();
+        let record = record.unwrap();
+        assert_ne!(fingerprint(&record, "s"), fingerprint(&record, "s-1234"));
     }
 }
