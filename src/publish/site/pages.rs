@@ -1,6 +1,7 @@
 //! Article pages: each rendered by a page worker from its record and versions, with a
 //! character diff between each version and the one before (`diff_html`), the content
-//! sanitised, and text escaped for HTML (`escape`).
+//! sanitised, text escaped for HTML (`escape`), and the article's link given to the template only
+//! when it is one the site may show ([`shown_link`]).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -10,6 +11,7 @@ use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
 use crate::content::clean::sanitise;
+use crate::content::is_showable_link;
 use crate::publish::dates::{day, format_time, iso};
 use crate::search::plain_text;
 use crate::store::ArticleRecord;
@@ -160,6 +162,13 @@ pub(super) fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `link` when the site may make it a link (a web URL or a relative one, by the rule feed items
+/// pass: [`is_showable_link`]), else empty. Articles imported from posts bring their `from:` as
+/// it was written, `javascript:` included.
+pub(super) fn shown_link(link: &str) -> &str {
+    if is_showable_link(link) { link } else { "" }
+}
+
 fn render_article(
     env: &Environment<'static>,
     record: &ArticleRecord,
@@ -175,7 +184,7 @@ fn render_article(
         title => record.title.clone(),
         source => record.source_name.clone(),
         source_url => format!("sources/{slug}/index.html"),
-        link => record.link.clone(),
+        link => shown_link(&record.link),
         day => day.clone(),
         day_url => format!("days/{day}.html"),
         published => record.published_ms.map(format_time),
@@ -205,6 +214,28 @@ fn render_article(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_web_and_relative_links_are_shown() {
+        for link in [
+            "https://e.com/1",
+            "http://e.com/?a=1&b=2",
+            "/relative/page",
+            "page.html",
+        ] {
+            assert_eq!(shown_link(link), link);
+        }
+        for link in [
+            "javascript:alert(1)",
+            " JavaScript:alert(1)",
+            "java\tscript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:x",
+            "",
+        ] {
+            assert_eq!(shown_link(link), "", "{link:?}");
+        }
+    }
 
     #[test]
     fn escaping_touches_the_five_characters_only() {
