@@ -78,7 +78,7 @@ const HOME_DAYS: usize = 14;
 /// The build's memory of what it rendered, in the output folder.
 pub const STATE_FILE: &str = ".newsvault-build.json";
 /// Bump when the data given to templates changes shape, so old pages are all rendered again.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 /// Articles waiting for a page worker, at most.
 const BATCH: usize = 128;
 

@@ -169,6 +169,23 @@ pub(super) fn shown_link(link: &str) -> &str {
     if is_showable_link(link) { link } else { "" }
 }
 
+/// `text` without the characters XML 1.0 forbids: the C0 controls but tab, line feed and
+/// carriage return, and U+FFFE, U+FFFF (unchanged, and not copied, without them).
+pub(super) fn without_forbidden_chars(text: &str) -> Cow<'_, str> {
+    let forbidden = |c: char| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+    };
+    // The bytes first: a forbidden character is a C0 byte, or starts with 0xEF (so do many
+    // CJK punctuation marks, looked at more closely).
+    let suspect = text
+        .bytes()
+        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
+    if !suspect || !text.chars().any(forbidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().filter(|&c| !forbidden(c)).collect())
+}
+
 fn render_article(
     env: &Environment<'static>,
     record: &ArticleRecord,
@@ -235,6 +252,18 @@ mod tests {
         ] {
             assert_eq!(shown_link(link), "", "{link:?}");
         }
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_left_out() {
+        assert_eq!(
+            without_forbidden_chars("前\u{1}后\u{1F}，\u{FFFE}\u{FFFF}\t\r\n"),
+            "前后，\t\r\n"
+        );
+        assert!(matches!(
+            without_forbidden_chars("冬奥，北京\n"),
+            Cow::Borrowed("冬奥，北京\n")
+        ));
     }
 
     #[test]
