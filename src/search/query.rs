@@ -196,7 +196,7 @@ impl SearchIndex {
             let date_ms = int(f.date);
             hits.push(SearchHit {
                 id,
-                title: text(f.title),
+                title: crate::publish::shown_title(&text(f.title)).to_string(),
                 source: text(f.source_name),
                 source_id: text(f.source),
                 date_ms,

@@ -11,6 +11,7 @@ use ring::digest::{Context, SHA256, digest};
 use serde::Serialize;
 
 use crate::publish::dates::iso;
+use crate::publish::shown_title;
 
 use super::files::Writer;
 use super::pages::shown_link;
@@ -334,7 +335,7 @@ pub(super) fn render_feed(
         .map(|item| {
             context! {
                 id => item.id,
-                title => item.title.clone(),
+                title => shown_title(&item.title),
                 url => item.url(),
                 link => shown_link(&item.link),
                 source => item.source.clone(),

@@ -5,6 +5,9 @@
 //! site works from any sub-path of a static host):
 //!
 //! - `index.html`: the latest articles, the sources, the latest days.
+//!
+//! An article without a title shows [`UNTITLED`](crate::publish::UNTITLED) wherever its title
+//! would be (links, headings, the feed).
 //! - `a/<id>.html`: one article: title, source, original link, published and archived times, the
 //!   content sanitised with [`sanitise`](crate::content::clean::sanitise) (every article,
 //!   verbatim sources too), its versions with a character diff between each and the one before,
@@ -54,7 +57,7 @@ use thiserror::Error;
 
 use crate::publish::dates::{day, format_time, iso};
 use crate::publish::shards::ShardReport;
-use crate::publish::write_atomically;
+use crate::publish::{shown_title, write_atomically};
 use crate::search::plain_text;
 use crate::store::{ArticleRecord, Store, StoreError};
 
@@ -78,7 +81,7 @@ const HOME_DAYS: usize = 14;
 /// The build's memory of what it rendered, in the output folder.
 pub const STATE_FILE: &str = ".newsvault-build.json";
 /// Bump when the data given to templates changes shape, so old pages are all rendered again.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 /// Articles waiting for a page worker, at most.
 const BATCH: usize = 128;
 
@@ -232,7 +235,7 @@ impl Serialize for Item {
         use serde::ser::SerializeStruct;
         let mut item = serializer.serialize_struct("Item", 8)?;
         item.serialize_field("id", &self.id)?;
-        item.serialize_field("title", &self.title)?;
+        item.serialize_field("title", shown_title(&self.title))?;
         item.serialize_field("source", &self.source)?;
         item.serialize_field("source_url", &format!("sources/{}/index.html", self.slug))?;
         item.serialize_field("url", &self.url())?;

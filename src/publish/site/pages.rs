@@ -13,6 +13,7 @@ use similar::{ChangeTag, TextDiff};
 use crate::content::clean::sanitise;
 use crate::content::is_showable_link;
 use crate::publish::dates::{day, format_time, iso};
+use crate::publish::shown_title;
 use crate::search::plain_text;
 use crate::store::ArticleRecord;
 
@@ -87,7 +88,7 @@ pub(super) fn version_views(versions: &[crate::store::VersionRecord]) -> Vec<Ver
         .iter()
         .enumerate()
         .map(|(i, v)| VersionView {
-            title: v.title.clone(),
+            title: shown_title(&v.title).to_string(),
             first_seen: format_time(v.first_seen_ms),
             first_seen_iso: iso(v.first_seen_ms),
             last_seen: format_time(v.last_seen_ms),
@@ -198,7 +199,7 @@ fn render_article(
     let day = day(record.date_ms);
     let article = context! {
         id => record.id,
-        title => record.title.clone(),
+        title => shown_title(&record.title),
         source => record.source_name.clone(),
         source_url => format!("sources/{slug}/index.html"),
         link => shown_link(&record.link),
