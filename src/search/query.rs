@@ -106,6 +106,11 @@ impl SearchIndex {
         })
     }
 
+    /// Makes searches see the index's last commit now, rather than when the reader notices it.
+    pub fn reload(&self) -> tantivy::Result<()> {
+        self.reader.reload()
+    }
+
     /// Number of articles in the index.
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()

@@ -38,6 +38,9 @@
 //! to plan, then every body once, handed both to the page workers and, on a thread of its own
 //! with a connection of its own, to the static index's readers ([`super::shards::SharedWalk`]).
 //!
+//! One build writes a folder at a time: a build holds an `flock` on `.newsvault-build.lock` in
+//! it, and another (`serve` keeping its site current, `hide`, `build`) waits for it.
+//!
 //! Templates are embedded from `templates/`; a folder named by `[site] templates` replaces any
 //! of them, file by file (same names, `assets/` included).
 //!
@@ -80,6 +83,8 @@ pub const LATEST: usize = 50;
 const HOME_DAYS: usize = 14;
 /// The build's memory of what it rendered, in the output folder.
 pub const STATE_FILE: &str = ".newsvault-build.json";
+/// Held (an `flock`) while a build writes the output folder, in it.
+const LOCK_FILE: &str = ".newsvault-build.lock";
 /// Bump when the data given to templates changes shape, so old pages are all rendered again.
 const FORMAT: u32 = 5;
 /// Articles waiting for a page worker, at most.
@@ -254,6 +259,16 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         move |cause| SiteError::Write { path, cause }
     };
     std::fs::create_dir_all(out).map_err(write_error(out))?;
+    // One build of a folder at a time (`serve` builds while it serves, `hide` after hiding):
+    // the others wait. The file is never removed (see `crate::lock`).
+    let lock_path = out.join(LOCK_FILE);
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(write_error(&lock_path))?;
+    lock.lock().map_err(write_error(&lock_path))?;
     let on_disk = pages_on_disk(out).map_err(write_error(out))?;
     let env = environment(options.templates.as_deref())?;
     let templates_hash = templates_fingerprint(options.templates.as_deref(), &options.title)?;
