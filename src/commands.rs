@@ -1054,27 +1054,23 @@ pub fn search(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `newsvault serve [--addr 127.0.0.1:8080]`: builds the site when it is missing, then serves it
-/// with the search API until SIGINT / SIGTERM.
+/// `newsvault serve [--addr 127.0.0.1:8080]`: brings the site up to date (an incremental build:
+/// cheap when nothing changed), then serves it with the search API until SIGINT / SIGTERM,
+/// bringing it up to date again whenever the store changes (see [`crate::serve`]).
 pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let options = site_options(&config, None)?;
     let index_dir = config.index_dir();
-    let store_path = config.store_path();
-    // The index is brought up to date here when runs leave it to `search` and `serve`, and
-    // built when missing or damaged.
-    let site_missing = !options.out.join("index.html").exists();
-    let index_to_update =
-        !config.site.index_on_run() || crate::search::SearchIndex::open(&index_dir).is_err();
-    if site_missing || index_to_update {
-        let store = Store::open_existing(&store_path)?;
-        if site_missing {
-            crate::publish::site::build_site(&store, &options)
-                .with_context(|| format!("building the site in {}", options.out.display()))?;
-        }
-        if index_to_update {
-            crate::search::update_index(&store, &index_dir, crate::search::Building::Fast)?;
-        }
+    let store = Store::open_existing(&config.store_path())?;
+    // Asked before the build: a commit during it is seen at the first request.
+    let built_at = store.data_version()?;
+    crate::publish::site::build_site(&store, &options)
+        .with_context(|| format!("building the site in {}", options.out.display()))?;
+    // The index is brought up to date here (and whenever the store changes) when runs leave it
+    // to `search` and `serve`, and built when missing or damaged.
+    let runs_leave_index = !config.site.index_on_run();
+    if runs_leave_index || crate::search::SearchIndex::open(&index_dir).is_err() {
+        crate::search::update_index(&store, &index_dir, crate::search::Building::Fast)?;
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -1085,7 +1081,9 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
         options.out.display()
     ))?;
     let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
-    crate::serve::serve(listener, options.out, index_dir, shutdown).await?;
+    let current =
+        crate::serve::Current::new(store, options, index_dir, runs_leave_index, Some(built_at));
+    crate::serve::serve_current(listener, current, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 

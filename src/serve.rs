@@ -15,6 +15,14 @@
 //!
 //! [`serve`] takes its listener and a shutdown future, in the shape of mini-redis's
 //! `server::run`, so tests bind `127.0.0.1:0` and stop it when they are done.
+//!
+//! Kept current ([`serve_current`], what `newsvault serve` runs): before a search and before a
+//! page (`.html`, `.xml`, a folder) is answered, the store is asked whether another process
+//! committed to it since the site was last built (SQLite's `data_version`: one query), and the
+//! index's `meta.json` whether the index was committed to. A changed store brings the site up
+//! to date with an incremental build (and the index too, when runs leave it to `serve`); either
+//! change makes searches read the index's last commit at once. So a search never answers with an
+//! article whose page the site does not have yet, or has in an older version.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,9 +37,11 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::publish::site::{SiteOptions, build_site};
 use crate::search::{
     DEFAULT_LIMIT, MAX_LIMIT, SearchError, SearchIndex, SearchRequest, parse_since,
 };
+use crate::store::Store;
 
 /// Searches that may run at the same time; more wait their turn.
 pub const SEARCHES_AT_ONCE: usize = 4;
@@ -51,6 +61,83 @@ struct ServeState {
     /// A std mutex: it is held only to clone or set the handle, never across an await.
     index: Mutex<Option<SearchIndex>>,
     searches: Semaphore,
+    /// How the site and the index are kept current, when they are (`None` in [`serve`]).
+    current: Option<Arc<Mutex<Current>>>,
+}
+
+/// What [`serve_current`] keeps the site current with: the store it is built from, how it is
+/// built, and what the last look at the store and the index saw.
+pub struct Current {
+    store: Store,
+    options: SiteOptions,
+    index_dir: PathBuf,
+    update_index: bool,
+    /// The store's `data_version` when the site was last brought up to date.
+    store_seen: Option<i64>,
+    /// The index's `meta.json` (modification time, length) when searches last reloaded it.
+    index_seen: Option<(std::time::SystemTime, u64)>,
+}
+
+impl Current {
+    /// Keeps the site `options` describes current with `store`, whose `data_version` was
+    /// `built_at` when the site was last built (`None`: build at the first look); the index in
+    /// `index_dir` is brought up to date too when `update_index` (runs leave it to `serve`).
+    pub fn new(
+        store: Store,
+        options: SiteOptions,
+        index_dir: PathBuf,
+        update_index: bool,
+        built_at: Option<i64>,
+    ) -> Current {
+        let index_seen = index_stamp(&index_dir);
+        Current {
+            store,
+            options,
+            index_dir,
+            update_index,
+            store_seen: built_at,
+            index_seen,
+        }
+    }
+
+    /// Brings the site up to date when the store changed since the last look; returns whether
+    /// the store or the index changed (then searches must reload the index). A build that fails
+    /// is logged, and the site served as it is, until the store changes again.
+    fn refresh(&mut self) -> bool {
+        let version = match self.store.data_version() {
+            Ok(version) => version,
+            Err(e) => {
+                tracing::warn!("serve: cannot ask the store whether it changed: {e}");
+                return false;
+            }
+        };
+        let store_changed = self.store_seen != Some(version);
+        if store_changed {
+            self.store_seen = Some(version);
+            if let Err(e) = build_site(&self.store, &self.options) {
+                tracing::warn!("building the site in {}: {e:#}", self.options.out.display());
+            }
+            if self.update_index
+                && let Err(e) = crate::search::update_index(
+                    &self.store,
+                    &self.index_dir,
+                    crate::search::Building::Fast,
+                )
+            {
+                tracing::warn!("{e}");
+            }
+        }
+        let index = index_stamp(&self.index_dir);
+        let index_changed = index != self.index_seen;
+        self.index_seen = index;
+        store_changed || index_changed
+    }
+}
+
+/// The index's `meta.json` (modification time, length), which every commit to it rewrites.
+fn index_stamp(index_dir: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(index_dir.join("meta.json")).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 /// Serves `site` and the index in `index_dir` on `listener` until `shutdown` completes.
@@ -66,14 +153,34 @@ pub async fn serve(
         .await
 }
 
+/// Serves like [`serve`] the site that `current` keeps up to date with its store (see the
+/// module's documentation).
+pub async fn serve_current(
+    listener: TcpListener,
+    current: Current,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    std::thread::spawn(crate::search::warm_up);
+    let site = current.options.out.clone();
+    let index_dir = current.index_dir.clone();
+    axum::serve(listener, routes(site, index_dir, Some(current)))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// The routes, for [`serve`] and for tests.
 pub fn router(site: PathBuf, index_dir: PathBuf) -> Router {
+    routes(site, index_dir, None)
+}
+
+fn routes(site: PathBuf, index_dir: PathBuf, current: Option<Current>) -> Router {
     let index = SearchIndex::open(&index_dir).ok();
     let state = Arc::new(ServeState {
         site,
         index_dir,
         index: Mutex::new(index),
         searches: Semaphore::new(SEARCHES_AT_ONCE),
+        current: current.map(|c| Arc::new(Mutex::new(c))),
     });
     Router::new()
         .route("/api/search", get(search))
@@ -97,6 +204,38 @@ async fn security_headers(mut response: Response) -> Response {
         headers.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// Brings the site up to date when the store changed (see [`Current`]), on a blocking thread;
+/// one look at a time, so requests that come during a build wait for it. Searches read the
+/// index's last commit afterwards when the store or the index changed.
+async fn keep_current(state: &ServeState) {
+    let Some(current) = state.current.clone() else {
+        return;
+    };
+    let changed = tokio::task::spawn_blocking(move || {
+        current
+            .lock()
+            .map(|mut current| current.refresh())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
+    if !changed {
+        return;
+    }
+    let mut slot = state
+        .index
+        .lock()
+        .expect("the index slot is never poisoned");
+    match slot.as_ref() {
+        Some(index) => {
+            if let Err(e) = index.reload() {
+                tracing::warn!("reloading the search index: {e}");
+            }
+        }
+        None => *slot = SearchIndex::open(&state.index_dir).ok(),
+    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -137,6 +276,7 @@ async fn search(
         since_ms,
         limit,
     };
+    keep_current(&state).await;
     let index = {
         let mut slot = state
             .index
@@ -213,6 +353,14 @@ fn content_type(path: &Path) -> &'static str {
 async fn static_file(State(state): State<Arc<ServeState>>, method: Method, uri: Uri) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return (StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD only").into_response();
+    }
+    // Pages (not assets) are answered as the archive is now.
+    let page = uri.path().ends_with('/')
+        || Path::new(uri.path())
+            .extension()
+            .is_none_or(|e| e == "html" || e == "xml");
+    if page {
+        keep_current(&state).await;
     }
     let Some(path) = resolve(&state.site, uri.path()) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();

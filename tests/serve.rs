@@ -239,3 +239,71 @@ async fn with_the_index_left_to_them_search_and_serve_bring_it_up_to_date() {
     let answer = api_search(&base, "冬奥").await;
     assert_eq!(answer["total"], 2, "{answer}");
 }
+
+/// `serve` brings a site built before a run up to date when it starts, and again when a run
+/// changes the archive while it serves: every search result's page is there, as it is now.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_serve_command_keeps_the_site_up_to_date_with_the_archive() {
+    let server = FeedServer::start().await;
+    let feed = |items: &[(&str, &str)]| {
+        let items: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|(link, title)| (*link, *title, "<p>冬奥 报道</p>"))
+            .collect();
+        common::rss(&items)
+    };
+    let one = ("https://e.com/1", "第一篇");
+    let two = ("https://e.com/2", "第二篇");
+    server.set("/f", feed(&[one]));
+    let archive = TempArchive::new(&[("源", vec![server.url("/f")])], "");
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    assert_eq!(archive.cli(&["build"], None).0, 0);
+    // A run after the build: the site lacks the second article when `serve` starts.
+    server.set("/f", feed(&[one, two]));
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+
+    let (_serve, base) = common::start_serve(&archive);
+    let client = reqwest::Client::new();
+    let pages_of = async |query: &str| -> Vec<(String, u16, String)> {
+        let answer = api_search(&base, query).await;
+        let mut pages = Vec::new();
+        for hit in answer["hits"].as_array().unwrap() {
+            let url = hit["url"].as_str().unwrap();
+            let response = client.get(format!("{base}/{url}")).send().await.unwrap();
+            let status = response.status().as_u16();
+            pages.push((url.to_string(), status, response.text().await.unwrap()));
+        }
+        pages
+    };
+    let pages = pages_of("冬奥").await;
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    for (url, status, _) in &pages {
+        assert_eq!(*status, 200, "{url}");
+    }
+    let home = client
+        .get(&base)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("第二篇"), "{home}");
+
+    // While it serves: a new article, and the first one's title edited.
+    let three = ("https://e.com/3", "第三篇");
+    let edited = ("https://e.com/1", "第一篇改");
+    server.set("/f", feed(&[edited, two, three]));
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    let pages = pages_of("冬奥").await;
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    for (url, status, _) in &pages {
+        assert_eq!(*status, 200, "{url}");
+    }
+    assert!(
+        pages
+            .iter()
+            .any(|(_, _, text)| text.contains("<h1>第一篇改</h1>")),
+        "the edited title"
+    );
+}

@@ -495,3 +495,327 @@ async fn a_template_change_renders_every_page_and_the_index_follows_an_edit() {
     assert_eq!(titles("亚运"), ["第一条"]);
     assert_eq!(titles("韩国"), ["第二条"]);
 }
+
+/// An RSS feed of `(guid, title, content, RFC 2822 date)` items.
+fn dated_rss(items: &[(&str, &str, &str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>t</title><link>https://example.com/</link>\n",
+    );
+    for (guid, title, content, date) in items {
+        out.push_str(&format!(
+            "<item><title><![CDATA[{title}]]></title><description><![CDATA[{content}]]></description>\
+             <pubDate>{date}</pubDate><guid>{guid}</guid><link>{guid}</link></item>\n"
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// Every `.html` and `.xml` file of the site, by path relative to it.
+fn site_pages(site: &std::path::Path) -> Vec<(String, String)> {
+    snapshot(site)
+        .into_iter()
+        .filter(|(p, _, _)| p.extension().is_some_and(|e| e == "html" || e == "xml"))
+        .map(|(p, bytes, _)| {
+            let relative = p.strip_prefix(site).unwrap().to_string_lossy().into_owned();
+            (relative, String::from_utf8(bytes).unwrap())
+        })
+        .collect()
+}
+
+/// The relative links of the site's pages that lead to no file: `(page, href)`.
+fn broken_links(site: &std::path::Path) -> Vec<(String, String)> {
+    let mut broken = Vec::new();
+    for (page, html) in site_pages(site) {
+        if !page.ends_with(".html") {
+            continue;
+        }
+        let folder = std::path::Path::new(&page).parent().unwrap().to_path_buf();
+        for piece in html.split("href=\"").skip(1) {
+            let href = &piece[..piece.find('"').unwrap()];
+            if href.contains(':') || href.starts_with('#') || href.is_empty() {
+                continue;
+            }
+            let href_path = href.split(['?', '#']).next().unwrap();
+            let mut target = site.join(&folder);
+            for segment in href_path.split('/') {
+                match segment {
+                    "." | "" => {}
+                    ".." => {
+                        target.pop();
+                    }
+                    name => target.push(name),
+                }
+            }
+            if !target.is_file() {
+                broken.push((page.clone(), href.to_string()));
+            }
+        }
+    }
+    broken
+}
+
+/// Characters XML 1.0 forbids (the C0 controls but tab, line feed and carriage return;
+/// U+FFFE, U+FFFF).
+fn forbidden_in_xml(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+        })
+        .collect()
+}
+
+/// `build --out DIR` into a folder holding the user's own files: only pages the site's builds
+/// wrote are ever removed.
+#[tokio::test(flavor = "multi_thread")]
+async fn build_removes_only_pages_it_wrote_itself() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a",
+        rss(&[
+            ("https://e.com/1", "留下的", "<p>一</p>"),
+            ("https://e.com/2", "要隐藏的", "<p>二</p>"),
+        ]),
+    );
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    let out = archive.dir.path().join("public");
+    let mine = [
+        "index2.html",
+        "notes/about.html",
+        "notes/feed.xml",
+        "a/mine.html",
+        "days/my-day.html",
+        "sources/mine/index.html",
+        "keep.txt",
+    ];
+    for name in mine {
+        let path = out.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "my own").unwrap();
+    }
+    let build = || {
+        let (code, out_text, err) = archive.cli(&["build", "--out", out.to_str().unwrap()], None);
+        assert_eq!(code, 0, "{err}");
+        out_text
+    };
+    // A first build (no state of its own yet) removes nothing.
+    build();
+    for name in mine {
+        assert_eq!(read(out.join(name)), "my own", "{name}");
+    }
+    let hidden: Vec<PathBuf> = std::fs::read_dir(out.join("a"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| read(p.clone()).contains("要隐藏的"))
+        .collect();
+    assert_eq!(hidden.len(), 1);
+
+    // A page the build wrote, of an article hidden since, is removed; the user's files stay,
+    // those added since the first build included.
+    std::fs::write(out.join("later.html"), "my own").unwrap();
+    let (code, _, err) = archive.cli(&["hide", "https://e.com/2", "--reason", "takedown"], None);
+    assert_eq!(code, 0, "{err}");
+    build();
+    assert!(!hidden[0].exists(), "the hidden article's page stayed");
+    for name in mine.iter().chain(&["later.html"]) {
+        assert_eq!(read(out.join(name)), "my own", "{name}");
+    }
+}
+
+/// `[site] title` is on every page: changing it renders every page again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_site_title_shows_on_every_page() {
+    let server = FeedServer::start().await;
+    server.set("/a", numbered_rss(1..=3));
+    server.set("/b", numbered_rss(4..=5));
+    let archive = TempArchive::new(
+        &[("A", vec![server.url("/a")]), ("B", vec![server.url("/b")])],
+        "[site]\ntitle = \"旧的标题\"\n",
+    );
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    assert_eq!(archive.cli(&["build"], None).0, 0);
+    let config = std::fs::read_to_string(&archive.config).unwrap();
+    std::fs::write(&archive.config, config.replace("旧的标题", "新的标题")).unwrap();
+    let (code, _, err) = archive.cli(&["build"], None);
+    assert_eq!(code, 0, "{err}");
+    let pages = site_pages(&site(&archive));
+    assert!(pages.len() > 10, "{}", pages.len());
+    for (page, text) in pages {
+        assert!(!text.contains("旧的标题"), "{page} keeps the old title");
+        assert!(text.contains("新的标题"), "{page} lacks the new title");
+    }
+}
+
+/// Two source ids that make the same folder name (`src a`, `src/a`) keep their folders whatever
+/// the order the build meets them in, and no page links to a folder that is not there.
+#[tokio::test(flavor = "multi_thread")]
+async fn colliding_source_folders_stay_put_and_every_link_holds() {
+    let server = FeedServer::start().await;
+    let old = (
+        "https://e.com/1",
+        "甲一",
+        "<p>一</p>",
+        "Sat, 03 Apr 2021 10:00:00 GMT",
+    );
+    let newer = (
+        "https://f.com/1",
+        "乙一",
+        "<p>二</p>",
+        "Sun, 04 Apr 2021 10:00:00 GMT",
+    );
+    server.set("/a", dated_rss(&[old]));
+    server.set("/b", dated_rss(&[newer]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("newsvault.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "archive = \"archive\"\n[[source]]\nname = \"甲\"\nid = \"src a\"\nfeeds = [{:?}]\n\
+             [[source]]\nname = \"乙\"\nid = \"src/a\"\nfeeds = [{:?}]\n",
+            server.url("/a"),
+            server.url("/b"),
+        ),
+    )
+    .unwrap();
+    let archive = TempArchive {
+        dir,
+        config: config.clone(),
+    };
+    let folders = |archive: &TempArchive| -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(site(archive).join("sources")).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                let index = read(entry.path().join("index.html"));
+                let name = if index.contains("<h1>甲</h1>") {
+                    "甲"
+                } else {
+                    "乙"
+                };
+                found.push((
+                    name.to_string(),
+                    entry.file_name().to_string_lossy().into_owned(),
+                ));
+            }
+        }
+        found.sort();
+        found
+    };
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    assert_eq!(archive.cli(&["build"], None).0, 0);
+    let before = folders(&archive);
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert_eq!(
+        broken_links(&site(&archive)),
+        Vec::<(String, String)>::new()
+    );
+
+    // 甲 gets the newest article: the walk meets its source first now.
+    let newest = (
+        "https://e.com/2",
+        "甲二",
+        "<p>三</p>",
+        "Mon, 05 Apr 2021 10:00:00 GMT",
+    );
+    server.set("/a", dated_rss(&[old, newest]));
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    let (code, _, err) = archive.cli(&["build"], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(folders(&archive), before);
+    assert_eq!(
+        broken_links(&site(&archive)),
+        Vec::<(String, String)>::new()
+    );
+}
+
+/// An imported post whose `from:` is a `javascript:` link: neither the article's page nor the
+/// Atom feed makes it a link.
+#[tokio::test(flavor = "multi_thread")]
+async fn javascript_links_of_imported_posts_are_never_links_in_the_site() {
+    let archive = TempArchive::new(&[("联合早报", vec!["https://e.com/feed".into()])], "");
+    let posts = archive.dir.path().join("old/_posts");
+    std::fs::create_dir_all(&posts).unwrap();
+    std::fs::write(
+        posts.join("2021-04-04-evil.md"),
+        "---\nlayout: post\ntitle: \"evil link\"\ndate: 2021-04-04T08:45:53.966Z\n\
+         author: 联合早报\nfrom: javascript:alert(document.domain)\ntags: [ 联合早报 ]\n\
+         categories: [ 联合早报 ]\n---\n<!--1617572220000-->\n\
+         [evil link](javascript:alert(document.domain))\n------\n\n<div>\n<p>正文 冬奥</p>\n</div>\n",
+    )
+    .unwrap();
+    let (code, _, err) = archive.cli(&["import", "jekyll", posts.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = archive.cli(&["build"], None);
+    assert_eq!(code, 0, "{err}");
+    let page = read(page_with(&archive, "evil link"));
+    assert!(page.contains("正文 冬奥"), "{page}");
+    let feed = read(site(&archive).join("feed.xml"));
+    assert!(feed.contains("evil link"), "{feed}");
+    for (name, text) in [("page", &page), ("feed", &feed)] {
+        assert!(
+            !text.to_lowercase().contains("javascript:"),
+            "{name}: {text}"
+        );
+    }
+}
+
+/// A control character in an article (`&#1;`) stays out of the Atom feed, which stays
+/// well-formed XML, and out of the pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn control_characters_stay_out_of_the_feed_and_the_pages() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a",
+        rss(&[("https://e.com/1", "控制字符", "<p>前&#1;后&#x1F;尾</p>")]),
+    );
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    let (code, _, err) = archive.cli(&["build"], None);
+    assert_eq!(code, 0, "{err}");
+    let feed = read(site(&archive).join("feed.xml"));
+    assert!(feed.contains("前"), "{feed}");
+    assert_eq!(forbidden_in_xml(&feed), Vec::<char>::new(), "{feed:?}");
+    for (page, text) in site_pages(&site(&archive)) {
+        assert_eq!(forbidden_in_xml(&text), Vec::<char>::new(), "{page}");
+    }
+    let hits = search_files(&site(&archive), "前").unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        forbidden_in_xml(&hits[0].excerpt),
+        Vec::<char>::new(),
+        "{:?}",
+        hits[0]
+    );
+}
+
+/// An article without a title shows a placeholder wherever its title would be a link or a
+/// heading: pages, feed, search results.
+#[tokio::test(flavor = "multi_thread")]
+async fn untitled_articles_show_a_placeholder() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a",
+        rss(&[("https://e.com/1", "", "<p>没有标题的正文</p>")]),
+    );
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    assert_eq!(archive.cli(&["run"], None).0, 0);
+    let (code, _, err) = archive.cli(&["build"], None);
+    assert_eq!(code, 0, "{err}");
+    let site = site(&archive);
+    let page = read(page_with(&archive, "没有标题的正文"));
+    assert!(page.contains("<h1>(无标题)</h1>"), "{page}");
+    for (page, text) in site_pages(&site) {
+        assert!(!text.contains("\"></a>"), "{page}: an empty link");
+        assert!(!text.contains("<h1></h1>"), "{page}: an empty heading");
+    }
+    assert!(read(site.join("index.html")).contains(".html\">(无标题)</a>"));
+    assert!(read(site.join("feed.xml")).contains("<title>(无标题)</title>"));
+    let hits = search_files(&site, "标题").unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].title, "(无标题)");
+    let (code, out, err) = archive.cli(&["search", "标题", "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    let found: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(found["hits"][0]["title"], "(无标题)", "{found}");
+}

@@ -9,6 +9,8 @@
 //! - [`write_atomically`]: how an output file that exists is replaced (temporary file, then
 //!   rename), so a reader or a crash never sees half of it; [`write_new`]: how a file that does
 //!   not exist yet is created, in place, for callers that can tell an interrupted write later.
+//! - [`shown_title`]: the title the site, its feed and search results show, a placeholder for
+//!   an article without one.
 
 pub mod dates;
 pub mod git;
@@ -19,6 +21,20 @@ pub mod site;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// What the site, its feed and search results show for an article without a title (an empty
+/// link or heading otherwise).
+pub const UNTITLED: &str = "(无标题)";
+
+/// `title` as the site, its feed and search results show it: [`UNTITLED`] when it is empty or
+/// only white space. (The Jekyll posts keep the title as it is.)
+pub fn shown_title(title: &str) -> &str {
+    if title.trim().is_empty() {
+        UNTITLED
+    } else {
+        title
+    }
+}
 
 /// Prefix of the temporary files that [`write_atomically`] renames into place.
 pub const TEMP_PREFIX: &str = ".newsvault-tmp-";
@@ -136,6 +152,13 @@ pub fn sweep_temporary_files(folder: &Path) -> std::io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_article_without_a_title_shows_the_placeholder() {
+        assert_eq!(shown_title(""), UNTITLED);
+        assert_eq!(shown_title(" \n"), UNTITLED);
+        assert_eq!(shown_title("冬奥"), "冬奥");
+    }
 
     #[test]
     fn same_bytes_reads_to_the_first_difference() {

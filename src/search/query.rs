@@ -106,6 +106,11 @@ impl SearchIndex {
         })
     }
 
+    /// Makes searches see the index's last commit now, rather than when the reader notices it.
+    pub fn reload(&self) -> tantivy::Result<()> {
+        self.reader.reload()
+    }
+
     /// Number of articles in the index.
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
@@ -196,7 +201,7 @@ impl SearchIndex {
             let date_ms = int(f.date);
             hits.push(SearchHit {
                 id,
-                title: text(f.title),
+                title: crate::publish::shown_title(&text(f.title)).to_string(),
                 source: text(f.source_name),
                 source_id: text(f.source),
                 date_ms,

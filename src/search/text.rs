@@ -120,7 +120,7 @@ const BLOCK_TAGS: &[&str] = &[
 ];
 
 /// The entity at the start of `text` (`&…;`) and its length, for the common named entities
-/// and numeric references.
+/// and numeric references; `None` for a reference to NUL or another C0 control but white space.
 pub(crate) fn decode_entity(text: &str) -> Option<(char, usize)> {
     // Entities are short; look at the first 12 characters (not bytes: the text is any Unicode).
     let window = text
@@ -142,6 +142,11 @@ pub(crate) fn decode_entity(text: &str) -> Option<(char, usize)> {
         _ if name.starts_with('#') => char::from_u32(name[1..].parse().ok()?)?,
         _ => return None,
     };
+    // NUL and the other C0 controls (`&#1;`) are no text: the reference is refused (left as
+    // written). Tab, line feed and carriage return are white space.
+    if c < ' ' && !matches!(c, '\t' | '\n' | '\r') {
+        return None;
+    }
     Some((c, end + 1))
 }
 
@@ -154,6 +159,17 @@ mod tests {
         let text =
             plain_text("<p>中韩&amp;外长</p><script>alert(1)</script><p>会谈&#x4E2D;&nbsp;x</p>");
         assert_eq!(text, "中韩&外长\n会谈中 x");
+    }
+
+    #[test]
+    fn references_to_control_characters_are_refused() {
+        for reference in ["&#0;", "&#1;", "&#x1F;", "&#x0;", "&#27;"] {
+            assert_eq!(decode_entity(reference), None, "{reference}");
+        }
+        assert_eq!(decode_entity("&#9;"), Some(('\t', 4)));
+        assert_eq!(decode_entity("&#x4E2D;"), Some(('中', 8)));
+        let text = plain_text("<p>前&#1;后&#x1F;尾</p>");
+        assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
     }
 
     #[test]

@@ -416,6 +416,15 @@ impl Store {
         Some(Store::open_existing(Path::new(path)))
     }
 
+    /// A number that changes when another connection (another process: a `run`, a `hide`)
+    /// commits to the store, as SQLite's `PRAGMA data_version` counts: cheap to ask, for a
+    /// reader that keeps something derived from the store current (`serve` and its site).
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
     /// Brings the schema to [`SCHEMA_VERSION`]; on a `read_only` connection an older schema is
     /// [`StoreError::CannotMigrate`].
     fn migrate(&self, path: &Path, read_only: bool) -> Result<()> {

@@ -372,7 +372,7 @@ impl Drop for Serve {
     }
 }
 
-/// Starts `newsvault serve --addr 127.0.0.1:0` for `archive` (it builds the missing site first)
+/// Starts `newsvault serve --addr 127.0.0.1:0` for `archive` (it brings the site up to date first)
 /// and returns it with its base URL, read from its first line.
 pub fn start_serve(archive: &TempArchive) -> (Serve, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_newsvault"))

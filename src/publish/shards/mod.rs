@@ -85,7 +85,7 @@ pub use terms::{decode_postings, encode_postings, fnv1a32, index_terms, is_cjk, 
 pub const FORMAT: u32 = 1;
 /// The format of [`STATE_FILE`]: bump when the files, the analysis or [`fingerprint`] change,
 /// so that the index is written again whole (a state of another format is not trusted).
-const STATE_FORMAT: u32 = 2;
+const STATE_FORMAT: u32 = 3;
 /// The index's folder, inside the site.
 pub const DIR: &str = "search";
 /// The index's memory of what it holds, in the site's folder.
@@ -1003,8 +1003,10 @@ fn analyse(jobs: std::sync::mpsc::Receiver<Job>, done: std::sync::mpsc::Sender<P
 }
 
 fn doc_entry(doc: &Text) -> DocEntry {
-    let mut title: String = doc.title.chars().take(TITLE_CHARS).collect();
-    if title.len() < doc.title.len() {
+    // An article without a title shows the site's placeholder, not an empty link.
+    let whole = crate::publish::shown_title(&doc.title);
+    let mut title: String = whole.chars().take(TITLE_CHARS).collect();
+    if title.len() < whole.len() {
         title.push('…');
     }
     DocEntry {

@@ -1,6 +1,8 @@
 //! The output folder: what it holds before a build (read once), pages written in place or
 //! replaced atomically (a page with the same bytes left untouched), every path the build
-//! produced remembered, and the pages it no longer produces removed.
+//! produced remembered, and the pages an earlier build wrote that this one no longer produces
+//! removed. The folder may hold files of its owner's (`build --out DIR`): a page is removed only
+//! when the build state says a build wrote it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -87,16 +89,19 @@ pub(super) fn pages_on_disk(out: &Path) -> std::io::Result<HashSet<String>> {
     Ok(pages)
 }
 
-/// Removes the pages (`.html` and `.xml` files) of the output folder that this build did not
-/// produce.
+/// Removes the pages (`.html` and `.xml` files) of the output folder that an earlier build
+/// wrote (`built`, from the build state) and this one did not produce. Any other file is not
+/// the build's to remove: with no state, nothing is removed.
 pub(super) fn remove_stale(
     out: &Path,
     on_disk: &HashSet<String>,
+    built: &HashSet<String>,
     keep: &HashSet<String>,
 ) -> std::io::Result<usize> {
     let mut removed = 0;
-    let pages = on_disk
-        .difference(keep)
+    let pages = built
+        .iter()
+        .filter(|path| on_disk.contains(*path) && !keep.contains(*path))
         .filter(|path| path.ends_with(".html") || path.ends_with(".xml"));
     for page in pages {
         match std::fs::remove_file(out.join(page)) {
@@ -113,12 +118,16 @@ pub(super) fn remove_stale(
 /// place ([`write_new`]: a full build into an empty folder makes each page with one file
 /// operation instead of three). A build killed during such a write leaves part of a page, which
 /// the next build must not trust: the build state goes before the first one, so the next build
-/// renders every page and compares it with the disk.
+/// renders every page and compares it with the disk. The state is not removed but replaced by
+/// `forgotten_state`, which trusts no fingerprint and keeps only the list of the pages builds
+/// wrote, so that the next build still knows which pages are its own to remove.
 pub(super) struct InPlace<'a> {
     pub(super) out: &'a Path,
     pub(super) on_disk: &'a HashSet<String>,
     pub(super) state: &'a Path,
-    /// Whether the state is gone (or could not be removed: then every write is atomic).
+    /// The state that replaces the last build's before the first page is written in place.
+    pub(super) forgotten_state: Vec<u8>,
+    /// Whether the state is forgotten (or could not be: then every write is atomic).
     pub(super) forgotten: OnceLock<bool>,
 }
 
@@ -133,10 +142,7 @@ impl InPlace<'_> {
         let forgotten = || {
             *self
                 .forgotten
-                .get_or_init(|| match std::fs::remove_file(self.state) {
-                    Ok(()) => true,
-                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-                })
+                .get_or_init(|| write_atomically(self.state, &self.forgotten_state).is_ok())
         };
         if !self.on_disk.contains(relative)
             && forgotten()
@@ -162,7 +168,7 @@ mod tests {
         std::fs::create_dir(out.join("assets")).unwrap();
         std::fs::write(out.join("assets/site.css"), "a{}").unwrap();
         let state = out.join(STATE_FILE);
-        std::fs::write(&state, "{}").unwrap();
+        std::fs::write(&state, "{\"templates\":\"t\"}").unwrap();
         let on_disk = pages_on_disk(out).unwrap();
         assert_eq!(
             on_disk,
@@ -172,18 +178,49 @@ mod tests {
             out,
             on_disk: &on_disk,
             state: &state,
+            forgotten_state: b"{\"templates\":\"\"}".to_vec(),
             forgotten: OnceLock::new(),
         };
         // A page on disk is replaced atomically: the state stays.
         assert!(in_place.write("a/1.html", b"new").unwrap());
         assert!(!in_place.write("a/1.html", b"new").unwrap());
         assert!(in_place.write("assets/site.css", b"b{}").unwrap());
-        assert!(state.exists());
-        // A new page is created in place, and the state goes first: had the build been killed
-        // during the write, the next build would not trust the half page.
+        assert_eq!(std::fs::read(&state).unwrap(), b"{\"templates\":\"t\"}");
+        // A new page is created in place, and the state is forgotten first: had the build been
+        // killed during the write, the next build would not trust the half page.
         assert!(in_place.write("a/2.html", b"two").unwrap());
-        assert!(!state.exists());
+        assert_eq!(std::fs::read(&state).unwrap(), b"{\"templates\":\"\"}");
         assert_eq!(std::fs::read(out.join("a/2.html")).unwrap(), b"two");
         assert_eq!(std::fs::read(out.join("a/1.html")).unwrap(), b"new");
+    }
+
+    #[test]
+    fn only_pages_a_build_wrote_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        for name in [
+            "a/1.html",
+            "a/2.html",
+            "mine.html",
+            "notes/feed.xml",
+            "days/x.html",
+        ] {
+            let path = out.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
+        let on_disk = pages_on_disk(out).unwrap();
+        let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<HashSet<_>>();
+        // No state: nothing is removed.
+        let keep = set(&["a/1.html"]);
+        assert_eq!(remove_stale(out, &on_disk, &set(&[]), &keep).unwrap(), 0);
+        assert_eq!(pages_on_disk(out).unwrap(), on_disk);
+        // Pages a build wrote and this one did not are; the others stay.
+        let built = set(&["a/1.html", "a/2.html", "days/x.html", "gone.html"]);
+        assert_eq!(remove_stale(out, &on_disk, &built, &keep).unwrap(), 2);
+        assert_eq!(
+            pages_on_disk(out).unwrap(),
+            set(&["a/1.html", "mine.html", "notes/feed.xml"])
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The pages that list articles: the home page, the sources, each source's months and each
 //! day, numbered from the oldest so that a new article rewrites only the newest page of its
-//! day and month; and the Atom feed of the latest articles.
+//! day and month; and the Atom feed of the latest articles (an article's own link in it only
+//! when the site may show it).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -10,8 +11,10 @@ use ring::digest::{Context, SHA256, digest};
 use serde::Serialize;
 
 use crate::publish::dates::iso;
+use crate::publish::shown_title;
 
 use super::files::Writer;
+use super::pages::shown_link;
 use super::templates::template_error;
 use super::{HOME_DAYS, Item, LATEST, PAGE_SIZE, SiteError, SiteOptions, Slugs, val};
 
@@ -332,9 +335,9 @@ pub(super) fn render_feed(
         .map(|item| {
             context! {
                 id => item.id,
-                title => item.title.clone(),
+                title => shown_title(&item.title),
                 url => item.url(),
-                link => item.link.clone(),
+                link => shown_link(&item.link),
                 source => item.source.clone(),
                 updated => iso(item.updated_ms),
                 published => item.published_ms.map(iso),

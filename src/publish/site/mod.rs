@@ -5,6 +5,9 @@
 //! site works from any sub-path of a static host):
 //!
 //! - `index.html`: the latest articles, the sources, the latest days.
+//!
+//! An article without a title shows [`UNTITLED`](crate::publish::UNTITLED) wherever its title
+//! would be (links, headings, the feed).
 //! - `a/<id>.html`: one article: title, source, original link, published and archived times, the
 //!   content sanitised with [`sanitise`](crate::content::clean::sanitise) (every article,
 //!   verbatim sources too), its versions with a character diff between each and the one before,
@@ -26,12 +29,17 @@
 //! renders only the pages whose fingerprint changed (every page when a template changed). What
 //! is on disk is read once, as a listing (`pages_on_disk`). A page that exists is replaced
 //! through [`write_atomically`], which leaves a file with the same bytes untouched; a new one is
-//! created in place (`InPlace`). Pages of articles that left the site (hidden) are removed.
+//! created in place (`InPlace`). Pages of articles that left the site (hidden) are removed, and
+//! only pages a build wrote: the state lists them, and a file the state does not name (the
+//! owner's own, in a folder given to `build --out`) is never touched.
 //!
 //! A full build (no state, or new templates) walks the store twice: the articles' metadata
 //! first (the store's covering index), which is all the lists and the static search index need
 //! to plan, then every body once, handed both to the page workers and, on a thread of its own
 //! with a connection of its own, to the static index's readers ([`super::shards::SharedWalk`]).
+//!
+//! One build writes a folder at a time: a build holds an `flock` on `.newsvault-build.lock` in
+//! it, and another (`serve` keeping its site current, `hide`, `build`) waits for it.
 //!
 //! Templates are embedded from `templates/`; a folder named by `[site] templates` replaces any
 //! of them, file by file (same names, `assets/` included).
@@ -40,7 +48,7 @@
 //! pages that list them and the feed, `files` writes into the output folder, and `templates`
 //! holds the templates and assets.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -52,7 +60,7 @@ use thiserror::Error;
 
 use crate::publish::dates::{day, format_time, iso};
 use crate::publish::shards::ShardReport;
-use crate::publish::write_atomically;
+use crate::publish::{shown_title, write_atomically};
 use crate::search::plain_text;
 use crate::store::{ArticleRecord, Store, StoreError};
 
@@ -75,8 +83,10 @@ pub const LATEST: usize = 50;
 const HOME_DAYS: usize = 14;
 /// The build's memory of what it rendered, in the output folder.
 pub const STATE_FILE: &str = ".newsvault-build.json";
+/// Held (an `flock`) while a build writes the output folder, in it.
+const LOCK_FILE: &str = ".newsvault-build.lock";
 /// Bump when the data given to templates changes shape, so old pages are all rendered again.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 5;
 /// Articles waiting for a page worker, at most.
 const BATCH: usize = 128;
 
@@ -133,7 +143,8 @@ pub struct SiteReport {
 /// nothing leaves the file as it was (a site kept in git or behind a cache sees no change).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct BuildState {
-    /// Fingerprint of the templates and [`FORMAT`]; a change renders every article again.
+    /// Fingerprint of the templates, [`FORMAT`] and the site's title; a change renders every page
+    /// again.
     templates: String,
     /// Article id → fingerprint of what its page shows.
     #[serde(serialize_with = "in_key_order")]
@@ -141,6 +152,52 @@ struct BuildState {
     /// List page (day or month, by path) → fingerprint of the articles it lists.
     #[serde(default, serialize_with = "in_key_order")]
     lists: HashMap<String, String>,
+    /// The other pages the build wrote (home page, indexes, feed, …; not the article and list
+    /// pages above): with those, the pages a later build may remove when it no longer makes
+    /// them. `None` in a state written before builds kept it.
+    #[serde(default)]
+    pages: Option<BTreeSet<String>>,
+}
+
+impl BuildState {
+    /// Every page this state says a build wrote. A state written before builds listed their
+    /// pages names its article and list pages; the build's other pages are the fixed ones and
+    /// the sources' index pages on disk.
+    fn built(&self, on_disk: &HashSet<String>) -> HashSet<String> {
+        let mut built: HashSet<String> = self
+            .articles
+            .keys()
+            .map(|id| format!("a/{id}.html"))
+            .chain(self.lists.keys().cloned())
+            .collect();
+        match &self.pages {
+            Some(pages) => built.extend(pages.iter().cloned()),
+            None if !self.templates.is_empty() => {
+                built.extend(
+                    on_disk
+                        .iter()
+                        .filter(|path| {
+                            path.strip_prefix("sources/")
+                                .and_then(|p| p.strip_suffix("/index.html"))
+                                .is_some_and(|slug| !slug.contains('/'))
+                        })
+                        .cloned(),
+                );
+                built.extend(
+                    [
+                        "index.html",
+                        "feed.xml",
+                        "search.html",
+                        "days/index.html",
+                        "sources/index.html",
+                    ]
+                    .map(String::from),
+                );
+            }
+            None => {}
+        }
+        built
+    }
 }
 
 fn in_key_order<K: Ord + Serialize, V: Serialize, S: serde::Serializer>(
@@ -183,7 +240,7 @@ impl Serialize for Item {
         use serde::ser::SerializeStruct;
         let mut item = serializer.serialize_struct("Item", 8)?;
         item.serialize_field("id", &self.id)?;
-        item.serialize_field("title", &self.title)?;
+        item.serialize_field("title", shown_title(&self.title))?;
         item.serialize_field("source", &self.source)?;
         item.serialize_field("source_url", &format!("sources/{}/index.html", self.slug))?;
         item.serialize_field("url", &self.url())?;
@@ -202,22 +259,40 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         move |cause| SiteError::Write { path, cause }
     };
     std::fs::create_dir_all(out).map_err(write_error(out))?;
+    // One build of a folder at a time (`serve` builds while it serves, `hide` after hiding):
+    // the others wait. The file is never removed (see `crate::lock`).
+    let lock_path = out.join(LOCK_FILE);
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(write_error(&lock_path))?;
+    lock.lock().map_err(write_error(&lock_path))?;
     let on_disk = pages_on_disk(out).map_err(write_error(out))?;
     let env = environment(options.templates.as_deref())?;
-    let templates_hash = templates_fingerprint(options.templates.as_deref())?;
+    let templates_hash = templates_fingerprint(options.templates.as_deref(), &options.title)?;
     let state_path = out.join(STATE_FILE);
-    let in_place = InPlace {
-        out,
-        on_disk: &on_disk,
-        state: &state_path,
-        forgotten: OnceLock::new(),
-    };
     let old: BuildState = std::fs::read(&state_path)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
+    let built_before = old.built(&on_disk);
     let same_templates = old.templates == templates_hash;
     let generated = format_time(options.now_ms);
+    // What the state becomes while pages are written in place: no fingerprint trusted, the
+    // pages builds wrote still known.
+    let forgotten = BuildState {
+        pages: Some(built_before.iter().cloned().collect()),
+        ..BuildState::default()
+    };
+    let in_place = InPlace {
+        out,
+        on_disk: &on_disk,
+        state: &state_path,
+        forgotten_state: serde_json::to_vec(&forgotten).expect("the build state serialises"),
+        forgotten: OnceLock::new(),
+    };
 
     let mut writer = Writer {
         out,
@@ -235,9 +310,10 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         templates: templates_hash,
         articles: HashMap::new(),
         lists: HashMap::new(),
+        pages: None,
     };
     let mut items: Vec<Item> = Vec::new();
-    let mut slugs = Slugs::default();
+    let slugs = Slugs::new(store.source_ids()?);
     let page_dir = out.join("a");
     std::fs::create_dir_all(&page_dir).map_err(write_error(&page_dir))?;
 
@@ -269,7 +345,8 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
                 if let Some(walk) = search_walk.as_mut() {
                     walk.article(&record);
                 }
-                let print = fingerprint(&record);
+                let slug = slugs.get(&record.source_id);
+                let print = fingerprint(&record, &slug);
                 let path = format!("a/{}.html", record.id);
                 let fresh = same_templates
                     && old.articles.get(&record.id) == Some(&print)
@@ -278,7 +355,6 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
                 if (!fresh && !full) || latest {
                     record.body = store.article_body(record.id)?;
                 }
-                let slug = slugs.slug(&record.source_id);
                 let mut item = item_of(&record, &slug, latest);
                 item.print = print.clone();
                 writer.keep.insert(path);
@@ -402,7 +478,8 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
         };
         writer.write(name, &bytes)?;
     }
-    writer.report.removed = remove_stale(out, &on_disk, &writer.keep).map_err(write_error(out))?;
+    writer.report.removed =
+        remove_stale(out, &on_disk, &built_before, &writer.keep).map_err(write_error(out))?;
     // Search on a static host: the index as small files under `search/` (written beside the
     // pages by a full build).
     let indexed = match (indexed, search_walk) {
@@ -414,6 +491,19 @@ pub fn build_site(store: &Store, options: &SiteOptions) -> Result<SiteReport, Si
     };
     indexed.add_to(&mut writer.report);
     state.lists = std::mem::take(&mut writer.lists);
+    let article_pages: HashSet<String> = state
+        .articles
+        .keys()
+        .map(|id| format!("a/{id}.html"))
+        .collect();
+    state.pages = Some(
+        writer
+            .keep
+            .iter()
+            .filter(|path| !article_pages.contains(*path) && !state.lists.contains_key(*path))
+            .cloned()
+            .collect(),
+    );
     let state_bytes = serde_json::to_vec(&state).expect("the build state serialises");
     write_atomically(&state_path, &state_bytes).map_err(write_error(&state_path))?;
     Ok(writer.report)
@@ -455,14 +545,16 @@ fn walk_metadata(
 }
 
 /// What an article page shows, hashed: the page is rendered again when this changes. The text
-/// is in the store's revision of the article, which any change to it bumps.
-fn fingerprint(record: &ArticleRecord) -> String {
+/// is in the store's revision of the article, which any change to it bumps; `slug` is its
+/// source's folder, which the page (and every list showing it) links to.
+fn fingerprint(record: &ArticleRecord, slug: &str) -> String {
     let mut hash = Context::new(&SHA256);
     for text in [
         &record.source_id,
         &record.source_name,
         &record.title,
         &record.link,
+        slug,
     ] {
         hash.update(&(text.len() as u64).to_le_bytes());
         hash.update(text.as_bytes());
@@ -515,47 +607,72 @@ fn item_of(record: &ArticleRecord, slug: &str, with_summary: bool) -> Item {
 }
 
 /// Folder names of sources: the id's letters, digits, `-` and `_` (any script), other characters
-/// as `-`; a short hash of the id when that leaves nothing or collides.
+/// as `-`. Ids whose names would be the same (ignoring case: `src a`, `src/a`, `SRC-A`) are a
+/// collision group: the smallest id of it (by bytes) keeps the plain name, the others get a short
+/// hash of their id after it; a name that would be empty or `index` is the hash alone (`s…`) or
+/// gets it too. So a source's folder depends on the archive's source ids only, never on the order
+/// the build meets them in.
 #[derive(Debug, Default)]
 struct Slugs {
     by_id: HashMap<String, String>,
-    taken: HashSet<String>,
 }
 
 impl Slugs {
-    fn slug(&mut self, id: &str) -> String {
-        if let Some(slug) = self.by_id.get(id) {
-            return slug.clone();
+    /// The folder names of the sources `ids` (every source of the store).
+    fn new(ids: impl IntoIterator<Item = String>) -> Slugs {
+        let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for id in ids {
+            groups
+                .entry(plain_slug(&id).to_lowercase())
+                .or_default()
+                .insert(id);
         }
-        let mut slug: String = id
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '_' {
-                    c
+        let mut by_id = HashMap::new();
+        for members in groups.into_values() {
+            for (i, id) in members.into_iter().enumerate() {
+                let plain = plain_slug(&id);
+                let slug = if i == 0 && !plain.is_empty() && plain != "index" {
+                    plain
                 } else {
-                    '-'
-                }
-            })
-            .collect();
-        slug = slug.trim_matches('-').to_string();
-        if slug.is_empty() || slug == "index" || self.taken.contains(&slug.to_lowercase()) {
-            let hash = hex::encode(&digest(&SHA256, id.as_bytes()).as_ref()[..4]);
-            slug = if slug.is_empty() {
-                format!("s{hash}")
-            } else {
-                format!("{slug}-{hash}")
-            };
+                    hashed_slug(&id)
+                };
+                by_id.insert(id, slug);
+            }
         }
-        self.taken.insert(slug.to_lowercase());
-        self.by_id.insert(id.to_string(), slug.clone());
-        slug
+        Slugs { by_id }
     }
 
+    /// The folder of source `id`; one the store did not list when the build began (none should
+    /// be) gets the hashed name, which no plain name takes.
     fn get(&self, id: &str) -> String {
         self.by_id
             .get(id)
             .cloned()
-            .unwrap_or_else(|| id.to_string())
+            .unwrap_or_else(|| hashed_slug(id))
+    }
+}
+
+/// `id` as a folder name, before collisions: letters, digits, `-` and `_` kept, the rest `-`.
+fn plain_slug(id: &str) -> String {
+    let slug: String = id
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    slug.trim_matches('-').to_string()
+}
+
+/// `id` as a folder name with a short hash of it: for the ids of a collision but its first.
+fn hashed_slug(id: &str) -> String {
+    let hash = hex::encode(&digest(&SHA256, id.as_bytes()).as_ref()[..4]);
+    match plain_slug(id) {
+        plain if plain.is_empty() => format!("s{hash}"),
+        plain => format!("{plain}-{hash}"),
     }
 }
 
@@ -642,12 +759,50 @@ mod tests {
 
     #[test]
     fn slugs_keep_letters_of_any_script_and_stay_unique() {
-        let mut slugs = Slugs::default();
-        assert_eq!(slugs.slug("联合早报"), "联合早报");
-        assert_eq!(slugs.slug("bbc zh"), "bbc-zh");
-        let twin = slugs.slug("bbc/zh");
-        assert_ne!(twin, "bbc-zh");
-        assert!(twin.starts_with("bbc-zh-"));
-        assert!(slugs.slug("../..").starts_with('s'));
+        let ids = ["联合早报", "bbc zh", "bbc/zh", "BBC-ZH", "../..", "index"].map(String::from);
+        let slugs = Slugs::new(ids.clone());
+        assert_eq!(slugs.get("联合早报"), "联合早报");
+        // `BBC-ZH` is the smallest of the three.
+        assert_eq!(slugs.get("BBC-ZH"), "BBC-ZH");
+        for twin in ["bbc zh", "bbc/zh"] {
+            assert!(
+                slugs.get(twin).starts_with("bbc-zh-"),
+                "{}",
+                slugs.get(twin)
+            );
+        }
+        assert_ne!(slugs.get("bbc zh"), slugs.get("bbc/zh"));
+        assert!(slugs.get("../..").starts_with('s'));
+        assert!(slugs.get("index").starts_with("index-"));
+        let names: HashSet<String> = ids.iter().map(|id| slugs.get(id).to_lowercase()).collect();
+        assert_eq!(names.len(), ids.len());
+    }
+
+    #[test]
+    fn a_source_folder_depends_on_the_ids_not_their_order() {
+        let ids = ["src a", "src/a", "src-a", "b"].map(String::from);
+        let forward = Slugs::new(ids.clone());
+        let backward = Slugs::new(ids.iter().rev().cloned());
+        for id in &ids {
+            assert_eq!(forward.get(id), backward.get(id), "{id}");
+        }
+        // `src a` is the smallest of its collision group (a space before `-` and `/`).
+        assert_eq!(forward.get("src a"), "src-a");
+    }
+
+    #[test]
+    fn an_article_fingerprint_covers_its_source_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_of(&dir.path().join("store.sqlite"), 1);
+        let mut record = None;
+        store
+            .for_each_article_without_body(|r| {
+                record = Some(r);
+                Ok::<_, ()>(())
+            })
+            .unwrap()
+            .unwrap();
+        let record = record.unwrap();
+        assert_ne!(fingerprint(&record, "s"), fingerprint(&record, "s-1234"));
     }
 }

@@ -1,6 +1,7 @@
 //! Article pages: each rendered by a page worker from its record and versions, with a
 //! character diff between each version and the one before (`diff_html`), the content
-//! sanitised, and text escaped for HTML (`escape`).
+//! sanitised, text escaped for HTML (`escape`), and the article's link given to the template only
+//! when it is one the site may show ([`shown_link`]).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -10,7 +11,9 @@ use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
 use crate::content::clean::sanitise;
+use crate::content::is_showable_link;
 use crate::publish::dates::{day, format_time, iso};
+use crate::publish::shown_title;
 use crate::search::plain_text;
 use crate::store::ArticleRecord;
 
@@ -85,7 +88,7 @@ pub(super) fn version_views(versions: &[crate::store::VersionRecord]) -> Vec<Ver
         .iter()
         .enumerate()
         .map(|(i, v)| VersionView {
-            title: v.title.clone(),
+            title: shown_title(&v.title).to_string(),
             first_seen: format_time(v.first_seen_ms),
             first_seen_iso: iso(v.first_seen_ms),
             last_seen: format_time(v.last_seen_ms),
@@ -160,6 +163,30 @@ pub(super) fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `link` when the site may make it a link (a web URL or a relative one, by the rule feed items
+/// pass: [`is_showable_link`]), else empty. Articles imported from posts bring their `from:` as
+/// it was written, `javascript:` included.
+pub(super) fn shown_link(link: &str) -> &str {
+    if is_showable_link(link) { link } else { "" }
+}
+
+/// `text` without the characters XML 1.0 forbids: the C0 controls but tab, line feed and
+/// carriage return, and U+FFFE, U+FFFF (unchanged, and not copied, without them).
+pub(super) fn without_forbidden_chars(text: &str) -> Cow<'_, str> {
+    let forbidden = |c: char| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+    };
+    // The bytes first: a forbidden character is a C0 byte, or starts with 0xEF (so do many
+    // CJK punctuation marks, looked at more closely).
+    let suspect = text
+        .bytes()
+        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
+    if !suspect || !text.chars().any(forbidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().filter(|&c| !forbidden(c)).collect())
+}
+
 fn render_article(
     env: &Environment<'static>,
     record: &ArticleRecord,
@@ -172,10 +199,10 @@ fn render_article(
     let day = day(record.date_ms);
     let article = context! {
         id => record.id,
-        title => record.title.clone(),
+        title => shown_title(&record.title),
         source => record.source_name.clone(),
         source_url => format!("sources/{slug}/index.html"),
-        link => record.link.clone(),
+        link => shown_link(&record.link),
         day => day.clone(),
         day_url => format!("days/{day}.html"),
         published => record.published_ms.map(format_time),
@@ -205,6 +232,40 @@ fn render_article(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_web_and_relative_links_are_shown() {
+        for link in [
+            "https://e.com/1",
+            "http://e.com/?a=1&b=2",
+            "/relative/page",
+            "page.html",
+        ] {
+            assert_eq!(shown_link(link), link);
+        }
+        for link in [
+            "javascript:alert(1)",
+            " JavaScript:alert(1)",
+            "java\tscript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:x",
+            "",
+        ] {
+            assert_eq!(shown_link(link), "", "{link:?}");
+        }
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_left_out() {
+        assert_eq!(
+            without_forbidden_chars("前\u{1}后\u{1F}，\u{FFFE}\u{FFFF}\t\r\n"),
+            "前后，\t\r\n"
+        );
+        assert!(matches!(
+            without_forbidden_chars("冬奥，北京\n"),
+            Cow::Borrowed("冬奥，北京\n")
+        ));
+    }
 
     #[test]
     fn escaping_touches_the_five_characters_only() {

@@ -1,13 +1,14 @@
 //! The site's templates and assets: the built-in ones, embedded from `templates/`, and a
-//! folder's files that replace them by name; their fingerprint renders every page again
-//! when one of them changes.
+//! folder's files that replace them by name; their fingerprint (with the site's title, which
+//! every page shows) renders every page again when one of them changes.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use minijinja::Environment;
 use ring::digest::{Context, SHA256};
 
-use super::pages::escape;
+use super::pages::{escape, without_forbidden_chars};
 use super::{FORMAT, SiteError};
 
 /// The built-in templates, by name.
@@ -56,13 +57,21 @@ pub(super) fn environment(dir: Option<&Path>) -> Result<Environment<'static>, Si
     let mut env = Environment::new();
     // minijinja's HTML escaping also escapes `/`, which makes every URL unreadable in the source;
     // the five characters of [`escape`] are what HTML needs.
+    // Characters XML 1.0 forbids (C0 controls, U+FFFE, U+FFFF: `&#1;` in an article) are left
+    // out of every text written, escaped or safe (sanitised content, diffs), so `feed.xml` stays
+    // well-formed and the pages carry none.
     env.set_formatter(|out, state, value| {
-        if !value.is_safe()
-            && matches!(state.auto_escape(), minijinja::AutoEscape::Html)
+        if matches!(state.auto_escape(), minijinja::AutoEscape::Html)
             && let Some(text) = value.as_str()
         {
+            let text = without_forbidden_chars(text);
+            let text = if value.is_safe() {
+                text
+            } else {
+                Cow::Owned(escape(&text).into_owned())
+            };
             return out
-                .write_str(&escape(text))
+                .write_str(&text)
                 .map_err(|_| minijinja::Error::from(minijinja::ErrorKind::WriteFailure));
         }
         minijinja::escape_formatter(out, state, value)
@@ -95,9 +104,13 @@ pub(super) fn environment(dir: Option<&Path>) -> Result<Environment<'static>, Si
     Ok(env)
 }
 
-pub(super) fn templates_fingerprint(dir: Option<&Path>) -> Result<String, SiteError> {
+/// What every page is made with: the templates and assets, [`FORMAT`], this version and the
+/// site's `title` (on every page), hashed.
+pub(super) fn templates_fingerprint(dir: Option<&Path>, title: &str) -> Result<String, SiteError> {
     let mut hash = Context::new(&SHA256);
     hash.update(format!("{FORMAT}\n{}\n", env!("CARGO_PKG_VERSION")).as_bytes());
+    hash.update(&(title.len() as u64).to_le_bytes());
+    hash.update(title.as_bytes());
     for (name, builtin) in TEMPLATES.iter().chain(ASSETS) {
         hash.update(name.as_bytes());
         match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
@@ -126,5 +139,28 @@ mod tests {
     #[test]
     fn every_builtin_template_parses() {
         environment(None).unwrap();
+    }
+
+    #[test]
+    fn rendered_text_carries_no_character_xml_forbids() {
+        let env = environment(None).unwrap();
+        let xml = env
+            .render_named_str(
+                "t.xml",
+                "<t>{{ text }}</t>{{ safe }}",
+                minijinja::context! {
+                    text => "a\u{1}<b>\u{FFFF}\t\n",
+                    safe => minijinja::Value::from_safe_string("<p>\u{0}c\u{1F}</p>".into()),
+                },
+            )
+            .unwrap();
+        assert_eq!(xml, "<t>a&lt;b&gt;\t\n</t><p>c</p>");
+    }
+
+    #[test]
+    fn the_site_title_is_in_the_fingerprint() {
+        let one = templates_fingerprint(None, "存档").unwrap();
+        assert_eq!(one, templates_fingerprint(None, "存档").unwrap());
+        assert_ne!(one, templates_fingerprint(None, "新的存档").unwrap());
     }
 }
