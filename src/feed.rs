@@ -130,26 +130,30 @@ fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
 /// is treated as markup.
 fn text_sections(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
     use memchr::memmem::find;
+    // The next opening of each kind at or after `from`, found again only once passed: a
+    // search from every section to the end of the document for the kind it does not hold
+    // would read a feed of many CDATA sections once per section.
+    let next = |from: usize, open: &[u8]| find(&bytes[from..], open).map(|at| from + at);
     let mut sections = Vec::new();
-    let mut from = 0;
+    let (mut cdata, mut comment) = (next(0, b"<![CDATA["), next(0, b"<!--"));
     loop {
-        let rest = &bytes[from..];
-        let cdata = find(rest, b"<![CDATA[").map(|at| (at, &b"]]>"[..]));
-        let comment = find(rest, b"<!--").map(|at| (at, &b"-->"[..]));
-        let next = match (cdata, comment) {
-            (Some(c), Some(m)) => Some(if c.0 < m.0 { c } else { m }),
-            (c, m) => c.or(m),
+        let (open, close) = match (cdata, comment) {
+            (Some(c), Some(m)) if m < c => (m, &b"-->"[..]),
+            (Some(c), _) => (c, &b"]]>"[..]),
+            (None, Some(m)) => (m, &b"-->"[..]),
+            (None, None) => return sections,
         };
-        let Some((at, close)) = next else {
-            return sections;
-        };
-        let open = from + at;
         let Some(len) = find(&bytes[open + 4..], close) else {
             return sections;
         };
         let end = open + 4 + len + close.len();
         sections.push(open..end);
-        from = end;
+        if cdata.is_some_and(|c| c < end) {
+            cdata = next(end, b"<![CDATA[");
+        }
+        if comment.is_some_and(|m| m < end) {
+            comment = next(end, b"<!--");
+        }
     }
 }
 
