@@ -355,14 +355,6 @@ fn publish_jekyll(
     Ok(report)
 }
 
-/// Whether `a` and `b` are one folder (a folder that is not there is no other's).
-fn same_folder(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// Brings the HTML site up to date (incrementally) when one was built at its default place, so
 /// that a hidden article leaves it at once, not at the next `build`. A site that cannot be built
 /// is a warning: the article is hidden in the store and the Jekyll tree already.
@@ -458,12 +450,13 @@ pub fn import(config_path: &Path, what: &crate::cli::ImportCommand) -> Result<Ex
             // checkout) are written into it, byte for byte, with the lists and search.json: the
             // store now says they are the archive's.
             let archive_posts = config.archive.join(crate::publish::jekyll::POSTS_DIR);
-            let written = if summary.imported > 0 && !same_folder(posts, &archive_posts) {
-                store.mark_dirty_after(before)?;
-                Some(publish_jekyll(&config, &store, true)?)
-            } else {
-                None
-            };
+            let written =
+                if summary.imported > 0 && !crate::import::is_same_folder(posts, &archive_posts) {
+                    store.mark_dirty_after(before)?;
+                    Some(publish_jekyll(&config, &store, true)?)
+                } else {
+                    None
+                };
             // As after a run, the imported articles are found by `search` at once, unless runs
             // leave the index to `search`. Lean, as a run builds it: an import into a new store
             // (a CI cache lost) builds the index of the whole archive, unattended, and this sets

@@ -400,6 +400,11 @@ pub fn import_jekyll(
     if files.is_empty() {
         return Ok(ImportSummary::default());
     }
+    // Read from elsewhere, the posts are written into the archive's `_posts/` afterwards, never
+    // over a file already there.
+    let archive_posts = config.archive.join(crate::publish::jekyll::POSTS_DIR);
+    let elsewhere = !is_same_folder(posts_dir, &archive_posts);
+    let taken = |name: &str| elsewhere && archive_posts.join(name).symlink_metadata().is_ok();
     let chunks: Vec<&[OsString]> = files.chunks(CHUNK).collect();
     const BATCH_CHUNKS: usize = BATCH / CHUNK;
     let readers = std::thread::available_parallelism()
@@ -470,12 +475,21 @@ pub fn import_jekyll(
                         head: &post.head,
                         tail: &post.tail,
                     };
-                    match importer.import_post(source, &post.article, &record, now_ms)? {
+                    let outcome =
+                        importer.import_post(source, &post.article, &record, &taken, now_ms)?;
+                    match outcome {
                         ImportOutcome::Imported => summary.imported += 1,
                         ImportOutcome::Duplicate => summary.duplicates += 1,
                         ImportOutcome::NameHeldByOther => summary.skipped.push((
                             name.clone(),
                             "the store already holds another article under this file name".into(),
+                        )),
+                        ImportOutcome::NameOnDisk => summary.skipped.push((
+                            name.clone(),
+                            format!(
+                                "{} holds another file of this name, left as it is",
+                                archive_posts.display()
+                            ),
                         )),
                     }
                 }
@@ -493,6 +507,14 @@ pub fn import_jekyll(
         store.end_bulk_import()?;
     }
     Ok(summary)
+}
+
+/// Whether `a` and `b` are one folder (a folder that is not there is no other's).
+pub fn is_same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// A source as an OPML list gives it: the name, the id when the list carries one (written by

@@ -960,3 +960,46 @@ async fn an_archive_imported_into_its_own_store_is_all_duplicates() {
     assert!(out.contains("0 imported, 2 duplicate, 0 skipped"), "{out}");
     assert_eq!(archive.snapshot(), before);
 }
+
+/// Importing from another folder never writes over a file of the archive's `_posts/` the
+/// store does not know, and a different article under a file name the store holds is skipped
+/// and said, not counted as the one the store holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_from_another_folder_leaves_other_files_and_articles_alone() {
+    let (_server, archive) = common::golden_archive().await;
+    let golden = "2021-04-04-中韩外长会谈 韩国支持北京举办冬奥.md";
+    let other = archive.dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    // Another article under the golden post's name: another link.
+    let text = String::from_utf8(fixture(&format!("golden/{golden}"))).unwrap();
+    let link = "https://www.zaobao.com/realtime/china/story20210404-1136538";
+    let another = text.replace(link, "https://e.com/another");
+    std::fs::write(other.join(golden), &another).unwrap();
+    // And a post whose name is a file of the archive's own, unknown to the store.
+    let mine = "2019-01-01-自由亚洲电台报道第0号：测试标题.md";
+    std::fs::copy(fixture_posts().join(mine), other.join(mine)).unwrap();
+    std::fs::write(archive.posts().join(mine), "my own post\n").unwrap();
+
+    let golden_before = std::fs::read(archive.posts().join(golden)).unwrap();
+    let (code, out, err) = archive.cli(&["import", "jekyll", other.to_str().unwrap()], None);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("0 imported, 0 duplicate, 2 skipped"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "skipped {golden}: the store already holds another article"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("skipped {mine}: ")) && out.contains("holds another file"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(archive.posts().join(mine)).unwrap(),
+        "my own post\n"
+    );
+    assert_eq!(
+        std::fs::read(archive.posts().join(golden)).unwrap(),
+        golden_before
+    );
+}

@@ -28,6 +28,8 @@ pub enum ImportOutcome {
     Duplicate,
     /// The file name belongs to a different article in the store.
     NameHeldByOther,
+    /// A file of that name that the store does not know is where the post would be written.
+    NameOnDisk,
 }
 
 impl Store {
@@ -87,8 +89,10 @@ impl Store {
                  ON CONFLICT DO NOTHING",
             )?,
             find_name: self.conn.prepare(
-                "SELECT id, post_name FROM article WHERE post_key = ?1
-                 UNION ALL SELECT article_id, name FROM alias WHERE name_key = ?1",
+                "SELECT post_name, link FROM article WHERE post_key = ?1
+                 UNION ALL SELECT alias.name, article.link FROM alias
+                     JOIN article ON article.id = alias.article_id
+                 WHERE alias.name_key = ?1",
             )?,
             add_article: self.conn.prepare(
                 "INSERT INTO article (source_id, key, link, title, published_ms, first_seen_ms,
@@ -124,12 +128,16 @@ pub struct PostImporter<'s> {
 }
 
 impl PostImporter<'_> {
-    /// Stores an imported post as an article whose post is that file, already written.
+    /// Stores an imported post as an article whose post is that file, already written. A new
+    /// article's name that `taken_on_disk` reports as a file already there (in the archive's
+    /// `_posts/`, when the posts are read from elsewhere) is not taken: that file is not the
+    /// store's to write over.
     pub fn import_post(
         &mut self,
         source: &SourceMeta,
         article: &Article,
         post: &ImportedPost<'_>,
+        taken_on_disk: &dyn Fn(&str) -> bool,
         now_ms: i64,
     ) -> Result<ImportOutcome> {
         let existing: Option<(i64, Option<String>)> = self
@@ -145,17 +153,23 @@ impl PostImporter<'_> {
             }
             return Ok(ImportOutcome::Duplicate);
         }
-        let holder: Option<Option<String>> = self
+        let holder: Option<(Option<String>, String)> = self
             .find_name
-            .query_row([post.name_key], |r| r.get(1))
+            .query_row([post.name_key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         match holder {
-            // This very file is an article's post (or other name) already, though read from it
-            // the article has another identity (an item without link or guid is known by a hash
-            // of the feed's text, which a post does not keep): the same article.
-            Some(Some(name)) if name == post.name => return Ok(ImportOutcome::Duplicate),
+            // This very file name is an article's post (or other name) already, with the link
+            // the post shows: the same article, though read from the post it has another
+            // identity (an item without link or guid is known by a hash of the feed's text,
+            // which a post does not keep).
+            Some((Some(name), link)) if name == post.name && link == article.link => {
+                return Ok(ImportOutcome::Duplicate);
+            }
             Some(_) => return Ok(ImportOutcome::NameHeldByOther),
             None => {}
+        }
+        if taken_on_disk(post.name) {
+            return Ok(ImportOutcome::NameOnDisk);
         }
         self.add_article.execute(params![
             source.id,

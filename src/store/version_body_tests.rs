@@ -169,7 +169,7 @@ fn import(store: &Store, article: &Article, name: &str) -> i64 {
     let outcome = store
         .importer()
         .unwrap()
-        .import_post(&source, article, &post, 2)
+        .import_post(&source, article, &post, &|_| false, 2)
         .unwrap();
     assert_eq!(outcome, ImportOutcome::Imported);
     store
