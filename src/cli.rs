@@ -145,7 +145,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the HTML site (built first if missing) and `GET /api/search?q=` over HTTP.
+    /// Serve the HTML site and `GET /api/search?q=` over HTTP, kept up to date with the store
+    /// (without a store, a site built already is served as it is).
     Serve {
         /// Address to listen on; loopback unless you mean otherwise.
         #[arg(long, default_value = "127.0.0.1:8080")]

@@ -1054,30 +1054,63 @@ pub async fn serve(config_path: &Path, addr: &str) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
     let options = site_options(&config, None)?;
     let index_dir = config.index_dir();
+    let built = options.out.join("index.html").exists();
+    // A site built already is served without its store (a copy of the site and the index),
+    // as it is: there is nothing to keep it current with.
+    if built && !config.store_path().exists() {
+        tracing::warn!(
+            "no store at {}: serving the site in {} as it was built",
+            config.store_path().display(),
+            options.out.display()
+        );
+        let (listener, shutdown) = listen(addr, &options.out).await?;
+        crate::serve::serve(listener, options.out, index_dir, shutdown).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = Store::open_existing(&config.store_path())?;
     // Asked before the build: a commit during it is seen at the first request.
     let built_at = store.data_version()?;
-    crate::publish::site::build_site(&store, &options)
-        .with_context(|| format!("building the site in {}", options.out.display()))?;
+    // A site that cannot be brought up to date (a folder it may not write) is served as it was
+    // built; one that is not there must be built.
+    if let Err(e) = crate::publish::site::build_site(&store, &options)
+        .with_context(|| format!("building the site in {}", options.out.display()))
+    {
+        if !built {
+            return Err(e);
+        }
+        tracing::warn!("{e:#}; serving it as it was built");
+    }
     // The index is brought up to date here (and whenever the store changes) when runs leave it
     // to `search` and `serve`, and built when missing or damaged.
     let runs_leave_index = !config.site.index_on_run();
     if runs_leave_index || crate::search::SearchIndex::open(&index_dir).is_err() {
         crate::search::update_index(&store, &index_dir, crate::search::Building::Fast)?;
     }
+    let (listener, shutdown) = listen(addr, &options.out).await?;
+    let current =
+        crate::serve::Current::new(store, options, index_dir, runs_leave_index, Some(built_at));
+    crate::serve::serve_current(listener, current, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `serve`'s listener on `addr`, said on stdout, and the signals that stop it.
+async fn listen(
+    addr: &str,
+    site: &Path,
+) -> Result<(
+    tokio::net::TcpListener,
+    impl Future<Output = ()> + Send + 'static,
+)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
     stdout::println(format_args!(
         "serving {} on http://{local}/",
-        options.out.display()
+        site.display()
     ))?;
     let shutdown = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
-    let current =
-        crate::serve::Current::new(store, options, index_dir, runs_leave_index, Some(built_at));
-    crate::serve::serve_current(listener, current, shutdown).await?;
-    Ok(ExitCode::SUCCESS)
+    Ok((listener, shutdown))
 }
 
 #[cfg(test)]

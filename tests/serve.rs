@@ -307,3 +307,23 @@ async fn the_serve_command_keeps_the_site_up_to_date_with_the_archive() {
         "the edited title"
     );
 }
+
+/// A built site and its index are served without the store (a copy of them on another
+/// machine), as they were built; without the store and without a site there is nothing to serve.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_serve_command_serves_a_built_site_without_its_store() {
+    let (_server, archive) = golden_archive().await;
+    assert_eq!(archive.cli(&["build"], None).0, 0);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = archive.store().into_os_string();
+        name.push(suffix);
+        let _ = std::fs::remove_file(name);
+    }
+    let (_serve, base) = common::start_serve(&archive);
+    let home = reqwest::get(&base).await.unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.unwrap().contains("中韩外长会谈"));
+    let answer = api_search(&base, "冬奥").await;
+    assert_eq!(answer["total"], 1, "{answer}");
+    assert!(!archive.store().exists(), "serve made a store");
+}
