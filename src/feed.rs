@@ -68,8 +68,15 @@ fn json_ids_as_strings(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     let mut converted = false;
     let items = feed.get_mut("items").and_then(|i| i.as_array_mut());
     for item in items.into_iter().flatten() {
+        // Only a number read exactly: one too large is read as a float, rounded, and two
+        // items could then share one id (such a feed is refused, as before).
         if let Some(id) = item.get_mut("id")
             && let serde_json::Value::Number(number) = id
+            && (number.is_u64()
+                || number.is_i64()
+                || number
+                    .as_f64()
+                    .is_some_and(|f| f.abs() < 9_007_199_254_740_992.0))
         {
             *id = serde_json::Value::String(number.to_string());
             converted = true;
@@ -104,8 +111,15 @@ fn disarm_late_declarations(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     if declarations.is_empty() {
         return bytes;
     }
+    // The sections are in order and apart: the one that may hold `at` is the last to begin
+    // at or before it.
     let quoted = text_sections(&bytes);
-    declarations.retain(|&at| !quoted.iter().any(|section| section.contains(&at)));
+    declarations.retain(|&at| {
+        let before = quoted.partition_point(|section| section.start <= at);
+        !before
+            .checked_sub(1)
+            .is_some_and(|last| quoted[last].contains(&at))
+    });
     if declarations.is_empty() {
         return bytes;
     }
@@ -516,6 +530,11 @@ mod tests {
         let guids: Vec<_> = parsed.entries.iter().map(|e| e.guid.as_deref()).collect();
         assert_eq!(guids, [Some("1"), Some("2"), Some("3.5")]);
         assert_eq!(parsed.entries[0].title.as_deref(), Some("一"));
+        // Ids too large to read exactly would be rounded into one: refused, not merged.
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+            {"id":12345678901234567890123,"url":"https://j.com/1","content_text":"x"},
+            {"id":12345678901234567890124,"url":"https://j.com/2","content_text":"y"}]}"#;
+        assert!(parse_feed(json.as_bytes(), None).is_err());
     }
 
     /// `<?xml` inside CDATA, a comment or a JSON string is content, not a declaration: it is
