@@ -128,6 +128,44 @@ async fn latin_words_are_case_insensitive() {
     assert!(titles(&archive, "olympic", &[]).is_empty(), "whole words");
 }
 
+/// Full-width letters and digits (ＣＯＶＩＤ, ２０２２, common in Chinese news) are their ASCII
+/// forms, in the text and in the query, and are highlighted so.
+#[tokio::test(flavor = "multi_thread")]
+async fn full_width_letters_and_digits_find_their_ascii_forms_and_back() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a",
+        rss(&[
+            (
+                "https://e.com/w",
+                "宽",
+                "<p>ＣＯＶＩＤ疫苗与Ｏｌｙｍｐｉｃｓ　２０２２</p>",
+            ),
+            ("https://e.com/n", "窄", "<p>COVID疫苗与Olympics 2022</p>"),
+        ]),
+    );
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    for query in [
+        "covid",
+        "ＣＯＶＩＤ",
+        "Ｃｏｖｉｄ疫苗",
+        "olympics 2022",
+        "２０２２",
+    ] {
+        let mut found = titles(&archive, query, &[]);
+        found.sort();
+        assert_eq!(found, ["宽", "窄"], "{query}");
+    }
+    let (code, out, err) = archive.cli(&["search", "covid"], Some("2024-06-02T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("[ＣＯＶＩＤ]") && out.contains("[COVID]"),
+        "{out}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn filters_and_bad_queries() {
     let (_server, archive) = archive_of_three_scripts().await;

@@ -688,6 +688,52 @@ mod tests {
         assert_eq!(SearchIndex::open(&index).unwrap().len(), 3);
     }
 
+    /// An index written before full-width forms were folded (format 3) is built again by the
+    /// next update, and then finds ＣＯＶＩＤ as covid and covid as ＣＯＶＩＤ.
+    #[test]
+    fn an_index_of_format_3_is_built_again_and_folds_full_width_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let index = dir.path().join("index");
+        crate::store::store_articles(
+            &store,
+            2,
+            |i| format!("ＣＯＶＩＤ疫苗 {i}"),
+            |i| format!("<p>Ｏｌｙｍｐｉｃｓ　２０２２ and COVID {i}</p>"),
+        );
+        update_index(&store, &index, Building::Fast).unwrap();
+        let state = index.join(STATE_FILE);
+        let whole = std::fs::read_to_string(&state).unwrap();
+        std::fs::write(
+            &state,
+            whole.replace(&format!("\"format\":{FORMAT}"), "\"format\":3"),
+        )
+        .unwrap();
+        let report = update_index(&store, &index, Building::Lean).unwrap();
+        assert_eq!(report.indexed, 2, "every article indexed again");
+        let searched = SearchIndex::open(&index).unwrap();
+        let total = |query: &str| {
+            searched
+                .search(&crate::search::SearchRequest {
+                    query: query.into(),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .unwrap()
+                .total
+        };
+        for query in [
+            "covid",
+            "ＣＯＶＩＤ",
+            "Covid疫苗",
+            "olympics",
+            "ＯＬＹＭＰＩＣＳ",
+            "2022",
+        ] {
+            assert_eq!(total(query), 2, "{query}");
+        }
+    }
+
     /// An index of an empty archive is an index too: damaged, it is built again like any other.
     #[test]
     fn a_damaged_index_of_an_empty_archive_is_built_again() {

@@ -17,7 +17,7 @@ use tantivy::{
 
 use super::{
     Fields, MAX_LIMIT, MAX_QUERY_CHARS, MAX_TERMS, SNIPPET_CHARS, SNIPPET_SCAN, SearchError,
-    char_tokens, indexed_articles, jieba_tokens, register_tokenizers, schema,
+    char_tokens, fold_width, indexed_articles, jieba_tokens, register_tokenizers, schema,
 };
 
 /// A search as asked.
@@ -184,7 +184,12 @@ impl SearchIndex {
         let mut highlight: Vec<Vec<char>> = parsed
             .include
             .iter()
-            .map(|t| t.chars().flat_map(char::to_lowercase).collect())
+            .map(|t| {
+                t.chars()
+                    .map(fold_width)
+                    .flat_map(char::to_lowercase)
+                    .collect()
+            })
             .collect();
         highlight.sort_by_key(|t| std::cmp::Reverse(t.len()));
         let mut hits = Vec::with_capacity(top.len());
@@ -271,12 +276,15 @@ fn substring_query(field: Field, word: &str) -> Box<dyn Query> {
 }
 
 /// About [`SNIPPET_CHARS`] characters of `text` around the first hit of any of `words`
-/// (lower-case), the hits marked. The start of the text when no word is found in it.
+/// (folded by [`fold_width`] and lower-cased, as `text` is compared), the hits marked. The start of the text when no word is found in it.
 fn snippet(text: &str, words: &[Vec<char>]) -> Vec<Piece> {
     let chars: Vec<char> = text.chars().take(SNIPPET_SCAN).collect();
     let lower: Vec<char> = chars
         .iter()
-        .map(|c| c.to_lowercase().next().unwrap_or(*c))
+        .map(|&c| {
+            let c = fold_width(c);
+            c.to_lowercase().next().unwrap_or(c)
+        })
         .collect();
     let mut marked = vec![false; chars.len()];
     let mut first: Option<usize> = None;
@@ -386,6 +394,18 @@ mod tests {
         assert_eq!(
             snippet_text(&pieces, ("[", "]")),
             "The Winter [Olympics] [冬奥] in Beijing"
+        );
+    }
+
+    #[test]
+    fn snippets_mark_full_width_hits_of_ascii_words_and_back() {
+        let pieces = snippet(
+            "疫情 ＣＯＶＩＤ 与 Olympics",
+            &["covid".chars().collect(), "olympics".chars().collect()],
+        );
+        assert_eq!(
+            snippet_text(&pieces, ("[", "]")),
+            "疫情 [ＣＯＶＩＤ] 与 [Olympics]"
         );
     }
 

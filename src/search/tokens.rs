@@ -1,8 +1,11 @@
 //! How the index reads text: jieba's words for ranking ([`JiebaTokenizer`], and
 //! [`WordsTokenizer`] for a body segmented before it reaches the writer), single CJK characters
 //! and Latin words for matching ([`CharTokenizer`]). Tokens are handed out from their byte
-//! ranges in the text ([`TokenSpans`]), not as a string each.
+//! ranges in the text ([`TokenSpans`]), not as a string each. Full-width forms (ＣＯＶＩＤ,
+//! ２０２２, common in Chinese news) are read as their ASCII letters, digits and signs
+//! ([`fold_width`]) before lower-casing, by every tokenizer here and by the static index's terms.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use jieba_rs::Jieba;
@@ -21,16 +24,18 @@ fn jieba() -> &'static Jieba {
 
 /// Tokens handed to tantivy one by one from their byte ranges in the text, through one reused
 /// [`Token`]: no string is allocated per token (an article has thousands).
+/// The text is the one tokenized, or its [`fold_text`] (jieba's words, whose offsets are then
+/// in the folded text).
 pub struct TokenSpans<'a> {
-    text: &'a str,
+    text: Cow<'a, str>,
     spans: std::vec::IntoIter<(usize, usize)>,
     token: Token,
 }
 
 impl<'a> TokenSpans<'a> {
-    fn new(text: &'a str, spans: Vec<(usize, usize)>) -> Self {
+    fn new(text: impl Into<Cow<'a, str>>, spans: Vec<(usize, usize)>) -> Self {
         TokenSpans {
-            text,
+            text: text.into(),
             spans: spans.into_iter(),
             token: Token {
                 position: usize::MAX,
@@ -69,8 +74,15 @@ pub struct JiebaTokenizer;
 impl Tokenizer for JiebaTokenizer {
     type TokenStream<'a> = TokenSpans<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenSpans<'a> {
-        TokenSpans::new(text, jieba_spans(text))
+        jieba_stream(text)
     }
+}
+
+/// jieba's words of `text` folded ([`fold_text`]): ＣＯＶＩＤ is segmented as COVID is.
+fn jieba_stream(text: &str) -> TokenSpans<'_> {
+    let folded = fold_text(text);
+    let spans = jieba_spans(&folded);
+    TokenSpans::new(folded, spans)
 }
 
 /// The byte ranges of the words jieba finds in `text` that the index keeps.
@@ -128,7 +140,7 @@ pub(super) fn segmented(text: &str, words: &mut TextAnalyzer) -> String {
 
 /// The words jieba finds in `text`, as the index sees them.
 pub fn jieba_tokens(text: &str) -> Vec<Token> {
-    collect_tokens(TokenSpans::new(text, jieba_spans(text)))
+    collect_tokens(jieba_stream(text))
 }
 
 fn collect_tokens(mut stream: impl TokenStream) -> Vec<Token> {
@@ -139,14 +151,46 @@ fn collect_tokens(mut stream: impl TokenStream) -> Vec<Token> {
     tokens
 }
 
-/// Appends `text` lower-cased, without Unicode tables for the common cases (ASCII, CJK).
+/// Appends `text` folded ([`fold_width`]) and lower-cased, without Unicode tables for the
+/// common cases (ASCII, CJK).
 fn push_lowercase(out: &mut String, text: &str) {
     if text.is_ascii() {
         out.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else if text.chars().all(is_cjk) {
         out.push_str(text);
     } else {
-        out.push_str(&text.to_lowercase());
+        out.extend(text.chars().map(fold_width).flat_map(char::to_lowercase));
+    }
+}
+
+/// The ASCII character a full-width form stands for (U+FF01–U+FF5E → U+0021–U+007E: `Ｃ` → `C`,
+/// `２` → `2`, `，` → `,`), a space for the ideographic space (U+3000); any other character
+/// as it is. Both searches (and `site.js`) fold text and queries so before lower-casing.
+pub fn fold_width(c: char) -> char {
+    match c as u32 {
+        0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        0x3000 => ' ',
+        _ => c,
+    }
+}
+
+/// Whether [`fold_width`] changes a character of `text`.
+fn has_wide(text: &str) -> bool {
+    // Every such character is encoded from 0xEF 0xBC / 0xEF 0xBD, or E3 80 80.
+    let bytes = text.as_bytes();
+    bytes
+        .windows(2)
+        .any(|w| w[0] == 0xEF && (w[1] == 0xBC || w[1] == 0xBD))
+        && text.chars().any(|c| fold_width(c) != c)
+        || text.contains('\u{3000}')
+}
+
+/// `text` with [`fold_width`] applied, borrowed when nothing changes.
+pub fn fold_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if has_wide(text) {
+        std::borrow::Cow::Owned(text.chars().map(fold_width).collect())
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
 }
 
@@ -225,6 +269,30 @@ mod tests {
             texts(char_tokens("冬奧 Beijing-2022年")),
             ["冬", "奧", "beijing", "2022", "年"]
         );
+    }
+
+    #[test]
+    fn full_width_forms_are_read_as_ascii() {
+        assert_eq!(fold_width('Ｃ'), 'C');
+        assert_eq!(fold_width('ｚ'), 'z');
+        assert_eq!(fold_width('０'), '0');
+        assert_eq!(fold_width('！'), '!');
+        assert_eq!(fold_width('～'), '~');
+        assert_eq!(fold_width('\u{3000}'), ' ');
+        assert_eq!(fold_width('冬'), '冬');
+        assert_eq!(fold_width('，'), ',');
+        assert_eq!(
+            texts(char_tokens("ＣＯＶＩＤ－１９　Ｏｌｙｍｐｉｃｓ冬奥")),
+            ["covid", "19", "olympics", "冬", "奥"]
+        );
+        let wide = texts(jieba_tokens(
+            "韩国ＣＯＶＩＤ疫苗，Ｏｌｙｍｐｉｃｓ　２０２２",
+        ));
+        let narrow = texts(jieba_tokens("韩国COVID疫苗,Olympics 2022"));
+        assert_eq!(wide, narrow);
+        assert!(wide.contains(&"covid".to_string()), "{wide:?}");
+        let mut words = words_analyzer();
+        assert_eq!(segmented("ＣＯＶＩＤ", &mut words), "covid\n");
     }
 
     proptest::proptest! {

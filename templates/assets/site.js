@@ -34,17 +34,27 @@
     return node;
   }
 
-  // Highlighting: `text` cut into pieces, those equal to one of `words` (lower-case, compared
-  // character by character, case-insensitively) marked as hits.
+  // Full-width forms (ＣＯＶＩＤ, ２０２２) as their ASCII characters, the ideographic space as a
+  // space, before lower-casing, as both indexes read text (crate::search::fold_width).
+  function fold(text) {
+    return text.replace(/[\uFF01-\uFF5E]/g, function (c) {
+      return String.fromCharCode(c.charCodeAt(0) - 0xFEE0);
+    }).replace(/\u3000/g, " ");
+  }
+
+  function lowerChar(c) { return fold(c).toLowerCase(); }
+
+  // Highlighting: `text` cut into pieces, those equal to one of `words` (folded and lower-case,
+  // compared character by character, case-insensitively) marked as hits.
   function highlightWords(query) {
     return query.split(/\s+/).filter(function (w) { return w.length > 0; }).map(function (w) {
-      return Array.from(w).map(function (c) { return c.toLowerCase(); });
+      return Array.from(w).map(lowerChar);
     });
   }
 
   function mark(text, words) {
     var chars = Array.from(text || "");
-    var lower = chars.map(function (c) { return c.toLowerCase(); });
+    var lower = chars.map(lowerChar);
     var hit = chars.map(function () { return false; });
     words.forEach(function (word) {
       for (var i = 0; i + word.length <= lower.length; i++) {
@@ -135,7 +145,7 @@
   }
 
   // The terms a query asks for: pairs of neighbouring CJK characters (a character standing
-  // alone, itself), words of other letters and digits lower-cased.
+  // alone, itself), words of other letters and digits folded (fold) and lower-cased.
   function queryTerms(query) {
     var terms = [], run = [], word = "";
     function add(term) { if (terms.indexOf(term) < 0) { terms.push(term); } }
@@ -146,7 +156,7 @@
     }
     function endWord() {
       if (word) {
-        var lower = word.toLowerCase();
+        var lower = fold(word).toLowerCase();
         if (encoder.encode(lower).length <= MAX_WORD_BYTES) { add(lower); }
         word = "";
       }
