@@ -166,6 +166,30 @@ async fn full_width_letters_and_digits_find_their_ascii_forms_and_back() {
     );
 }
 
+/// A word is found within the title or a line of the text, never across the title's end or
+/// two paragraphs (as in the static search).
+#[tokio::test(flavor = "multi_thread")]
+async fn no_word_is_found_across_the_title_and_text_or_two_paragraphs() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a",
+        rss(&[(
+            "https://e.com/1",
+            "外长谈冬奥",
+            "<p>韩国支持</p><p>香港</p><p>澳门</p>",
+        )]),
+    );
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    for query in ["奥韩", "冬奥韩国", "港澳", "香港澳门"] {
+        assert!(titles(&archive, query, &[]).is_empty(), "{query}");
+    }
+    for query in ["谈冬奥", "韩国支持", "香港 澳门"] {
+        assert_eq!(titles(&archive, query, &[]), ["外长谈冬奥"], "{query}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn filters_and_bad_queries() {
     let (_server, archive) = archive_of_three_scripts().await;

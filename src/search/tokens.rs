@@ -30,6 +30,11 @@ pub struct TokenSpans<'a> {
     text: Cow<'a, str>,
     spans: std::vec::IntoIter<(usize, usize)>,
     token: Token,
+    /// Whether a line break between two tokens leaves a position free between them (the
+    /// `chars` field: no phrase spans the title and the text, or two paragraphs).
+    breaks: bool,
+    /// Where the last token ended.
+    end: usize,
 }
 
 impl<'a> TokenSpans<'a> {
@@ -41,7 +46,15 @@ impl<'a> TokenSpans<'a> {
                 position: usize::MAX,
                 ..Token::default()
             },
+            breaks: false,
+            end: 0,
         }
+    }
+
+    /// A line break between two tokens leaves a position free: they are not neighbours.
+    fn with_gaps_at_breaks(mut self) -> Self {
+        self.breaks = true;
+        self
     }
 }
 
@@ -53,7 +66,9 @@ impl TokenStream for TokenSpans<'_> {
         let token = &mut self.token;
         token.offset_from = from;
         token.offset_to = to;
-        token.position = token.position.wrapping_add(1);
+        let gap = self.breaks && self.text[self.end..from].contains('\n');
+        token.position = token.position.wrapping_add(if gap { 2 } else { 1 });
+        self.end = to;
         token.position_length = 1;
         token.text.clear();
         push_lowercase(&mut token.text, &self.text[from..to]);
@@ -194,15 +209,22 @@ pub fn fold_text(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// One token per CJK character, one per run of other letters and digits (lower-cased).
+/// One token per CJK character, one per run of other letters and digits (lower-cased); a line
+/// break leaves a position free, so that tokens on either side are no phrase.
 #[derive(Debug, Clone, Default)]
 pub struct CharTokenizer;
 
 impl Tokenizer for CharTokenizer {
     type TokenStream<'a> = TokenSpans<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenSpans<'a> {
-        TokenSpans::new(text, char_spans(text))
+        char_stream(text)
     }
+}
+
+/// The `chars` tokens of `text`, a position left free at each line break (the title's end, a
+/// paragraph's), so that no phrase spans one.
+fn char_stream(text: &str) -> TokenSpans<'_> {
+    TokenSpans::new(text, char_spans(text)).with_gaps_at_breaks()
 }
 
 /// Chinese, Japanese and Korean characters: each is a token of its own (and a term of its own in
@@ -219,7 +241,7 @@ pub fn is_cjk(c: char) -> bool {
 
 /// The tokens of the `chars` field.
 pub fn char_tokens(text: &str) -> Vec<Token> {
-    collect_tokens(TokenSpans::new(text, char_spans(text)))
+    collect_tokens(char_stream(text))
 }
 
 /// The byte ranges of the `chars` tokens of `text`: each CJK character, each run of other
@@ -269,6 +291,25 @@ mod tests {
             texts(char_tokens("冬奧 Beijing-2022年")),
             ["冬", "奧", "beijing", "2022", "年"]
         );
+    }
+
+    #[test]
+    fn char_positions_leave_a_gap_at_line_breaks() {
+        let positions: Vec<(String, usize)> = char_tokens("冬奥\n韩国 a\n\nb\r\nc")
+            .into_iter()
+            .map(|t| (t.text, t.position))
+            .collect();
+        let want = [
+            ("冬", 0),
+            ("奥", 1),
+            ("韩", 3),
+            ("国", 4),
+            ("a", 5),
+            ("b", 7),
+            ("c", 9),
+        ];
+        let want: Vec<(String, usize)> = want.iter().map(|&(t, p)| (t.into(), p)).collect();
+        assert_eq!(positions, want);
     }
 
     #[test]
