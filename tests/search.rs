@@ -96,6 +96,28 @@ async fn run_keeps_the_index_current_and_search_finds_the_golden_article() {
     assert_eq!(marked.first(), Some(&"冬奥"), "{hit}");
 }
 
+/// Quotes and punctuation in a query do not keep its words from being marked: each word's runs
+/// of letters, digits and CJK characters are.
+#[tokio::test(flavor = "multi_thread")]
+async fn quoted_and_punctuated_queries_mark_their_words() {
+    let (_server, archive) = golden_archive().await;
+    for query in ["\"冬奥\"", "《冬奥》 “韩国”", "冬奥！"] {
+        let (code, out, err) = archive.cli(&["search", query], None);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("中韩外长会谈"), "{query}: {out}");
+        assert!(out.contains("[冬奥]"), "{query}: highlight: {out}");
+        let json: serde_json::Value =
+            serde_json::from_str(&archive.cli(&["search", query, "--json"], None).1).unwrap();
+        let snippet = json["hits"][0]["snippet"].as_array().unwrap();
+        let marked: Vec<&str> = snippet
+            .iter()
+            .filter(|p| p["hit"] == true)
+            .map(|p| p["text"].as_str().unwrap())
+            .collect();
+        assert!(marked.contains(&"冬奥"), "{query}: {snippet:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_two_character_word_inside_a_longer_phrase_is_found() {
     let (_server, archive) = archive_of_three_scripts().await;

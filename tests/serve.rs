@@ -168,6 +168,30 @@ async fn no_path_leaves_the_site_folder() {
     running.stop().await;
 }
 
+/// The API's snippets and `site.js` (under Node, when installed) mark the words of a query
+/// with quotes or punctuation, and the snippet starts at the hit.
+#[tokio::test(flavor = "multi_thread")]
+async fn quoted_queries_are_marked_by_the_api_and_site_js() {
+    let (_feeds, archive, running) = serve_golden().await;
+    let answer = api_search(&running.base, "%22%E5%86%AC%E5%A5%A5%22").await; // "冬奥"
+    let snippet = answer["hits"][0]["snippet"].as_array().unwrap();
+    let marked: Vec<&str> = snippet
+        .iter()
+        .filter(|p| p["hit"] == true)
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert!(marked.contains(&"冬奥"), "{answer}");
+    let site = Config::load(&archive.config).unwrap().site_dir();
+    let test = "quoted_queries_are_marked_by_the_api_and_site_js";
+    if let Some(shown) = common::site_search_js(test, &site, &running.base, "冬奥，", 0) {
+        let hit = shown["hits"][0].as_str().unwrap_or_default();
+        let (title, snippet) = hit.split_once('|').unwrap_or_default();
+        assert!(title.contains("[冬奥]"), "{shown}");
+        assert!(snippet.contains("[冬奥]"), "{shown}");
+    }
+    running.stop().await;
+}
+
 /// What `GET /api/search?q=QUERY` answers, as JSON.
 async fn api_search(base: &str, query: &str) -> serde_json::Value {
     let answer = reqwest::get(format!("{base}/api/search?q={query}"))

@@ -425,6 +425,25 @@ async fn the_static_search_folds_full_width_forms_in_the_index_and_site_js() {
     );
 }
 
+/// `site.js` on a static host marks a quoted or punctuated query's words.
+#[tokio::test(flavor = "multi_thread")]
+async fn site_js_marks_the_words_of_a_quoted_query_on_a_static_host() {
+    let (_server, archive) = golden_archive().await;
+    let (code, _, err) = archive.cli(&["build"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    let test = "site_js_marks_the_words_of_a_quoted_query_on_a_static_host";
+    for (query, title) in [
+        ("\"冬奥\"", "中韩外长会谈 韩国支持北京举办[冬奥]|"),
+        ("《韩国》 冬奥！", "中韩外长会谈 [韩国]支持北京举办[冬奥]|"),
+    ] {
+        let Some(shown) = site_search_js(test, &site(&archive), "static", query, 0) else {
+            return;
+        };
+        let hit = shown["hits"][0].as_str().unwrap_or_default();
+        assert!(hit.starts_with(title), "{query}: {shown}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_static_search_index_follows_edits_new_and_hidden_articles() {
     let server = FeedServer::start().await;

@@ -17,7 +17,7 @@ use tantivy::{
 
 use super::{
     Fields, MAX_LIMIT, MAX_QUERY_CHARS, MAX_TERMS, SNIPPET_CHARS, SNIPPET_SCAN, SearchError,
-    char_tokens, fold_width, indexed_articles, jieba_tokens, register_tokenizers, schema,
+    char_tokens, fold_width, indexed_articles, is_cjk, jieba_tokens, register_tokenizers, schema,
 };
 
 /// A search as asked.
@@ -181,17 +181,7 @@ impl SearchIndex {
             }
         });
         let (top, total) = searcher.search(&query, &(ranked, Count))?;
-        let mut highlight: Vec<Vec<char>> = parsed
-            .include
-            .iter()
-            .map(|t| {
-                t.chars()
-                    .map(fold_width)
-                    .flat_map(char::to_lowercase)
-                    .collect()
-            })
-            .collect();
-        highlight.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        let highlight = highlight_runs(&parsed.include);
         let mut hits = Vec::with_capacity(top.len());
         for ((score, _, _), address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
@@ -257,6 +247,28 @@ fn parse_query(query: &str) -> Result<ParsedQuery, SearchError> {
         ));
     }
     Ok(parsed)
+}
+
+/// What snippets mark of the query's `words`: each word's runs of letters, digits and CJK
+/// characters (`"冬奥"` marks 冬奥, `冬奥，韩国` marks 冬奥 and 韩国: the punctuation a query
+/// holds is no token and need not be in the text), folded and lower-cased, longest first.
+fn highlight_runs(words: &[String]) -> Vec<Vec<char>> {
+    let mut runs: Vec<Vec<char>> = Vec::new();
+    for word in words {
+        let mut run: Vec<char> = Vec::new();
+        for c in word.chars().map(fold_width).chain([' ']) {
+            if is_cjk(c) || c.is_alphanumeric() {
+                run.extend(c.to_lowercase());
+            } else if !run.is_empty() {
+                let run = std::mem::take(&mut run);
+                if !runs.contains(&run) {
+                    runs.push(run);
+                }
+            }
+        }
+    }
+    runs.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    runs
 }
 
 /// Finds `word` as a sequence of `chars` tokens: a substring of the title or text.
@@ -395,6 +407,29 @@ mod tests {
             snippet_text(&pieces, ("[", "]")),
             "The Winter [Olympics] [冬奥] in Beijing"
         );
+    }
+
+    #[test]
+    fn quotes_and_punctuation_of_a_query_do_not_keep_its_words_from_being_marked() {
+        let words: Vec<String> = ["\"冬奥\"", "冬奥，韩国", "«COVID-19»", "，"]
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        let runs: Vec<String> = highlight_runs(&words)
+            .into_iter()
+            .map(|r| r.into_iter().collect())
+            .collect();
+        assert_eq!(runs, ["covid", "冬奥", "韩国", "19"]);
+        // The snippet starts at the hit, not at the top of the text.
+        let text = format!("{}韩国与冬奥", "前".repeat(SNIPPET_CHARS * 2));
+        let pieces = snippet(&text, &highlight_runs(&words[..1]));
+        assert_eq!(pieces[0].text, "…");
+        let marked: Vec<&str> = pieces
+            .iter()
+            .filter(|p| p.hit)
+            .map(|p| p.text.as_str())
+            .collect();
+        assert_eq!(marked, ["冬奥"]);
     }
 
     #[test]

@@ -45,11 +45,20 @@
   function lowerChar(c) { return fold(c).toLowerCase(); }
 
   // Highlighting: `text` cut into pieces, those equal to one of `words` (folded and lower-case,
-  // compared character by character, case-insensitively) marked as hits.
+  // compared character by character, case-insensitively) marked as hits. The words are each
+  // query word's runs of letters, digits and CJK characters, longest first, as the server's
+  // snippets mark them: "冬奥" marks 冬奥, 冬奥，韩国 marks 冬奥 and 韩国.
   function highlightWords(query) {
-    return query.split(/\s+/).filter(function (w) { return w.length > 0; }).map(function (w) {
-      return Array.from(w).map(lowerChar);
+    var words = [], keys = [];
+    query.split(/\s+/).forEach(function (w) {
+      var run = [];
+      Array.from(w + " ").map(lowerChar).forEach(function (c) {
+        if (isCjk(c) || ALNUM.test(c)) { run.push(c); return; }
+        if (run.length > 0 && keys.indexOf(run.join("")) < 0) { keys.push(run.join("")); words.push(run); }
+        run = [];
+      });
     });
+    return words.sort(function (a, b) { return b.length - a.length; });
   }
 
   function mark(text, words) {
