@@ -21,7 +21,8 @@
 //!
 //! A query is words separated by spaces; every word must occur (title or text). (No `-word`
 //! exclusion: a phrase query under "must not" trips a debug assertion in tantivy 0.27.) Work per
-//! query is bounded: [`MAX_QUERY_CHARS`], [`MAX_TERMS`], [`MAX_LIMIT`] results.
+//! query is bounded: [`MAX_QUERY_CHARS`], [`MAX_TERMS`], [`MAX_LIMIT`] results after at most
+//! [`MAX_OFFSET`] skipped (a later page).
 //!
 //! The index can always be rebuilt from the store, and is when it is missing or no longer opens
 //! whole (any of its segments). Processes share it: one at a time writes it (`lock`), the others
@@ -79,6 +80,9 @@ pub const MAX_TERMS: usize = 12;
 pub const MAX_LIMIT: usize = 100;
 /// Results when the caller does not say.
 pub const DEFAULT_LIMIT: usize = 20;
+/// Most results one query skips (`offset`: a later page of results); with [`MAX_LIMIT`], a
+/// query ranks at most 1,100 articles.
+pub const MAX_OFFSET: usize = 1000;
 /// Characters of a snippet.
 const SNIPPET_CHARS: usize = 160;
 /// Characters of an article's text scanned for the snippet, at most.

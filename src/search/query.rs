@@ -16,8 +16,9 @@ use tantivy::{
 };
 
 use super::{
-    Fields, MAX_LIMIT, MAX_QUERY_CHARS, MAX_TERMS, SNIPPET_CHARS, SNIPPET_SCAN, SearchError,
-    char_tokens, fold_width, indexed_articles, is_cjk, jieba_tokens, register_tokenizers, schema,
+    Fields, MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS, MAX_TERMS, SNIPPET_CHARS, SNIPPET_SCAN,
+    SearchError, char_tokens, fold_width, indexed_articles, is_cjk, jieba_tokens,
+    register_tokenizers, schema,
 };
 
 /// A search as asked.
@@ -30,6 +31,8 @@ pub struct SearchRequest {
     pub since_ms: Option<i64>,
     /// Results wanted (capped at [`MAX_LIMIT`]).
     pub limit: usize,
+    /// The best results skipped, for a later page (capped at [`MAX_OFFSET`]).
+    pub offset: usize,
 }
 
 /// A piece of a snippet: `hit` pieces are what the query found.
@@ -62,8 +65,9 @@ pub struct SearchHit {
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResults {
     pub query: String,
-    /// All matching articles; `hits` holds the best of them.
+    /// All matching articles; `hits` holds the best of them after the `offset` best.
     pub total: usize,
+    pub offset: usize,
     pub hits: Vec<SearchHit>,
 }
 
@@ -170,16 +174,20 @@ impl SearchIndex {
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let limit = request.limit.clamp(1, MAX_LIMIT);
+        let offset = request.offset.min(MAX_OFFSET);
         // Equal scores come newest first, then by id: the same order after every rebuild of
         // the index, whose documents land in segments in no fixed order.
-        let ranked = TopDocs::with_limit(limit).tweak_score(|segment: &SegmentReader| {
-            let column = |name: &str| segment.fast_fields().i64(name).ok();
-            let (dates, ids) = (column("date"), column("id"));
-            move |doc: DocId, score: Score| {
-                let value = |c: &Option<Column<i64>>| c.as_ref().and_then(|c| c.first(doc));
-                (score, value(&dates), value(&ids))
-            }
-        });
+        let ranked =
+            TopDocs::with_limit(limit)
+                .and_offset(offset)
+                .tweak_score(|segment: &SegmentReader| {
+                    let column = |name: &str| segment.fast_fields().i64(name).ok();
+                    let (dates, ids) = (column("date"), column("id"));
+                    move |doc: DocId, score: Score| {
+                        let value = |c: &Option<Column<i64>>| c.as_ref().and_then(|c| c.first(doc));
+                        (score, value(&dates), value(&ids))
+                    }
+                });
         let (top, total) = searcher.search(&query, &(ranked, Count))?;
         let highlight = highlight_runs(&parsed.include);
         let mut hits = Vec::with_capacity(top.len());
@@ -211,6 +219,7 @@ impl SearchIndex {
         Ok(SearchResults {
             query: request.query.clone(),
             total,
+            offset,
             hits,
         })
     }

@@ -22,6 +22,7 @@
   list.parentNode.insertBefore(more, list.nextSibling);
 
   var MAX_QUERY_CHARS = 200; // as the server
+  var MAX_OFFSET = 1000;     // results the API skips at most (a later page), as the server
   var PAGE = 20;             // results shown at a time
   var MAX_TERMS = 32;        // terms looked up in the static index, at most
   var mode = null;           // "api" or "static", once known
@@ -118,9 +119,11 @@
 
   // --- The server's API --------------------------------------------------------------------
 
-  // The API's answer, or null when there is no API here (a static host).
-  function searchApi(query) {
-    return fetch(root + "api/search?q=" + encodeURIComponent(query), { headers: { "Accept": "application/json" } })
+  // The API's answer (the results after the `offset` best), or null when there is no API here
+  // (a static host).
+  function searchApi(query, offset) {
+    var url = root + "api/search?q=" + encodeURIComponent(query) + (offset ? "&offset=" + offset : "");
+    return fetch(url, { headers: { "Accept": "application/json" } })
       .then(function (response) {
         var type = response.headers.get("Content-Type") || "";
         if (type.indexOf("application/json") < 0) { return null; }
@@ -131,10 +134,27 @@
       }, function () { return null; });
   }
 
-  function showApi(data, words) {
+  // The API's first page; 显示更多 asks it for the next (offset), as long as there are more.
+  function showApi(data, words, query, current) {
     list.setAttribute("data-search", "api");
-    status.textContent = found(data.total, data.hits.length, data.query);
-    data.hits.forEach(function (hit) { renderHit(hit, words); });
+    var shown = 0;
+    function add(page) {
+      page.hits.forEach(function (hit) { renderHit(hit, words); });
+      shown += page.hits.length;
+      status.textContent = found(page.total, shown, page.query);
+      more.hidden = shown >= page.total || page.hits.length === 0 || shown > MAX_OFFSET;
+    }
+    more.onclick = function () {
+      more.hidden = true;
+      searchApi(query, shown).then(function (page) {
+        if (current !== generation) { return; }
+        if (!page) { throw new Error("no answer from api/search"); }
+        add(page);
+      }).catch(function (error) {
+        if (current === generation) { status.textContent = "搜索失败：" + error.message; }
+      });
+    };
+    add(data);
   }
 
   // --- The static index (search/) ----------------------------------------------------------
@@ -330,12 +350,12 @@
     }
     status.textContent = "搜索中…";
     var words = highlightWords(query);
-    (mode === "static" ? Promise.resolve(null) : searchApi(query))
+    (mode === "static" ? Promise.resolve(null) : searchApi(query, 0))
       .then(function (data) {
         if (current !== generation) { return; }
         if (data) {
           mode = "api";
-          showApi(data, words);
+          showApi(data, words, query, current);
           return;
         }
         mode = "static";
