@@ -1008,6 +1008,7 @@ pub fn search(
         source,
         since_ms: since.map(|s| parse_since(s, now)).transpose()?,
         limit,
+        offset: 0,
     };
     let results = match index.search(&request) {
         Err(SearchError::BadQuery(why)) => bail!("{query:?}: {why}"),

@@ -1,10 +1,11 @@
 //! `newsvault serve`: the built HTML site and a search API over HTTP, for reading the archive on
 //! this machine (it binds 127.0.0.1 unless told otherwise).
 //!
-//! - `GET /api/search?q=…[&source=…][&since=…][&limit=…]`: JSON results (see
-//!   [`crate::search::SearchResults`]). A query that cannot be run answers 400 with
-//!   `{"error": "…"}`, never 500. Work per request is bounded: the query's length and words (see
-//!   [`crate::search`]), at most [`crate::search::MAX_LIMIT`] results, and at most
+//! - `GET /api/search?q=…[&source=…][&since=…][&limit=…][&offset=…]`: JSON results (see
+//!   [`crate::search::SearchResults`]), `offset` the best results skipped (a later page). A query
+//!   that cannot be run answers 400 with `{"error": "…"}`, never 500. Work per request is
+//!   bounded: the query's length and words (see [`crate::search`]), at most
+//!   [`crate::search::MAX_LIMIT`] results after at most [`crate::search::MAX_OFFSET`], and at most
 //!   [`SEARCHES_AT_ONCE`] searches running at once.
 //! - Anything else: a file of the site folder. Paths are decoded and checked segment by segment
 //!   (no `..`, no hidden files, nothing outside the folder even through a link); a folder serves
@@ -39,7 +40,7 @@ use tokio::sync::Semaphore;
 
 use crate::publish::site::{SiteOptions, build_site};
 use crate::search::{
-    DEFAULT_LIMIT, MAX_LIMIT, SearchError, SearchIndex, SearchRequest, parse_since,
+    DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, SearchError, SearchIndex, SearchRequest, parse_since,
 };
 use crate::store::Store;
 
@@ -263,6 +264,16 @@ async fn search(
             );
         }
     };
+    let offset = match params.get("offset").map(|o| o.parse::<usize>()) {
+        None => 0,
+        Some(Ok(n)) if n <= MAX_OFFSET => n,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("offset must be a number from 0 to {MAX_OFFSET}"),
+            );
+        }
+    };
     let since_ms = match params.get("since").filter(|s| !s.is_empty()) {
         None => None,
         Some(since) => match parse_since(since, chrono::Utc::now().timestamp_millis()) {
@@ -275,6 +286,7 @@ async fn search(
         source: params.get("source").filter(|s| !s.is_empty()).cloned(),
         since_ms,
         limit,
+        offset,
     };
     keep_current(&state).await;
     let index = {

@@ -96,6 +96,28 @@ async fn run_keeps_the_index_current_and_search_finds_the_golden_article() {
     assert_eq!(marked.first(), Some(&"冬奥"), "{hit}");
 }
 
+/// Quotes and punctuation in a query do not keep its words from being marked: each word's runs
+/// of letters, digits and CJK characters are.
+#[tokio::test(flavor = "multi_thread")]
+async fn quoted_and_punctuated_queries_mark_their_words() {
+    let (_server, archive) = golden_archive().await;
+    for query in ["\"冬奥\"", "《冬奥》 “韩国”", "冬奥！"] {
+        let (code, out, err) = archive.cli(&["search", query], None);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("中韩外长会谈"), "{query}: {out}");
+        assert!(out.contains("[冬奥]"), "{query}: highlight: {out}");
+        let json: serde_json::Value =
+            serde_json::from_str(&archive.cli(&["search", query, "--json"], None).1).unwrap();
+        let snippet = json["hits"][0]["snippet"].as_array().unwrap();
+        let marked: Vec<&str> = snippet
+            .iter()
+            .filter(|p| p["hit"] == true)
+            .map(|p| p["text"].as_str().unwrap())
+            .collect();
+        assert!(marked.contains(&"冬奥"), "{query}: {snippet:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_two_character_word_inside_a_longer_phrase_is_found() {
     let (_server, archive) = archive_of_three_scripts().await;
@@ -126,6 +148,68 @@ async fn latin_words_are_case_insensitive() {
         assert_eq!(titles(&archive, query, &[]), ["Latin"], "{query}");
     }
     assert!(titles(&archive, "olympic", &[]).is_empty(), "whole words");
+}
+
+/// Full-width letters and digits (ＣＯＶＩＤ, ２０２２, common in Chinese news) are their ASCII
+/// forms, in the text and in the query, and are highlighted so.
+#[tokio::test(flavor = "multi_thread")]
+async fn full_width_letters_and_digits_find_their_ascii_forms_and_back() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a",
+        rss(&[
+            (
+                "https://e.com/w",
+                "宽",
+                "<p>ＣＯＶＩＤ疫苗与Ｏｌｙｍｐｉｃｓ　２０２２</p>",
+            ),
+            ("https://e.com/n", "窄", "<p>COVID疫苗与Olympics 2022</p>"),
+        ]),
+    );
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    for query in [
+        "covid",
+        "ＣＯＶＩＤ",
+        "Ｃｏｖｉｄ疫苗",
+        "olympics 2022",
+        "２０２２",
+    ] {
+        let mut found = titles(&archive, query, &[]);
+        found.sort();
+        assert_eq!(found, ["宽", "窄"], "{query}");
+    }
+    let (code, out, err) = archive.cli(&["search", "covid"], Some("2024-06-02T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("[ＣＯＶＩＤ]") && out.contains("[COVID]"),
+        "{out}"
+    );
+}
+
+/// A word is found within the title or a line of the text, never across the title's end or
+/// two paragraphs (as in the static search).
+#[tokio::test(flavor = "multi_thread")]
+async fn no_word_is_found_across_the_title_and_text_or_two_paragraphs() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a",
+        rss(&[(
+            "https://e.com/1",
+            "外长谈冬奥",
+            "<p>韩国支持</p><p>香港</p><p>澳门</p>",
+        )]),
+    );
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some("2024-06-01T00:00:00Z"));
+    assert_eq!(code, 0, "{err}");
+    for query in ["奥韩", "冬奥韩国", "港澳", "香港澳门"] {
+        assert!(titles(&archive, query, &[]).is_empty(), "{query}");
+    }
+    for query in ["谈冬奥", "韩国支持", "香港 澳门"] {
+        assert_eq!(titles(&archive, query, &[]), ["外长谈冬奥"], "{query}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -112,6 +112,10 @@ async fn bad_queries_answer_400_with_a_message() {
         vec![("q", long.as_str())],
         vec![("q", "冬奥"), ("limit", "100000")],
         vec![("q", "冬奥"), ("limit", "x")],
+        vec![("q", "冬奥"), ("offset", "x")],
+        vec![("q", "冬奥"), ("offset", "-1")],
+        vec![("q", "冬奥"), ("offset", "1001")],
+        vec![("q", "冬奥"), ("offset", "")],
         vec![("q", "冬奥"), ("since", "soon")],
         vec![("q", "\"(AND OR *:*")],
     ] {
@@ -166,6 +170,86 @@ async fn no_path_leaves_the_site_folder() {
     let post = client.post(&running.base).send().await.unwrap();
     assert_eq!(post.status(), 405);
     running.stop().await;
+}
+
+/// The API's snippets and `site.js` (under Node, when installed) mark the words of a query
+/// with quotes or punctuation, and the snippet starts at the hit.
+#[tokio::test(flavor = "multi_thread")]
+async fn quoted_queries_are_marked_by_the_api_and_site_js() {
+    let (_feeds, archive, running) = serve_golden().await;
+    let answer = api_search(&running.base, "%22%E5%86%AC%E5%A5%A5%22").await; // "冬奥"
+    let snippet = answer["hits"][0]["snippet"].as_array().unwrap();
+    let marked: Vec<&str> = snippet
+        .iter()
+        .filter(|p| p["hit"] == true)
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert!(marked.contains(&"冬奥"), "{answer}");
+    let site = Config::load(&archive.config).unwrap().site_dir();
+    let test = "quoted_queries_are_marked_by_the_api_and_site_js";
+    if let Some(shown) = common::site_search_js(test, &site, &running.base, "冬奥，", 0) {
+        let hit = shown["hits"][0].as_str().unwrap_or_default();
+        let (title, snippet) = hit.split_once('|').unwrap_or_default();
+        assert!(title.contains("[冬奥]"), "{shown}");
+        assert!(snippet.contains("[冬奥]"), "{shown}");
+    }
+    running.stop().await;
+}
+
+/// `offset` pages through the results (the next page holds the next best, none of the first),
+/// and `site.js` pages with it: 显示更多 shows the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_pages_with_offset_and_site_js_shows_more() {
+    let server = FeedServer::start().await;
+    server.set("/f", common::numbered_rss(1..=31));
+    let archive = TempArchive::new(&[("源", vec![server.url("/f")])], "");
+    assert_eq!(archive.cli(&["run"], Some(GOLDEN_NOW)).0, 0);
+    let (_serve, base) = common::start_serve(&archive);
+    let page = |offset: usize| {
+        let base = base.clone();
+        async move {
+            let answer = api_search(&base, &format!("%E6%AD%A3%E6%96%87&offset={offset}")).await; // 正文
+            assert_eq!(answer["total"], 31, "{answer}");
+            assert_eq!(answer["offset"], offset, "{answer}");
+            answer["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["title"].as_str().unwrap().to_string())
+                .collect::<Vec<String>>()
+        }
+    };
+    let (first, second, none) = (page(0).await, page(20).await, page(31).await);
+    assert_eq!((first.len(), second.len(), none.len()), (20, 11, 0));
+    let mut all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 31, "{first:?} {second:?}");
+    // Pages follow one order: from the 20th on, the first page's last and the second page.
+    let mut from_19 = first[19..].to_vec();
+    from_19.extend(second);
+    assert_eq!(page(19).await, from_19);
+
+    let site = Config::load(&archive.config).unwrap().site_dir();
+    let test = "the_api_pages_with_offset_and_site_js_shows_more";
+    let Some(shown) = common::site_search_js(test, &site, &base, "正文", 0) else {
+        return;
+    };
+    assert_eq!(shown["status"], "找到 31 篇，显示前 20 篇", "{shown}");
+    assert_eq!(shown["more_hidden"], false, "{shown}");
+    let shown = common::site_search_js(test, &site, &base, "正文", 1).unwrap();
+    assert_eq!(shown["status"], "找到 31 篇", "{shown}");
+    assert_eq!(shown["more_hidden"], true, "{shown}");
+    let mut titles: Vec<String> = shown["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().split('|').next().unwrap().to_string())
+        .collect();
+    assert_eq!(titles.len(), 31, "{shown}");
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), 31, "each once: {shown}");
 }
 
 /// What `GET /api/search?q=QUERY` answers, as JSON.

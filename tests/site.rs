@@ -6,7 +6,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{FeedServer, GOLDEN_NOW, TempArchive, fixture, golden_archive, numbered_rss, rss};
+use common::{
+    FeedServer, GOLDEN_NOW, TempArchive, fixture, golden_archive, numbered_rss, rss, site_search_js,
+};
 use newsvault::publish::shards::search_files;
 use newsvault::publish::site::TEMPLATES;
 
@@ -369,6 +371,77 @@ async fn the_static_search_index_finds_chinese_words_and_latin_in_any_case() {
     let manifest = read(site.join("search/manifest.json"));
     assert!(manifest.contains("\"hash\":\"fnv1a32\""), "{manifest}");
     assert!(manifest.contains("\"docs\":4"), "{manifest}");
+}
+
+/// Full-width letters and digits are their ASCII forms in the static index, in its queries and
+/// in the highlights of `site.js` (run under Node when it is installed).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_static_search_folds_full_width_forms_in_the_index_and_site_js() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a",
+        rss(&[
+            (
+                "https://e.com/w",
+                "宽 ＣＯＶＩＤ",
+                "<p>Ｏｌｙｍｐｉｃｓ　２０２２</p>",
+            ),
+            ("https://e.com/n", "窄 COVID", "<p>Olympics 2022</p>"),
+        ]),
+    );
+    let archive = TempArchive::new(&[("A", vec![server.url("/a")])], "");
+    let (code, _, err) = archive.cli(&["run"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = archive.cli(&["build"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    let site = site(&archive);
+    for query in [
+        "covid",
+        "ＣＯＶＩＤ",
+        "olympics ２０２２",
+        "Ｏｌｙｍｐｉｃｓ",
+    ] {
+        assert_eq!(search_files(&site, query).unwrap().len(), 2, "{query}");
+    }
+    let test = "the_static_search_folds_full_width_forms_in_the_index_and_site_js";
+    let Some(shown) = site_search_js(test, &site, "static", "covid ２０２２", 0) else {
+        return;
+    };
+    assert_eq!(shown["status"], "找到 2 篇", "{shown}");
+    let mut hits: Vec<&str> = shown["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    hits.sort();
+    assert_eq!(
+        hits,
+        [
+            "宽 [ＣＯＶＩＤ]|Ｏｌｙｍｐｉｃｓ [２０２２]",
+            "窄 [COVID]|Olympics [2022]"
+        ],
+        "{shown}"
+    );
+}
+
+/// `site.js` on a static host marks a quoted or punctuated query's words.
+#[tokio::test(flavor = "multi_thread")]
+async fn site_js_marks_the_words_of_a_quoted_query_on_a_static_host() {
+    let (_server, archive) = golden_archive().await;
+    let (code, _, err) = archive.cli(&["build"], Some(GOLDEN_NOW));
+    assert_eq!(code, 0, "{err}");
+    let test = "site_js_marks_the_words_of_a_quoted_query_on_a_static_host";
+    for (query, title) in [
+        ("\"冬奥\"", "中韩外长会谈 韩国支持北京举办[冬奥]|"),
+        ("《韩国》 冬奥！", "中韩外长会谈 [韩国]支持北京举办[冬奥]|"),
+    ] {
+        let Some(shown) = site_search_js(test, &site(&archive), "static", query, 0) else {
+            return;
+        };
+        let hit = shown["hits"][0].as_str().unwrap_or_default();
+        assert!(hit.starts_with(title), "{query}: {shown}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

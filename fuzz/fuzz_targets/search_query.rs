@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
         source: None,
         since_ms: None,
         limit: 10,
+        offset: 0,
     };
     let _ = index().search(&request);
 });

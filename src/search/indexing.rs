@@ -512,6 +512,7 @@ fn document(
         Some(words) => doc.add_text(fields.body, segmented(&text, words)),
         None => doc.add_text(fields.body, &text),
     }
+    // The line break leaves a position free (`CharTokenizer`): no phrase across the title's end.
     doc.add_text(fields.chars, format!("{}\n{}", record.title, text));
     doc.add_text(fields.text, &text);
     doc.add_text(fields.source, &record.source_id);
@@ -686,6 +687,97 @@ mod tests {
             3
         );
         assert_eq!(SearchIndex::open(&index).unwrap().len(), 3);
+    }
+
+    /// A phrase does not span the title's end, nor two paragraphs of the text (a line break of
+    /// its plain text), as the static search's pairs do not.
+    #[test]
+    fn no_phrase_spans_the_title_and_the_text_or_two_paragraphs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let index = dir.path().join("index");
+        crate::store::store_articles(
+            &store,
+            1,
+            |_| "中韩外长会谈 冬奥".into(),
+            |_| "<p>韩国支持</p><p>香港</p><p>澳门</p><p>Beijing 2022</p>".into(),
+        );
+        update_index(&store, &index, Building::Fast).unwrap();
+        let searched = SearchIndex::open(&index).unwrap();
+        let total = |query: &str| {
+            searched
+                .search(&crate::search::SearchRequest {
+                    query: query.into(),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .unwrap()
+                .total
+        };
+        for query in ["奥韩", "冬奥韩国", "港澳", "支持香港", "香港澳门"] {
+            assert_eq!(total(query), 0, "{query}");
+        }
+        for query in [
+            "冬奥",
+            "韩国支持",
+            "香港",
+            "澳门",
+            "beijing 2022",
+            "会谈冬奥",
+        ] {
+            assert_eq!(total(query), 1, "{query}");
+        }
+    }
+
+    /// An index written before full-width forms were folded (format 3) or before line breaks
+    /// left a position free (4) is built again by the next update, and then finds ＣＯＶＩＤ as
+    /// covid and covid as ＣＯＶＩＤ.
+    #[test]
+    fn an_index_of_format_3_or_4_is_built_again_and_folds_full_width_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite")).unwrap();
+        let index = dir.path().join("index");
+        crate::store::store_articles(
+            &store,
+            2,
+            |i| format!("ＣＯＶＩＤ疫苗 {i}"),
+            |i| format!("<p>Ｏｌｙｍｐｉｃｓ　２０２２ and COVID {i}</p>"),
+        );
+        update_index(&store, &index, Building::Fast).unwrap();
+        let state = index.join(STATE_FILE);
+        for older in [3, 4] {
+            let whole = std::fs::read_to_string(&state).unwrap();
+            let current = format!("\"format\":{FORMAT}");
+            assert!(whole.contains(&current));
+            std::fs::write(
+                &state,
+                whole.replace(&current, &format!("\"format\":{older}")),
+            )
+            .unwrap();
+            let report = update_index(&store, &index, Building::Lean).unwrap();
+            assert_eq!(report.indexed, 2, "every article indexed again");
+        }
+        let searched = SearchIndex::open(&index).unwrap();
+        let total = |query: &str| {
+            searched
+                .search(&crate::search::SearchRequest {
+                    query: query.into(),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .unwrap()
+                .total
+        };
+        for query in [
+            "covid",
+            "ＣＯＶＩＤ",
+            "Covid疫苗",
+            "olympics",
+            "ＯＬＹＭＰＩＣＳ",
+            "2022",
+        ] {
+            assert_eq!(total(query), 2, "{query}");
+        }
     }
 
     /// An index of an empty archive is an index too: damaged, it is built again like any other.

@@ -8,17 +8,21 @@
 //!
 //! - `title` and `body` go through [`JiebaTokenizer`]: jieba's search-mode segmentation
 //!   (`cut_for_search`, which gives the words and, for long words, the shorter words inside
-//!   them), Latin words lower-cased. These fields rank the results (BM25, the title counting
-//!   double; equal scores newest first, then by article id).
+//!   them), Latin words lower-cased. Full-width letters, digits and signs (ＣＯＶＩＤ, ２０２２)
+//!   are first read as their ASCII forms ([`fold_width`]), here and in `chars`. These fields
+//!   rank the results (BM25, the title counting double; equal scores newest first, then by
+//!   article id).
 //! - `chars` goes through [`CharTokenizer`]: every CJK character is a token, every run of Latin
-//!   letters and digits is one lower-cased token, positions kept. A query word must be found
-//!   here as a phrase, which is to say as a substring of the article: a word is found whatever
-//!   jieba made of the text around it (a two-character word inside a longer phrase), and
+//!   letters and digits is one lower-cased token, positions kept; a line break (the title's
+//!   end, a paragraph's) leaves a position free. A query word must be found here as a phrase,
+//!   which is to say as a substring of the title or of a line of the text: a word is found
+//!   whatever jieba made of the text around it (a two-character word inside a longer phrase), and
 //!   traditional and simplified characters each find their own text, never the other's.
 //!
 //! A query is words separated by spaces; every word must occur (title or text). (No `-word`
 //! exclusion: a phrase query under "must not" trips a debug assertion in tantivy 0.27.) Work per
-//! query is bounded: [`MAX_QUERY_CHARS`], [`MAX_TERMS`], [`MAX_LIMIT`] results.
+//! query is bounded: [`MAX_QUERY_CHARS`], [`MAX_TERMS`], [`MAX_LIMIT`] results after at most
+//! [`MAX_OFFSET`] skipped (a later page).
 //!
 //! The index can always be rebuilt from the store, and is when it is missing or no longer opens
 //! whole (any of its segments). Processes share it: one at a time writes it (`lock`), the others
@@ -64,8 +68,8 @@ pub use text::plain_text;
 pub(crate) use text::{HtmlPiece, decode_entity, html_pieces};
 use tokens::words_analyzer;
 pub use tokens::{
-    CharTokenizer, JiebaTokenizer, TokenSpans, WordsTokenizer, char_tokens, is_cjk, jieba_tokens,
-    warm_up,
+    CharTokenizer, JiebaTokenizer, TokenSpans, WordsTokenizer, char_tokens, fold_width, is_cjk,
+    jieba_tokens, warm_up,
 };
 
 /// Longest query accepted, in characters.
@@ -76,14 +80,18 @@ pub const MAX_TERMS: usize = 12;
 pub const MAX_LIMIT: usize = 100;
 /// Results when the caller does not say.
 pub const DEFAULT_LIMIT: usize = 20;
+/// Most results one query skips (`offset`: a later page of results); with [`MAX_LIMIT`], a
+/// query ranks at most 1,100 articles.
+pub const MAX_OFFSET: usize = 1000;
 /// Characters of a snippet.
 const SNIPPET_CHARS: usize = 160;
 /// Characters of an article's text scanned for the snippet, at most.
 const SNIPPET_SCAN: usize = 20_000;
 /// The index's memory of what it holds, in the index folder.
 const STATE_FILE: &str = "newsvault-index.json";
-/// Bump when the schema or the analysis changes: the index is then rebuilt from the store.
-const FORMAT: u32 = 3;
+/// Bump when the schema or the analysis changes: the index is then rebuilt from the store (4:
+/// full-width forms folded; 5: no phrase across the title's end or a line break).
+const FORMAT: u32 = 5;
 /// Memory each of the index writer's threads may use while indexing (tantivy takes 15 MB or
 /// more; at the least, a fast build from scratch made more segments to merge and took about a
 /// fifth longer: 1.68 → 1.96 s at 9,531 articles, medians of three on tmpfs).

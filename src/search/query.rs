@@ -16,8 +16,9 @@ use tantivy::{
 };
 
 use super::{
-    Fields, MAX_LIMIT, MAX_QUERY_CHARS, MAX_TERMS, SNIPPET_CHARS, SNIPPET_SCAN, SearchError,
-    char_tokens, indexed_articles, jieba_tokens, register_tokenizers, schema,
+    Fields, MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS, MAX_TERMS, SNIPPET_CHARS, SNIPPET_SCAN,
+    SearchError, char_tokens, fold_width, indexed_articles, is_cjk, jieba_tokens,
+    register_tokenizers, schema,
 };
 
 /// A search as asked.
@@ -30,6 +31,8 @@ pub struct SearchRequest {
     pub since_ms: Option<i64>,
     /// Results wanted (capped at [`MAX_LIMIT`]).
     pub limit: usize,
+    /// The best results skipped, for a later page (capped at [`MAX_OFFSET`]).
+    pub offset: usize,
 }
 
 /// A piece of a snippet: `hit` pieces are what the query found.
@@ -62,8 +65,9 @@ pub struct SearchHit {
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResults {
     pub query: String,
-    /// All matching articles; `hits` holds the best of them.
+    /// All matching articles; `hits` holds the best of them after the `offset` best.
     pub total: usize,
+    pub offset: usize,
     pub hits: Vec<SearchHit>,
 }
 
@@ -170,23 +174,22 @@ impl SearchIndex {
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let limit = request.limit.clamp(1, MAX_LIMIT);
+        let offset = request.offset.min(MAX_OFFSET);
         // Equal scores come newest first, then by id: the same order after every rebuild of
         // the index, whose documents land in segments in no fixed order.
-        let ranked = TopDocs::with_limit(limit).tweak_score(|segment: &SegmentReader| {
-            let column = |name: &str| segment.fast_fields().i64(name).ok();
-            let (dates, ids) = (column("date"), column("id"));
-            move |doc: DocId, score: Score| {
-                let value = |c: &Option<Column<i64>>| c.as_ref().and_then(|c| c.first(doc));
-                (score, value(&dates), value(&ids))
-            }
-        });
+        let ranked =
+            TopDocs::with_limit(limit)
+                .and_offset(offset)
+                .tweak_score(|segment: &SegmentReader| {
+                    let column = |name: &str| segment.fast_fields().i64(name).ok();
+                    let (dates, ids) = (column("date"), column("id"));
+                    move |doc: DocId, score: Score| {
+                        let value = |c: &Option<Column<i64>>| c.as_ref().and_then(|c| c.first(doc));
+                        (score, value(&dates), value(&ids))
+                    }
+                });
         let (top, total) = searcher.search(&query, &(ranked, Count))?;
-        let mut highlight: Vec<Vec<char>> = parsed
-            .include
-            .iter()
-            .map(|t| t.chars().flat_map(char::to_lowercase).collect())
-            .collect();
-        highlight.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        let highlight = highlight_runs(&parsed.include);
         let mut hits = Vec::with_capacity(top.len());
         for ((score, _, _), address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
@@ -216,6 +219,7 @@ impl SearchIndex {
         Ok(SearchResults {
             query: request.query.clone(),
             total,
+            offset,
             hits,
         })
     }
@@ -254,6 +258,28 @@ fn parse_query(query: &str) -> Result<ParsedQuery, SearchError> {
     Ok(parsed)
 }
 
+/// What snippets mark of the query's `words`: each word's runs of letters, digits and CJK
+/// characters (`"冬奥"` marks 冬奥, `冬奥，韩国` marks 冬奥 and 韩国: the punctuation a query
+/// holds is no token and need not be in the text), folded and lower-cased, longest first.
+fn highlight_runs(words: &[String]) -> Vec<Vec<char>> {
+    let mut runs: Vec<Vec<char>> = Vec::new();
+    for word in words {
+        let mut run: Vec<char> = Vec::new();
+        for c in word.chars().map(fold_width).chain([' ']) {
+            if is_cjk(c) || c.is_alphanumeric() {
+                run.extend(c.to_lowercase());
+            } else if !run.is_empty() {
+                let run = std::mem::take(&mut run);
+                if !runs.contains(&run) {
+                    runs.push(run);
+                }
+            }
+        }
+    }
+    runs.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    runs
+}
+
 /// Finds `word` as a sequence of `chars` tokens: a substring of the title or text.
 fn substring_query(field: Field, word: &str) -> Box<dyn Query> {
     let terms: Vec<Term> = char_tokens(word)
@@ -271,12 +297,15 @@ fn substring_query(field: Field, word: &str) -> Box<dyn Query> {
 }
 
 /// About [`SNIPPET_CHARS`] characters of `text` around the first hit of any of `words`
-/// (lower-case), the hits marked. The start of the text when no word is found in it.
+/// (folded by [`fold_width`] and lower-cased, as `text` is compared), the hits marked. The start of the text when no word is found in it.
 fn snippet(text: &str, words: &[Vec<char>]) -> Vec<Piece> {
     let chars: Vec<char> = text.chars().take(SNIPPET_SCAN).collect();
     let lower: Vec<char> = chars
         .iter()
-        .map(|c| c.to_lowercase().next().unwrap_or(*c))
+        .map(|&c| {
+            let c = fold_width(c);
+            c.to_lowercase().next().unwrap_or(c)
+        })
         .collect();
     let mut marked = vec![false; chars.len()];
     let mut first: Option<usize> = None;
@@ -386,6 +415,41 @@ mod tests {
         assert_eq!(
             snippet_text(&pieces, ("[", "]")),
             "The Winter [Olympics] [冬奥] in Beijing"
+        );
+    }
+
+    #[test]
+    fn quotes_and_punctuation_of_a_query_do_not_keep_its_words_from_being_marked() {
+        let words: Vec<String> = ["\"冬奥\"", "冬奥，韩国", "«COVID-19»", "，"]
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        let runs: Vec<String> = highlight_runs(&words)
+            .into_iter()
+            .map(|r| r.into_iter().collect())
+            .collect();
+        assert_eq!(runs, ["covid", "冬奥", "韩国", "19"]);
+        // The snippet starts at the hit, not at the top of the text.
+        let text = format!("{}韩国与冬奥", "前".repeat(SNIPPET_CHARS * 2));
+        let pieces = snippet(&text, &highlight_runs(&words[..1]));
+        assert_eq!(pieces[0].text, "…");
+        let marked: Vec<&str> = pieces
+            .iter()
+            .filter(|p| p.hit)
+            .map(|p| p.text.as_str())
+            .collect();
+        assert_eq!(marked, ["冬奥"]);
+    }
+
+    #[test]
+    fn snippets_mark_full_width_hits_of_ascii_words_and_back() {
+        let pieces = snippet(
+            "疫情 ＣＯＶＩＤ 与 Olympics",
+            &["covid".chars().collect(), "olympics".chars().collect()],
+        );
+        assert_eq!(
+            snippet_text(&pieces, ("[", "]")),
+            "疫情 [ＣＯＶＩＤ] 与 [Olympics]"
         );
     }
 

@@ -1,8 +1,11 @@
 //! How the index reads text: jieba's words for ranking ([`JiebaTokenizer`], and
 //! [`WordsTokenizer`] for a body segmented before it reaches the writer), single CJK characters
 //! and Latin words for matching ([`CharTokenizer`]). Tokens are handed out from their byte
-//! ranges in the text ([`TokenSpans`]), not as a string each.
+//! ranges in the text ([`TokenSpans`]), not as a string each. Full-width forms (ＣＯＶＩＤ,
+//! ２０２２, common in Chinese news) are read as their ASCII letters, digits and signs
+//! ([`fold_width`]) before lower-casing, by every tokenizer here and by the static index's terms.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use jieba_rs::Jieba;
@@ -21,22 +24,37 @@ fn jieba() -> &'static Jieba {
 
 /// Tokens handed to tantivy one by one from their byte ranges in the text, through one reused
 /// [`Token`]: no string is allocated per token (an article has thousands).
+/// The text is the one tokenized, or its [`fold_text`] (jieba's words, whose offsets are then
+/// in the folded text).
 pub struct TokenSpans<'a> {
-    text: &'a str,
+    text: Cow<'a, str>,
     spans: std::vec::IntoIter<(usize, usize)>,
     token: Token,
+    /// Whether a line break between two tokens leaves a position free between them (the
+    /// `chars` field: no phrase spans the title and the text, or two paragraphs).
+    breaks: bool,
+    /// Where the last token ended.
+    end: usize,
 }
 
 impl<'a> TokenSpans<'a> {
-    fn new(text: &'a str, spans: Vec<(usize, usize)>) -> Self {
+    fn new(text: impl Into<Cow<'a, str>>, spans: Vec<(usize, usize)>) -> Self {
         TokenSpans {
-            text,
+            text: text.into(),
             spans: spans.into_iter(),
             token: Token {
                 position: usize::MAX,
                 ..Token::default()
             },
+            breaks: false,
+            end: 0,
         }
+    }
+
+    /// A line break between two tokens leaves a position free: they are not neighbours.
+    fn with_gaps_at_breaks(mut self) -> Self {
+        self.breaks = true;
+        self
     }
 }
 
@@ -48,7 +66,9 @@ impl TokenStream for TokenSpans<'_> {
         let token = &mut self.token;
         token.offset_from = from;
         token.offset_to = to;
-        token.position = token.position.wrapping_add(1);
+        let gap = self.breaks && self.text[self.end..from].contains('\n');
+        token.position = token.position.wrapping_add(if gap { 2 } else { 1 });
+        self.end = to;
         token.position_length = 1;
         token.text.clear();
         push_lowercase(&mut token.text, &self.text[from..to]);
@@ -69,8 +89,15 @@ pub struct JiebaTokenizer;
 impl Tokenizer for JiebaTokenizer {
     type TokenStream<'a> = TokenSpans<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenSpans<'a> {
-        TokenSpans::new(text, jieba_spans(text))
+        jieba_stream(text)
     }
+}
+
+/// jieba's words of `text` folded ([`fold_text`]): ＣＯＶＩＤ is segmented as COVID is.
+fn jieba_stream(text: &str) -> TokenSpans<'_> {
+    let folded = fold_text(text);
+    let spans = jieba_spans(&folded);
+    TokenSpans::new(folded, spans)
 }
 
 /// The byte ranges of the words jieba finds in `text` that the index keeps.
@@ -128,7 +155,7 @@ pub(super) fn segmented(text: &str, words: &mut TextAnalyzer) -> String {
 
 /// The words jieba finds in `text`, as the index sees them.
 pub fn jieba_tokens(text: &str) -> Vec<Token> {
-    collect_tokens(TokenSpans::new(text, jieba_spans(text)))
+    collect_tokens(jieba_stream(text))
 }
 
 fn collect_tokens(mut stream: impl TokenStream) -> Vec<Token> {
@@ -139,26 +166,65 @@ fn collect_tokens(mut stream: impl TokenStream) -> Vec<Token> {
     tokens
 }
 
-/// Appends `text` lower-cased, without Unicode tables for the common cases (ASCII, CJK).
+/// Appends `text` folded ([`fold_width`]) and lower-cased, without Unicode tables for the
+/// common cases (ASCII, CJK).
 fn push_lowercase(out: &mut String, text: &str) {
     if text.is_ascii() {
         out.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else if text.chars().all(is_cjk) {
         out.push_str(text);
     } else {
-        out.push_str(&text.to_lowercase());
+        out.extend(text.chars().map(fold_width).flat_map(char::to_lowercase));
     }
 }
 
-/// One token per CJK character, one per run of other letters and digits (lower-cased).
+/// The ASCII character a full-width form stands for (U+FF01–U+FF5E → U+0021–U+007E: `Ｃ` → `C`,
+/// `２` → `2`, `，` → `,`), a space for the ideographic space (U+3000); any other character
+/// as it is. Both searches (and `site.js`) fold text and queries so before lower-casing.
+pub fn fold_width(c: char) -> char {
+    match c as u32 {
+        0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        0x3000 => ' ',
+        _ => c,
+    }
+}
+
+/// Whether [`fold_width`] changes a character of `text`.
+fn has_wide(text: &str) -> bool {
+    // Every such character is encoded from 0xEF 0xBC / 0xEF 0xBD, or E3 80 80.
+    let bytes = text.as_bytes();
+    bytes
+        .windows(2)
+        .any(|w| w[0] == 0xEF && (w[1] == 0xBC || w[1] == 0xBD))
+        && text.chars().any(|c| fold_width(c) != c)
+        || text.contains('\u{3000}')
+}
+
+/// `text` with [`fold_width`] applied, borrowed when nothing changes.
+pub fn fold_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if has_wide(text) {
+        std::borrow::Cow::Owned(text.chars().map(fold_width).collect())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// One token per CJK character, one per run of other letters and digits (lower-cased); a line
+/// break leaves a position free, so that tokens on either side are no phrase.
 #[derive(Debug, Clone, Default)]
 pub struct CharTokenizer;
 
 impl Tokenizer for CharTokenizer {
     type TokenStream<'a> = TokenSpans<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenSpans<'a> {
-        TokenSpans::new(text, char_spans(text))
+        char_stream(text)
     }
+}
+
+/// The `chars` tokens of `text`, a position left free at each line break (the title's end, a
+/// paragraph's), so that no phrase spans one.
+fn char_stream(text: &str) -> TokenSpans<'_> {
+    TokenSpans::new(text, char_spans(text)).with_gaps_at_breaks()
 }
 
 /// Chinese, Japanese and Korean characters: each is a token of its own (and a term of its own in
@@ -175,7 +241,7 @@ pub fn is_cjk(c: char) -> bool {
 
 /// The tokens of the `chars` field.
 pub fn char_tokens(text: &str) -> Vec<Token> {
-    collect_tokens(TokenSpans::new(text, char_spans(text)))
+    collect_tokens(char_stream(text))
 }
 
 /// The byte ranges of the `chars` tokens of `text`: each CJK character, each run of other
@@ -225,6 +291,49 @@ mod tests {
             texts(char_tokens("冬奧 Beijing-2022年")),
             ["冬", "奧", "beijing", "2022", "年"]
         );
+    }
+
+    #[test]
+    fn char_positions_leave_a_gap_at_line_breaks() {
+        let positions: Vec<(String, usize)> = char_tokens("冬奥\n韩国 a\n\nb\r\nc")
+            .into_iter()
+            .map(|t| (t.text, t.position))
+            .collect();
+        let want = [
+            ("冬", 0),
+            ("奥", 1),
+            ("韩", 3),
+            ("国", 4),
+            ("a", 5),
+            ("b", 7),
+            ("c", 9),
+        ];
+        let want: Vec<(String, usize)> = want.iter().map(|&(t, p)| (t.into(), p)).collect();
+        assert_eq!(positions, want);
+    }
+
+    #[test]
+    fn full_width_forms_are_read_as_ascii() {
+        assert_eq!(fold_width('Ｃ'), 'C');
+        assert_eq!(fold_width('ｚ'), 'z');
+        assert_eq!(fold_width('０'), '0');
+        assert_eq!(fold_width('！'), '!');
+        assert_eq!(fold_width('～'), '~');
+        assert_eq!(fold_width('\u{3000}'), ' ');
+        assert_eq!(fold_width('冬'), '冬');
+        assert_eq!(fold_width('，'), ',');
+        assert_eq!(
+            texts(char_tokens("ＣＯＶＩＤ－１９　Ｏｌｙｍｐｉｃｓ冬奥")),
+            ["covid", "19", "olympics", "冬", "奥"]
+        );
+        let wide = texts(jieba_tokens(
+            "韩国ＣＯＶＩＤ疫苗，Ｏｌｙｍｐｉｃｓ　２０２２",
+        ));
+        let narrow = texts(jieba_tokens("韩国COVID疫苗,Olympics 2022"));
+        assert_eq!(wide, narrow);
+        assert!(wide.contains(&"covid".to_string()), "{wide:?}");
+        let mut words = words_analyzer();
+        assert_eq!(segmented("ＣＯＶＩＤ", &mut words), "covid\n");
     }
 
     proptest::proptest! {

@@ -22,6 +22,7 @@
   list.parentNode.insertBefore(more, list.nextSibling);
 
   var MAX_QUERY_CHARS = 200; // as the server
+  var MAX_OFFSET = 1000;     // results the API skips at most (a later page), as the server
   var PAGE = 20;             // results shown at a time
   var MAX_TERMS = 32;        // terms looked up in the static index, at most
   var mode = null;           // "api" or "static", once known
@@ -34,17 +35,36 @@
     return node;
   }
 
-  // Highlighting: `text` cut into pieces, those equal to one of `words` (lower-case, compared
-  // character by character, case-insensitively) marked as hits.
+  // Full-width forms (ＣＯＶＩＤ, ２０２２) as their ASCII characters, the ideographic space as a
+  // space, before lower-casing, as both indexes read text (crate::search::fold_width).
+  function fold(text) {
+    return text.replace(/[\uFF01-\uFF5E]/g, function (c) {
+      return String.fromCharCode(c.charCodeAt(0) - 0xFEE0);
+    }).replace(/\u3000/g, " ");
+  }
+
+  function lowerChar(c) { return fold(c).toLowerCase(); }
+
+  // Highlighting: `text` cut into pieces, those equal to one of `words` (folded and lower-case,
+  // compared character by character, case-insensitively) marked as hits. The words are each
+  // query word's runs of letters, digits and CJK characters, longest first, as the server's
+  // snippets mark them: "冬奥" marks 冬奥, 冬奥，韩国 marks 冬奥 and 韩国.
   function highlightWords(query) {
-    return query.split(/\s+/).filter(function (w) { return w.length > 0; }).map(function (w) {
-      return Array.from(w).map(function (c) { return c.toLowerCase(); });
+    var words = [], keys = [];
+    query.split(/\s+/).forEach(function (w) {
+      var run = [];
+      Array.from(w + " ").map(lowerChar).forEach(function (c) {
+        if (isCjk(c) || ALNUM.test(c)) { run.push(c); return; }
+        if (run.length > 0 && keys.indexOf(run.join("")) < 0) { keys.push(run.join("")); words.push(run); }
+        run = [];
+      });
     });
+    return words.sort(function (a, b) { return b.length - a.length; });
   }
 
   function mark(text, words) {
     var chars = Array.from(text || "");
-    var lower = chars.map(function (c) { return c.toLowerCase(); });
+    var lower = chars.map(lowerChar);
     var hit = chars.map(function () { return false; });
     words.forEach(function (word) {
       for (var i = 0; i + word.length <= lower.length; i++) {
@@ -99,9 +119,11 @@
 
   // --- The server's API --------------------------------------------------------------------
 
-  // The API's answer, or null when there is no API here (a static host).
-  function searchApi(query) {
-    return fetch(root + "api/search?q=" + encodeURIComponent(query), { headers: { "Accept": "application/json" } })
+  // The API's answer (the results after the `offset` best), or null when there is no API here
+  // (a static host).
+  function searchApi(query, offset) {
+    var url = root + "api/search?q=" + encodeURIComponent(query) + (offset ? "&offset=" + offset : "");
+    return fetch(url, { headers: { "Accept": "application/json" } })
       .then(function (response) {
         var type = response.headers.get("Content-Type") || "";
         if (type.indexOf("application/json") < 0) { return null; }
@@ -112,10 +134,27 @@
       }, function () { return null; });
   }
 
-  function showApi(data, words) {
+  // The API's first page; 显示更多 asks it for the next (offset), as long as there are more.
+  function showApi(data, words, query, current) {
     list.setAttribute("data-search", "api");
-    status.textContent = found(data.total, data.hits.length, data.query);
-    data.hits.forEach(function (hit) { renderHit(hit, words); });
+    var shown = 0;
+    function add(page) {
+      page.hits.forEach(function (hit) { renderHit(hit, words); });
+      shown += page.hits.length;
+      status.textContent = found(page.total, shown, page.query);
+      more.hidden = shown >= page.total || page.hits.length === 0 || shown > MAX_OFFSET;
+    }
+    more.onclick = function () {
+      more.hidden = true;
+      searchApi(query, shown).then(function (page) {
+        if (current !== generation) { return; }
+        if (!page) { throw new Error("no answer from api/search"); }
+        add(page);
+      }).catch(function (error) {
+        if (current === generation) { status.textContent = "搜索失败：" + error.message; }
+      });
+    };
+    add(data);
   }
 
   // --- The static index (search/) ----------------------------------------------------------
@@ -135,7 +174,7 @@
   }
 
   // The terms a query asks for: pairs of neighbouring CJK characters (a character standing
-  // alone, itself), words of other letters and digits lower-cased.
+  // alone, itself), words of other letters and digits folded (fold) and lower-cased.
   function queryTerms(query) {
     var terms = [], run = [], word = "";
     function add(term) { if (terms.indexOf(term) < 0) { terms.push(term); } }
@@ -146,7 +185,7 @@
     }
     function endWord() {
       if (word) {
-        var lower = word.toLowerCase();
+        var lower = fold(word).toLowerCase();
         if (encoder.encode(lower).length <= MAX_WORD_BYTES) { add(lower); }
         word = "";
       }
@@ -311,12 +350,12 @@
     }
     status.textContent = "搜索中…";
     var words = highlightWords(query);
-    (mode === "static" ? Promise.resolve(null) : searchApi(query))
+    (mode === "static" ? Promise.resolve(null) : searchApi(query, 0))
       .then(function (data) {
         if (current !== generation) { return; }
         if (data) {
           mode = "api";
-          showApi(data, words);
+          showApi(data, words, query, current);
           return;
         }
         mode = "static";

@@ -396,3 +396,37 @@ pub fn start_serve(archive: &TempArchive) -> (Serve, String) {
         .to_string();
     (serve, base)
 }
+
+/// Runs the site's search script (`assets/site.js` of the built site `site`) under Node with a
+/// fake DOM (`tests/fixtures/js/site_search.js`): the search of `query` against `base`
+/// (`"static"`: the site's files, as on a static host; or the URL of a running `serve`), then
+/// 显示更多 clicked `clicks` times. Its answer, `{status, hits: ["title|snippet"], more_hidden}`
+/// with highlights in `[` `]`; `None`, after a line saying that `test` skipped, without `node`.
+pub fn site_search_js(
+    test: &str,
+    site: &Path,
+    base: &str,
+    query: &str,
+    clicks: usize,
+) -> Option<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/js/site_search.js");
+    let output = match Command::new(std::env::var("NEWSVAULT_NODE").unwrap_or("node".into()))
+        .arg(script)
+        .arg(site)
+        .args([base, query, &clicks.to_string()])
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("SKIPPED {test}: no node to run site.js (install nodejs)");
+            return None;
+        }
+        Err(e) => panic!("node: {e}"),
+    };
+    assert!(
+        output.status.success(),
+        "site.js under node: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_slice(&output.stdout).unwrap())
+}

@@ -6,9 +6,11 @@
 //! - **Terms.** Text is read as runs of CJK characters (the ranges of [`is_cjk`]) and runs of
 //!   other letters and digits (`char::is_alphanumeric`); everything else separates. A CJK run
 //!   gives every character (a unigram) and every pair of neighbours (a bigram); a letter/digit
-//!   run is one word, lower-cased, dropped when longer than [`MAX_WORD_BYTES`]. A query is read
-//!   the same way, but a CJK run of two or more characters asks only for its bigrams (a single
-//!   character asks for itself): 冬奥 is found inside 北京举办冬奥会, `COVID` finds `covid`.
+//!   run is one word, its full-width forms read as ASCII (ＣＯＶＩＤ as COVID: `fold_width` of
+//!   `crate::search`, which `site.js` does too) and lower-cased, dropped when longer than
+//!   [`MAX_WORD_BYTES`]. A query is read the same way, but a CJK run of two or more characters
+//!   asks only for its bigrams (a single character asks for itself): 冬奥 is found inside
+//!   北京举办冬奥会, `COVID` finds `covid`.
 //!   A document matches when it holds every term of the query; a query of three or more CJK
 //!   characters can therefore match a text that holds its bigrams apart (北京举 matches 北京 …
 //!   京举), which is rare and accepted. Titles and texts are read separately (no bigram across
@@ -84,8 +86,9 @@ pub use terms::{decode_postings, encode_postings, fnv1a32, index_terms, is_cjk, 
 /// (and `STATE_FORMAT` with it).
 pub const FORMAT: u32 = 1;
 /// The format of [`STATE_FILE`]: bump when the files, the analysis or [`fingerprint`] change,
-/// so that the index is written again whole (a state of another format is not trusted).
-const STATE_FORMAT: u32 = 3;
+/// so that the index is written again whole (a state of another format is not trusted). 4:
+/// full-width forms folded (ＣＯＶＩＤ is the word covid).
+const STATE_FORMAT: u32 = 4;
 /// The index's folder, inside the site.
 pub const DIR: &str = "search";
 /// The index's memory of what it holds, in the site's folder.
@@ -1529,6 +1532,31 @@ mod tests {
                 .next()
                 .is_none()
         );
+    }
+
+    /// An index written before full-width forms were folded (state format 3) is written again
+    /// whole by the next build, which finds ＣＯＶＩＤ as covid.
+    #[test]
+    fn an_index_of_state_format_3_is_written_again_whole() {
+        let layout = SMALL;
+        let out = tempfile::tempdir().unwrap();
+        let mut articles = BTreeMap::new();
+        for id in 1..=10 {
+            articles.insert(
+                id,
+                record(id, id * 1000, "ＣＯＶＩＤ疫苗", "<p>２０２２</p>", false),
+            );
+        }
+        build(&articles, out.path(), layout);
+        let state = out.path().join(STATE_FILE);
+        let text = std::fs::read_to_string(&state).unwrap();
+        let older = text.replace(&format!("\"format\":{STATE_FORMAT}"), "\"format\":3");
+        std::fs::write(&state, older).unwrap();
+        let report = build(&articles, out.path(), layout);
+        assert_eq!(report.recomputed, report.segments, "{report:?}");
+        assert!(report.segments > 0);
+        assert_eq!(found(out.path(), "covid").len(), 10);
+        assert_eq!(found(out.path(), "ＣＯＶＩＤ 2022").len(), 10);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::{EXCERPT_CHARS, MAX_WORD_BYTES};
-use crate::search::{HtmlPiece, decode_entity, html_pieces, plain_text};
+use crate::search::{HtmlPiece, decode_entity, fold_width, html_pieces, plain_text};
 
 /// The digits of postings.
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -87,13 +87,14 @@ fn scan<'a>(text: &'a str, mut each: impl FnMut(Term<'a>)) {
     }
 }
 
-/// `word` lower-cased into `buf`; false when too long to be a term.
+/// `word` folded ([`fold_width`]: ＣＯＶＩＤ is COVID) and lower-cased into `buf`, as the search
+/// index's tokens are; false when too long to be a term.
 fn lower_into(word: &str, buf: &mut String) -> bool {
     buf.clear();
     if word.is_ascii() {
         buf.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else {
-        buf.push_str(&word.to_lowercase());
+        buf.extend(word.chars().map(fold_width).flat_map(char::to_lowercase));
     }
     buf.len() <= MAX_WORD_BYTES
 }
@@ -692,12 +693,29 @@ mod tests {
     }
 
     #[test]
+    fn full_width_letters_and_digits_are_their_ascii_words() {
+        assert_eq!(
+            index_terms("ＣＯＶＩＤ－１９　Ｏｌｙｍｐｉｃｓ２０２２"),
+            ["covid", "19", "olympics2022"]
+        );
+        assert_eq!(query_terms("ＣＯＶＩＤ"), ["covid"]);
+        assert!(contains_all("新冠ＣＯＶＩＤ疫苗", "covid"));
+        assert!(contains_all("新冠COVID疫苗", "ＣＯＶＩＤ"));
+        assert!(contains_all("北京２０２２年冬奥会", "2022"));
+        // The builder reads them so too.
+        let built = built_terms("Ｏｌｙｍｐｉｃｓ", "<p>ＣＯＶＩＤ</p>");
+        assert!(built.contains(&("olympics".into(), true)), "{built:?}");
+        assert!(built.contains(&("covid".into(), false)), "{built:?}");
+    }
+
+    #[test]
     fn characters_and_words_are_those_of_the_server_index() {
         // The static search cuts text as `crate::search`'s character field does; it adds pairs.
         for text in [
             "冬奧 Beijing-2022年",
             "ÉCOLE Straße ① ½ Ⅻ ٣ カタカナ 한국어 𠀀𠀁",
             "中韩外长会谈，韩国支持北京举办冬奥。COVID-19!",
+            "ＣＯＶＩＤ－１９疫苗　Ｏｌｙｍｐｉｃｓ２０２２，ｘ＋ｙ",
         ] {
             let mut server: Vec<String> = Vec::new();
             for token in char_tokens(text) {
