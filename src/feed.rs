@@ -41,20 +41,113 @@ pub fn parse_feed(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedFeed
     if head.starts_with("<!doctype html") || head.starts_with("<html") {
         return Err(FeedError::Html);
     }
-    let parser = feed_rs::parser::Builder::new()
-        // An empty id marks "the feed gave none"; see `Entry::guid`.
-        .id_generator(|_, _, _| String::new())
-        .sanitize_content(false)
-        .build();
+    // A parser that failed keeps state of that document (feed-rs asserts on it): each reading
+    // has a parser of its own.
+    let parser = || {
+        feed_rs::parser::Builder::new()
+            // An empty id marks "the feed gave none"; see `Entry::guid`.
+            .id_generator(|_, _, _| String::new())
+            .sanitize_content(false)
+            .build()
+    };
     // The XML reader under feed-rs can panic on some malformed input (found by fuzzing: an
     // encoding declaration met after the reader's prefix buffer is gone); a bad feed must fail
     // alone with a reason, never take the run down.
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        parser.parse(bytes.as_ref())
-    }))
-    .map_err(|_| FeedError::Invalid("the XML parser gave up on malformed input".into()))?;
-    let feed = parsed.map_err(|e| FeedError::Invalid(describe(&e)))?;
-    Ok(flatten(feed))
+    let parse = |bytes: &[u8]| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser().parse(bytes)))
+            .map_err(|_| FeedError::Invalid("the XML parser gave up on malformed input".into()))
+    };
+    match parse(bytes.as_ref())? {
+        Ok(feed) => Ok(flatten(feed, 0)),
+        // Real feeds write `AT&T` in a title; the XML reader refuses the whole document for
+        // it. Only a feed that failed is read again, with its bare ampersands escaped (one
+        // linear pass), so a well-formed feed costs nothing more.
+        Err(first @ feed_rs::parser::ParseFeedError::XmlReader(_)) => {
+            let (escaped, bare) = escape_bare_ampersands(&bytes);
+            if bare == 0 {
+                return Err(FeedError::Invalid(describe_at(&first, &bytes)));
+            }
+            match parse(&escaped)? {
+                Ok(feed) => Ok(flatten(feed, bare)),
+                Err(e) => Err(FeedError::Invalid(describe_at(&e, &escaped))),
+            }
+        }
+        Err(e) => Err(FeedError::Invalid(describe(&e))),
+    }
+}
+
+/// The document with every `&` that does not begin a well-formed reference (`&name;`,
+/// `&#123;`, `&#x1F;`) written `&amp;`, outside CDATA sections and comments (whose text the
+/// reader does not interpret), and how many there were. One pass: each `&` is found with
+/// `memchr` and looked at only up to the end of the name after it.
+fn escape_bare_ampersands(bytes: &[u8]) -> (Vec<u8>, usize) {
+    let sections = text_sections(bytes);
+    let mut sections = sections.iter().peekable();
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let mut bare = 0;
+    let mut copied = 0;
+    for at in memchr::memchr_iter(b'&', bytes) {
+        while sections.peek().is_some_and(|s| s.end <= at) {
+            sections.next();
+        }
+        if sections.peek().is_some_and(|s| s.contains(&at)) || is_reference(&bytes[at..]) {
+            continue;
+        }
+        out.extend_from_slice(&bytes[copied..=at]);
+        out.extend_from_slice(b"amp;");
+        copied = at + 1;
+        bare += 1;
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    (out, bare)
+}
+
+/// Whether `text` (starting at a `&`) begins a well-formed character or entity reference.
+fn is_reference(text: &[u8]) -> bool {
+    let rest = &text[1..];
+    let (digits, valid): (&[u8], fn(&u8) -> bool) = match rest {
+        [b'#', b'x', digits @ ..] => (digits, u8::is_ascii_hexdigit),
+        [b'#', digits @ ..] => (digits, u8::is_ascii_digit),
+        [first, ..]
+            if first.is_ascii_alphabetic() || matches!(first, b'_' | b':') || *first >= 0x80 =>
+        {
+            (rest, |c| {
+                c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.') || *c >= 0x80
+            })
+        }
+        _ => return false,
+    };
+    let len = digits.iter().take_while(|c| valid(c)).count();
+    len > 0 && digits.get(len) == Some(&b';')
+}
+
+/// [`describe`], with the line of `bytes` the XML reader stopped at when it gives a position
+/// (feed-rs does not pass it on: the document is read again with quick-xml alone, only to
+/// name the line of a feed that failed).
+fn describe_at(error: &feed_rs::parser::ParseFeedError, bytes: &[u8]) -> String {
+    let reason = describe(error);
+    match xml_error_line(bytes) {
+        Some(line) => format!("line {line}: {reason}"),
+        None => reason,
+    }
+}
+
+/// The line (from 1) at which quick-xml finds `bytes` malformed, if it does.
+fn xml_error_line(bytes: &[u8]) -> Option<usize> {
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::Eof) => return None,
+            Ok(_) => buf.clear(),
+            Err(_) => {
+                let at = usize::try_from(reader.error_position())
+                    .ok()?
+                    .min(bytes.len());
+                return Some(1 + memchr::memchr_iter(b'\n', &bytes[..at]).count());
+            }
+        }
+    }
 }
 
 /// A JSON Feed whose items' `id`s are numbers, with them as strings: the JSON Feed spec says
@@ -181,7 +274,7 @@ fn describe(error: &feed_rs::parser::ParseFeedError) -> String {
     }
 }
 
-fn flatten(feed: feed_rs::model::Feed) -> ParsedFeed {
+fn flatten(feed: feed_rs::model::Feed, bare_ampersands: usize) -> ParsedFeed {
     let link = preferred_link(&feed.links);
     let entries = feed
         .entries
@@ -211,6 +304,7 @@ fn flatten(feed: feed_rs::model::Feed) -> ParsedFeed {
         link,
         entries,
         base: None,
+        bare_ampersands,
     }
 }
 
@@ -572,6 +666,53 @@ mod tests {
             parsed.entries[0].content.as_deref(),
             Some(r#"<pre><?xml version="1.0"?></pre>"#)
         );
+    }
+
+    /// Real feeds write `AT&T` in a title: the item, and the feed's other items, are archived
+    /// with it as written, and references, CDATA sections and comments stay as they are.
+    #[test]
+    fn bare_ampersands_do_not_lose_the_feed() {
+        let rss = "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>c</title>\n\
+                   <item><title>AT&T 与 B&B &amp; &#38; &#x26; &lt;x&gt; &</title>\
+                   <link>https://e.com/a?x=1&y=2</link>\
+                   <description><![CDATA[Q&A]]><!-- R&D --> M&amp;S</description></item>\n\
+                   <item><title>two</title><link>https://e.com/b</link></item>\n\
+                   </channel></rss>";
+        let parsed = parse_feed(rss.as_bytes(), None).unwrap();
+        assert_eq!(parsed.bare_ampersands, 4);
+        assert_eq!(parsed.entries.len(), 2);
+        let item = &parsed.entries[0];
+        assert_eq!(item.title.as_deref(), Some("AT&T 与 B&B & & & <x> &"));
+        assert_eq!(item.link.as_deref(), Some("https://e.com/a?x=1&y=2"));
+        assert_eq!(item.summary.as_deref(), Some("Q&A M&S"));
+        let well_formed = parse_feed(feed("UTF-8", "a &amp; b").as_bytes(), None).unwrap();
+        assert_eq!(well_formed.bare_ampersands, 0);
+    }
+
+    #[test]
+    fn only_ampersands_that_begin_no_reference_are_escaped() {
+        let (out, bare) = escape_bare_ampersands(
+            "&a; &_x.y-1; &#12; &#x1F; &中; & &; &#; &#x; &#12 &a b; &1a; <!--&--><![CDATA[&]]>&"
+                .as_bytes(),
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "&a; &_x.y-1; &#12; &#x1F; &中; &amp; &amp;; &amp;#; &amp;#x; &amp;#12 &amp;a b; \
+             &amp;1a; <!--&--><![CDATA[&]]>&amp;"
+        );
+        assert_eq!(bare, 8);
+    }
+
+    /// A feed that stays malformed names the line the XML reader stopped at.
+    #[test]
+    fn a_malformed_feed_names_its_line() {
+        let rss = "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel>\n\
+                   <item><title>a &bogus</title></item>\n<item><title>b</wrong></item>\n\
+                   </channel></rss>";
+        match parse_feed(rss.as_bytes(), None) {
+            Err(FeedError::Invalid(reason)) => assert!(reason.starts_with("line 4: "), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub struct ParsedFeed {
     /// are resolved against it. Set by whoever fetched it; `None` for a feed read from a file.
     #[serde(skip)]
     pub base: Option<url::Url>,
+    /// How many bare `&` (not beginning a character or entity reference) the feed had, each
+    /// read as `&amp;` so that one item's `AT&T` does not lose the whole feed; 0 for a
+    /// well-formed feed. The caller warns, naming source and feed.
+    #[serde(skip)]
+    pub bare_ampersands: usize,
 }
 
 /// One item of a feed, as published.

@@ -789,6 +789,13 @@ fn parse_body(
             feed.base = url::Url::parse(&body.final_url)
                 .ok()
                 .filter(|url| matches!(url.scheme(), "http" | "https"));
+            if feed.bare_ampersands > 0 {
+                tracing::warn!(
+                    "{}: {url}: not well-formed XML: {} bare `&` read as `&amp;`",
+                    source.name,
+                    feed.bare_ampersands
+                );
+            }
             // The source's include/exclude filters decide which items are archived at all; a feed
             // longer than `max_items` is cut there (and says so).
             if feed.entries.len() > max_items {

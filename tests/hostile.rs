@@ -62,6 +62,33 @@ async fn billion_laughs_and_external_entities_are_never_expanded() {
     }
 }
 
+/// A bare `&` in one item's title (`AT&T`, not `AT&amp;T`) is read as written: the feed and
+/// all its items are archived, with a warning naming the feed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bare_ampersand_in_a_title_loses_no_item() {
+    let feed = "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>t</title>\n\
+                <item><title>AT&T 与 B&B</title><link>https://e.com/att</link></item>\n\
+                <item><title>其他</title><link>https://e.com/other</link></item>\n\
+                </channel></rss>\n";
+    let (code, out, archive, server) = run_hostile(Reply::ok(feed), "").await;
+    assert_eq!(code, 0, "{out}");
+    let names = archive.post_names();
+    assert!(names.iter().any(|n| n.contains("AT&T 与 B&B")), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("其他")), "{names:?}");
+    server.route("/hostile", |_, _| {
+        Reply::ok(
+            "<rss version=\"2.0\"><channel><title>t</title>\
+             <item><title>Q&A</title><link>https://e.com/qa</link></item></channel></rss>",
+        )
+    });
+    let (code, out, err) = archive.cli(&["run"], Some("2024-06-01T03:00:00Z"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("Hostile") && err.contains("/hostile") && err.contains("1 bare `&`"),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_100_mb_gzip_bomb_fails_its_feed() {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
