@@ -322,6 +322,67 @@ async fn an_upgraded_store_finds_each_fragments_own_article() {
     );
 }
 
+/// `%e4` and `%E4` are one escape: two feeds of a source that spell one link's escapes in
+/// different case (WordPress writes them lower-case) make one post.
+#[tokio::test(flavor = "multi_thread")]
+async fn percent_escapes_in_either_case_are_one_article() {
+    let server = FeedServer::start().await;
+    server.set("/lower", linked_rss(&[("https://e.com/d/%e4%b8%ad", "中")]));
+    server.set("/upper", linked_rss(&[("https://e.com/d/%E4%B8%AD", "中")]));
+    let archive = TempArchive::new(
+        &[("P", vec![server.url("/lower"), server.url("/upper")])],
+        "",
+    );
+    let config = load(&archive);
+    let first = run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    assert_eq!(first.new_articles(), 1);
+    assert_eq!(archive.post_names().len(), 1);
+    assert_eq!(first.sources[0].moved, 0);
+}
+
+/// A store of before keyed a link with its escapes as written (lower-case, as WordPress
+/// writes them): after the upgrade the item finds its article there and the article takes the
+/// new key, with no twin post, whichever case a feed then writes.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgraded_store_finds_a_link_keyed_with_lower_case_escapes() {
+    let server = FeedServer::start().await;
+    let lower = ("https://e.com/d/%e4%b8%ad", "中");
+    server.set("/f", linked_rss(&[lower]));
+    let archive = TempArchive::new(&[("P", vec![server.url("/f")])], "");
+    let config = load(&archive);
+    run(&config, clock("2024-06-01T00:00:00Z")).await.unwrap();
+    // As a newsvault of before stored it: the escapes as the feed wrote them.
+    let db = rusqlite::Connection::open(archive.store()).unwrap();
+    db.execute(
+        "UPDATE article SET key = 'url:https://e.com/d/%e4%b8%ad'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    // A new item makes the body another, read again.
+    let other = ("https://e.com/other", "另");
+    server.set("/f", linked_rss(&[lower, other]));
+    let second = run(&config, clock("2024-06-01T01:00:00Z")).await.unwrap();
+    assert_eq!((second.new_articles(), second.sources[0].changed), (1, 0));
+    assert_eq!(
+        keys_and_links(&archive),
+        [
+            (
+                "url:https://e.com/d/%E4%B8%AD".to_string(),
+                lower.0.to_string()
+            ),
+            (format!("url:{}", other.0), other.0.to_string())
+        ]
+    );
+    server.set(
+        "/f",
+        linked_rss(&[("https://e.com/d/%E4%B8%AD", "中"), other]),
+    );
+    let third = run(&config, clock("2024-06-01T02:00:00Z")).await.unwrap();
+    assert_eq!((third.new_articles(), third.sources[0].moved), (0, 0));
+    assert_eq!(archive.post_names().len(), 2);
+}
+
 /// A relative item link is the feed's site's page: resolved against the feed's address, it
 /// identifies the article (one post for the page however a feed spells it), shows as an absolute
 /// link, and never moves an article it does not lead away from.

@@ -89,7 +89,8 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
         _ => None,
     };
     let earlier_keys = key_url
-        .and_then(|url| earlier_url_key(url, &key))
+        .map(|url| earlier_url_keys(url, &key))
+        .unwrap_or_default()
         .into_iter()
         .chain(relative.map(|earlier| EarlierKey {
             key: earlier.clone(),
@@ -161,19 +162,35 @@ pub fn url_key(url: &str) -> String {
     format!("url:{}", canonical_link(url))
 }
 
-/// The key stores of before gave the URL that keys an item as `key`, when it differs: they
-/// dropped the fragment. Their article under it is this item's when its link or guid has the
-/// fragment this one has.
-fn earlier_url_key(url: &str, key: &str) -> Option<EarlierKey> {
-    let mut without = Url::parse(url.trim()).ok()?;
-    without.fragment()?;
+/// The keys stores of before gave the URL that keys an item as `key`, where they differ, the
+/// latest first: they kept its percent-escapes as the feed wrote them (`%e4` and `%E4` were two
+/// keys), and earlier still they dropped the fragment. Their article under one of them is this
+/// item's when its link or guid is this one's (the same fragment, escapes of any case).
+fn earlier_url_keys(url: &str, key: &str) -> Vec<EarlierKey> {
+    // Most links have neither: they had the key they have.
+    if !url.contains(['%', '#']) {
+        return Vec::new();
+    }
+    let Ok(parsed) = Url::parse(url.trim()) else {
+        return Vec::new();
+    };
+    let mut without = parsed.clone();
     without.set_fragment(None);
-    let earlier = url_key(without.as_str());
-    (earlier != key).then(|| EarlierKey {
-        key: earlier,
-        held_by: key.to_string(),
-        rekey: true,
-    })
+    let with_fragment = format!("url:{}", canonical_link_as_written(url));
+    let without_fragment = parsed
+        .fragment()
+        .map(|_| format!("url:{}", canonical_link_as_written(without.as_str())));
+    let mut earlier: Vec<EarlierKey> = Vec::new();
+    for candidate in std::iter::once(with_fragment).chain(without_fragment) {
+        if candidate != key && earlier.iter().all(|e| e.key != candidate) {
+            earlier.push(EarlierKey {
+                key: candidate,
+                held_by: key.to_string(),
+                rekey: true,
+            });
+        }
+    }
+    earlier
 }
 
 /// Items of one feed body that give one guid to different pages are told apart by their
@@ -232,7 +249,7 @@ pub fn tell_apart_shared_guids(articles: &mut [Article]) -> Vec<String> {
             held_by: article.key.clone(),
             rekey: true,
         })
-        .chain(earlier_url_key(&article.link, &article.key))
+        .chain(earlier_url_keys(&article.link, &article.key))
         .collect();
     }
     guids
@@ -328,10 +345,32 @@ fn is_web_url(text: &str) -> bool {
 }
 
 /// A link in the form used to compare links: scheme and host lower-cased, default port and an
-/// empty fragment dropped, tracking parameters (`utm_*` and the like) removed. The fragment is
-/// kept: on hash-routed sites (`/#/detail?id=1`) and live blogs (`live#post-3`) it tells pages
-/// and posts apart. Text that is not a URL comes back trimmed.
+/// empty fragment dropped, tracking parameters (`utm_*` and the like) removed, the hex digits of
+/// percent-escapes upper-cased (RFC 3986 6.2.2.1: WordPress writes `%e4%b8%ad` where others
+/// write `%E4%B8%AD`). The fragment is kept: on hash-routed sites (`/#/detail?id=1`) and live
+/// blogs (`live#post-3`) it tells pages and posts apart. Text that is not a URL comes back
+/// trimmed.
 pub fn canonical_link(link: &str) -> String {
+    let canonical = canonical_link_as_written(link);
+    if !canonical.contains('%') || Url::parse(link.trim()).is_err() {
+        return canonical;
+    }
+    let mut bytes = canonical.into_bytes();
+    for at in 0..bytes.len() {
+        if bytes[at] == b'%'
+            && bytes.get(at + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(at + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            bytes[at + 1].make_ascii_uppercase();
+            bytes[at + 2].make_ascii_uppercase();
+        }
+    }
+    String::from_utf8(bytes).expect("ASCII letters upper-cased in UTF-8 stay UTF-8")
+}
+
+/// [`canonical_link`] with percent-escapes as the link wrote them: the form stores of before
+/// keyed links by (see [`earlier_url_keys`]).
+fn canonical_link_as_written(link: &str) -> String {
     let Ok(mut url) = Url::parse(link.trim()) else {
         return link.trim().to_string();
     };
@@ -410,6 +449,58 @@ mod tests {
             canonical_link("http://example.com:80/a?utm_medium=rss"),
             "http://example.com/a"
         );
+    }
+
+    /// `%e4` and `%E4` are one escape (RFC 3986 6.2.2.1): one key, upper-cased. Stores of
+    /// before keyed links with the escapes as written; the item names that key, and the one
+    /// without its fragment, for the store to find its own article there.
+    #[test]
+    fn percent_escapes_compare_without_case() {
+        assert_eq!(
+            canonical_link("https://e.com/d/%e4%b8%ad?q=%e4%b8%ad#%e4x"),
+            "https://e.com/d/%E4%B8%AD?q=%E4%B8%AD#%E4x"
+        );
+        assert_eq!(
+            url_key("https://e.com/d/%e4%b8%ad"),
+            url_key("https://e.com/d/%E4%B8%AD")
+        );
+        assert_eq!(
+            url_key("https://e.com/d/中"),
+            url_key("https://e.com/d/%e4%b8%ad")
+        );
+        // Text that is not a URL is kept as given.
+        assert_eq!(canonical_link("/d/%e4"), "/d/%e4");
+        let entry = |link: &str| Entry {
+            link: Some(link.into()),
+            ..Default::default()
+        };
+        let feed = ParsedFeed::default();
+        let article = make_article(
+            &entry("https://e.com/d/%e4%b8%ad#p1"),
+            &feed,
+            &source(false),
+        );
+        assert_eq!(article.key, "url:https://e.com/d/%E4%B8%AD#p1");
+        let earlier: Vec<&str> = article
+            .earlier_keys
+            .iter()
+            .map(|e| e.key.as_str())
+            .collect();
+        assert_eq!(
+            earlier,
+            [
+                "url:https://e.com/d/%e4%b8%ad#p1",
+                "url:https://e.com/d/%e4%b8%ad"
+            ]
+        );
+        assert!(
+            article
+                .earlier_keys
+                .iter()
+                .all(|e| e.held_by == article.key && e.rekey)
+        );
+        let upper = make_article(&entry("https://e.com/d/%E4%B8%AD"), &feed, &source(false));
+        assert!(upper.earlier_keys.is_empty());
     }
 
     /// What follows `#` tells pages apart on hash-routed sites (`/#/detail?id=1`) and posts of
