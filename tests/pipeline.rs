@@ -445,6 +445,11 @@ async fn relative_item_links_are_resolved_against_the_feeds_address() {
     assert_eq!(upgraded.new_articles(), 0);
     assert_eq!(both.post_names().len(), 1);
     assert_eq!(keys_and_links(&both)[0].0, format!("url:{page}"));
+    // The link stored relative is resolved, not moved: no `moved`, the post shows it whole.
+    assert_eq!(upgraded.sources[0].moved, 0);
+    assert_eq!(keys_and_links(&both)[0].1, page);
+    let post = std::fs::read_to_string(both.posts().join(&both.post_names()[0])).unwrap();
+    assert!(post.contains(&format!("from: {page}\n")), "{post}");
 }
 
 /// A feed that gives one guid (its home page) to items with different links: every item is an

@@ -83,7 +83,7 @@ pub fn make_article(entry: &Entry, feed: &ParsedFeed, source: &SourceConfig) -> 
     };
     // Stores of before keyed a relative link as the feed gave it.
     let relative = match (&guid, entry.link.as_deref()) {
-        (None, Some(given)) if !source.link_from_guid && url_key(given) != key => {
+        (None, Some(given)) if url_key(given) != key => {
             Some(url_key(given)).filter(|_| Url::parse(given.trim()).is_err())
         }
         _ => None,
@@ -374,7 +374,12 @@ fn canonical_link_as_written(link: &str) -> String {
     let Ok(mut url) = Url::parse(link.trim()) else {
         return link.trim().to_string();
     };
-    if url.fragment() == Some("") {
+    // An empty fragment says nothing; one of `key=value` pairs is a tracking mark
+    // (`#xtor=RSS-2`, `#ref=rss`), not a place: a route (`#/detail?id=1`, `#!/a`) or an anchor
+    // (`#post-3`) tells pages apart.
+    if url.fragment().is_some_and(|f| {
+        f.is_empty() || (f.contains('=') && !f.starts_with('/') && !f.starts_with('!'))
+    }) {
         url.set_fragment(None);
     }
     if url.query().is_some() {
@@ -445,6 +450,26 @@ mod tests {
             "https://www.example.com/a?id=3"
         );
         assert_eq!(canonical_link("https://e.com/a#"), "https://e.com/a");
+        assert_eq!(
+            canonical_link("https://e.com/a#xtor=RSS-2"),
+            "https://e.com/a"
+        );
+        assert_eq!(
+            canonical_link("https://e.com/a#ref=rss&x=1"),
+            "https://e.com/a"
+        );
+        assert_eq!(
+            canonical_link("https://e.com/#/d?id=1"),
+            "https://e.com/#/d?id=1"
+        );
+        assert_eq!(
+            canonical_link("https://e.com/#!/d=1"),
+            "https://e.com/#!/d=1"
+        );
+        assert_eq!(
+            canonical_link("https://e.com/live#post-3"),
+            "https://e.com/live#post-3"
+        );
         assert_eq!(
             canonical_link("http://example.com:80/a?utm_medium=rss"),
             "http://example.com/a"
@@ -709,17 +734,20 @@ mod tests {
             link: Some(" /story/42".into()),
             ..Default::default()
         };
-        let article = make_article(&entry, &feed, &source(false));
-        assert_eq!(article.link, "https://e.com/story/42");
-        assert_eq!(article.key, "url:https://e.com/story/42");
-        assert_eq!(
-            article.earlier_keys,
-            [EarlierKey {
-                key: "url:/story/42".into(),
-                held_by: "url:/story/42".into(),
-                rekey: true,
-            }]
-        );
+        // With `link_from_guid` too: without a guid, the link is the key all the same.
+        for link_from_guid in [false, true] {
+            let article = make_article(&entry, &feed, &source(link_from_guid));
+            assert_eq!(article.link, "https://e.com/story/42");
+            assert_eq!(article.key, "url:https://e.com/story/42");
+            assert_eq!(
+                article.earlier_keys,
+                [EarlierKey {
+                    key: "url:/story/42".into(),
+                    held_by: "url:/story/42".into(),
+                    rekey: true,
+                }]
+            );
+        }
         // With a guid, the guid identifies; the link shown is absolute all the same.
         let entry = Entry {
             guid: Some("story-42".into()),

@@ -102,6 +102,15 @@ impl Store {
         if !article.link_from_item || relative || to == page_address(link) {
             return Ok(false);
         }
+        // Stored relative (by a newsvault of before, which did not resolve it), the link is
+        // now what it always meant: no move, though the post now shows the whole address.
+        if url::Url::parse(link).is_err() {
+            self.conn
+                .prepare_cached("UPDATE article SET link = ?2 WHERE id = ?1")?
+                .execute(params![id, article.link])?;
+            self.mark_pending(id)?;
+            return Ok(false);
+        }
         let mut moves = self
             .conn
             .prepare_cached("SELECT detail FROM event WHERE article_id = ?1 AND kind = 'moved'")?;
