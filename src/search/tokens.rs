@@ -24,7 +24,7 @@ fn jieba() -> &'static Jieba {
 
 /// Tokens handed to tantivy one by one from their byte ranges in the text, through one reused
 /// [`Token`]: no string is allocated per token (an article has thousands).
-/// The text is the one tokenized, or its [`fold_text`] (jieba's words, whose offsets are then
+/// The text is the one tokenized, or its `fold_text` (jieba's words, whose offsets are then
 /// in the folded text).
 pub struct TokenSpans<'a> {
     text: Cow<'a, str>,
